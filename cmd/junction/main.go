@@ -1,0 +1,143 @@
+// Command junction is the one binary of the Junction integration engine.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	_ "junction/connectors"
+	"junction/engine"
+	"junction/engine/store/sqlite"
+	"junction/ui"
+)
+
+const usage = `junction: a healthcare integration engine
+
+Usage:
+  junction serve [-config routes.yaml]   run the channels of a configuration
+  junction check [-config routes.yaml]   report every mistake in a configuration, with FILE:LINE
+  junction bench [flags]                 measure $ingest throughput against a bare reference
+  junction help                          this text
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	cmd, args := os.Args[1], os.Args[2:]
+	var code int
+	switch cmd {
+	case "serve":
+		code = serve(args)
+	case "check":
+		code = check(args)
+	case "bench":
+		code = bench(args)
+	case "help", "-h", "-help", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "junction: unknown command %q\n\n%s", cmd, usage)
+		code = 2
+	}
+	os.Exit(code)
+}
+
+// load reads a configuration, printing its problems one per line.
+func load(file string) (*engine.Engine, bool) {
+	eng, err := engine.Load(file)
+	if err != nil {
+		var errs engine.ConfigErrors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				fmt.Fprintln(os.Stderr, e.Error())
+			}
+		} else {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", file, err)
+		}
+		return nil, false
+	}
+	return eng, true
+}
+
+func check(args []string) int {
+	fs := flag.NewFlagSet("check", flag.ExitOnError)
+	config := fs.String("config", "routes.yaml", "configuration file")
+	fs.Parse(args)
+	eng, ok := load(*config)
+	if !ok {
+		return 1
+	}
+	n := 0
+	for _, ch := range eng.Channels {
+		n += len(ch.Destinations)
+	}
+	fmt.Printf("%s: OK: %d channels, %d destinations\n", *config, len(eng.Channels), n)
+	return 0
+}
+
+func serve(args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	config := fs.String("config", "routes.yaml", "configuration file")
+	fs.Parse(args)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	slog.SetDefault(log)
+
+	eng, ok := load(*config)
+	if !ok {
+		return 1
+	}
+	eng.Log = log
+	store, err := sqlite.Open(eng.StorePath, sqlite.Options{})
+	if err != nil {
+		log.Error("cannot open the message store", "path", eng.StorePath, "err", err)
+		return 1
+	}
+	adminLn, err := net.Listen("tcp", eng.Admin.Listen)
+	if err != nil {
+		log.Error("cannot listen", "admin.listen", eng.Admin.Listen, "err", err)
+		store.Close()
+		return 1
+	}
+	if err := eng.Start(store); err != nil {
+		log.Error("cannot start", "err", err)
+		adminLn.Close()
+		store.Close()
+		return 1
+	}
+	admin := &http.Server{Handler: ui.New(eng), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	go func() {
+		if err := admin.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("admin listener stopped", "err", err)
+		}
+	}()
+	log.Info("junction started", "config", *config, "store", eng.StorePath, "admin", adminLn.Addr().String(), "channels", len(eng.Channels))
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	s := <-sig
+	log.Info("stopping", "signal", s.String())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code := 0
+	if err := eng.Stop(ctx); err != nil {
+		log.Error("stop", "err", err)
+		code = 1
+	}
+	admin.Shutdown(ctx)
+	if err := store.Close(); err != nil {
+		log.Error("closing the store", "err", err)
+		code = 1
+	}
+	log.Info("stopped")
+	return code
+}

@@ -1,0 +1,168 @@
+package connectors
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"junction/engine"
+	"junction/transforms"
+)
+
+func init() {
+	engine.RegisterDestination(engine.DestinationSpec{
+		Type:    "file",
+		Summary: "Writes each message to its own file in a folder. The file appears whole (written to a temporary name, then renamed), and a resent message overwrites its earlier file.",
+		Fields: []engine.FieldSpec{
+			{Name: "dir", Type: "path", Required: true, Description: "folder to write to, created if missing; relative to the routes.yaml folder", Example: "out/ed-adt"},
+			{Name: "filename", Type: "template", Default: "{channel}-{id}.{ext}", Description: "file name; placeholders {id} (message id), {channel}, {destination}, {control_id}, {date} (YYYYMMDD), {ext} (hl7, json or csv)"},
+			{Name: "fsync", Type: "bool", Default: "false", Description: "flush each file to disk before it counts as sent (slower; survives power loss)"},
+		},
+		Build: buildFile,
+	})
+}
+
+type fileDestination struct {
+	dir      string
+	name     []string // template split into literal text and {placeholders}
+	fsync    bool
+	madeDirs bool
+}
+
+var filePlaceholders = map[string]bool{"{id}": true, "{channel}": true, "{destination}": true, "{control_id}": true, "{date}": true, "{ext}": true}
+
+func buildFile(n *engine.Node) engine.Destination {
+	d := &fileDestination{}
+	d.dir = n.String("dir", true, "")
+	if d.dir != "" && !filepath.IsAbs(d.dir) {
+		d.dir = filepath.Join(filepath.Dir(n.File), d.dir)
+	}
+	tmpl := n.String("filename", false, "{channel}-{id}.{ext}")
+	d.fsync = n.Bool("fsync", false)
+	parts, err := splitTemplate(tmpl)
+	if err != nil {
+		n.ErrorAt(n.Raw("filename"), n.Path+".filename", "%v", err)
+		return nil
+	}
+	if !strings.Contains(tmpl, "{id}") && !strings.Contains(tmpl, "{control_id}") {
+		n.ErrorAt(n.Raw("filename"), n.Path+".filename", "must contain {id} or {control_id}, or every message overwrites the last")
+	}
+	if strings.ContainsAny(strings.NewReplacer("{", "", "}", "").Replace(tmpl), `/\`) {
+		n.ErrorAt(n.Raw("filename"), n.Path+".filename", "must be a file name, not a path: put folders in dir")
+	}
+	d.name = parts
+	if d.dir == "" {
+		return nil
+	}
+	return d
+}
+
+func splitTemplate(t string) ([]string, error) {
+	var parts []string
+	for t != "" {
+		i := strings.IndexByte(t, '{')
+		if i < 0 {
+			parts = append(parts, t)
+			break
+		}
+		if i > 0 {
+			parts = append(parts, t[:i])
+		}
+		j := strings.IndexByte(t[i:], '}')
+		if j < 0 {
+			return nil, fmt.Errorf("unclosed { in %q", t)
+		}
+		ph := t[i : i+j+1]
+		if !filePlaceholders[ph] {
+			return nil, fmt.Errorf("unknown placeholder %s (expected {id}, {channel}, {destination}, {control_id}, {date} or {ext})", ph)
+		}
+		parts = append(parts, ph)
+		t = t[i+j+1:]
+	}
+	return parts, nil
+}
+
+func (d *fileDestination) fileName(dl *engine.Delivery) string {
+	var b strings.Builder
+	for _, p := range d.name {
+		switch p {
+		case "{id}":
+			b.WriteString(strconv.FormatInt(dl.MessageID, 10))
+		case "{channel}":
+			b.WriteString(safeName(dl.Channel))
+		case "{destination}":
+			b.WriteString(safeName(dl.Destination))
+		case "{control_id}":
+			b.WriteString(safeName(dl.ControlID))
+		case "{date}":
+			b.WriteString(time.Now().Format("20060102"))
+		case "{ext}":
+			b.WriteString(extension(dl.DataType))
+		default:
+			b.WriteString(p)
+		}
+	}
+	return b.String()
+}
+
+// safeName keeps message-supplied text from making paths: only letters, digits, '-', '_', '.'.
+func safeName(s string) string {
+	if s == "" {
+		return "_"
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			b[i] = '_'
+		}
+	}
+	if b[0] == '.' {
+		b[0] = '_'
+	}
+	return string(b)
+}
+
+func extension(dataType string) string {
+	switch dataType {
+	case transforms.FHIR:
+		return "json"
+	case transforms.CSV:
+		return "csv"
+	}
+	return "hl7"
+}
+
+func (d *fileDestination) Send(ctx context.Context, dl *engine.Delivery) engine.Outcome {
+	if !d.madeDirs {
+		if err := os.MkdirAll(d.dir, 0o755); err != nil {
+			return engine.Outcome{Err: fmt.Errorf("cannot create folder: %w", err)}
+		}
+		d.madeDirs = true
+	}
+	final := filepath.Join(d.dir, d.fileName(dl))
+	tmp := final + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		d.madeDirs = false // the folder may have been removed
+		return engine.Outcome{Err: err}
+	}
+	_, err = f.Write(dl.Content)
+	if err == nil && d.fsync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, final)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return engine.Outcome{Err: err}
+	}
+	return engine.Outcome{Response: []byte("written to " + final)}
+}

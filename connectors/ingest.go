@@ -1,0 +1,371 @@
+// Package connectors holds Junction's sources and destinations, one file each. They register
+// themselves with the engine by type name; import the package for its side effects.
+package connectors
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"junction/engine"
+	"junction/fhir"
+	"junction/hl7"
+	"junction/transforms"
+)
+
+func init() {
+	engine.RegisterSource(engine.SourceSpec{
+		Type:    "ingest",
+		Summary: "HTTP POST {listen}/$ingest as the Healthcare Exchange takes it: HL7v2, FHIR or CSV as text/plain, routed by the source-domain and data-type headers, answered with an HL7 ACK (HL7v2) or an OperationOutcome (FHIR, CSV).",
+		Fields: []engine.FieldSpec{
+			{Name: "listen", Type: "address", Required: true, Description: "host:port to listen on; channels naming the same address share one listener", Example: ":8000"},
+			{Name: "domain", Type: "text", Required: true, Description: "the source-domain header value this channel takes", Example: "emergency-care"},
+			{Name: "data_types", Type: "list", Default: "[Hl7v2]", Description: "data-type header values this channel takes: Hl7v2, FHIR, CSV (spelt exactly so)"},
+			{Name: "ack.application", Type: "text", Default: "JUNCTION", Description: "MSH-3 of our ACKs", Example: "DEX"},
+			{Name: "ack.facility", Type: "text", Default: "", Description: "MSH-4 of our ACKs", Example: "QVV"},
+			{Name: "ack.version", Type: "text", Default: "2.4", Description: "MSH-12 of an ACK when the message's own version cannot be read"},
+			{Name: "max_body", Type: "size", Default: "10MB", Description: "largest request body taken; larger ones get 413"},
+		},
+		Build: buildIngest,
+	})
+}
+
+const ingestPath = "/$ingest"
+
+// ingestRoute is one channel's claim on a (source-domain, data-type) pair.
+type ingestRoute struct {
+	channel *engine.Channel
+	ack     ackConfig
+	maxBody int64
+	line    int
+}
+
+type ackConfig struct{ application, facility, version string }
+
+// ingestTable dispatches the $ingest requests of one listener.
+type ingestTable struct {
+	routes  map[[2]string]*ingestRoute // {domain, data-type}
+	domains map[string][]*ingestRoute
+	first   *ingestRoute // answers envelope errors before a route is known
+	maxBody int64        // the largest of the routes' limits: the request is read up to it
+}
+
+func buildIngest(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
+	listen := n.Addr("listen", true, "")
+	domain := n.String("domain", true, "")
+	types := n.Strings("data_types", false)
+	if !n.Has("data_types") {
+		types = []string{transforms.HL7v2}
+	}
+	for _, t := range types {
+		if !validDataType(t) {
+			n.ErrorAt(n.Raw("data_types"), n.Path+".data_types", "unknown data type %q (expected Hl7v2, FHIR or CSV, spelt exactly so)", t)
+		}
+	}
+	r := &ingestRoute{channel: ch, line: n.Line(), ack: ackConfig{application: "JUNCTION", version: "2.4"}}
+	if a := n.Map("ack", false); a != nil {
+		r.ack.application = a.String("application", false, r.ack.application)
+		r.ack.facility = a.String("facility", false, "")
+		r.ack.version = a.String("version", false, r.ack.version)
+		a.CheckUnknown()
+	}
+	r.maxBody = n.Size("max_body", 10<<20)
+	ch.DataTypes = types
+	ch.SourceInfo = fmt.Sprintf("ingest %s%s source-domain=%s data-type=%s", listen, ingestPath, domain, strings.Join(types, ","))
+	if listen == "" || domain == "" || !ch.Enabled {
+		return
+	}
+
+	l := e.Listener(listen, n.Line())
+	tbl, _ := l.Values["ingest"].(*ingestTable)
+	if tbl == nil {
+		tbl = &ingestTable{routes: map[[2]string]*ingestRoute{}, domains: map[string][]*ingestRoute{}, first: r}
+		l.Values["ingest"] = tbl
+		h := &ingestHandler{table: tbl, log: e.Log}
+		l.Router.Handle(ingestPath, h)
+	}
+	for _, t := range types {
+		key := [2]string{domain, t}
+		if prev, dup := tbl.routes[key]; dup {
+			n.ErrorAt(n.Raw("domain"), n.Path+".domain", "channel %q (line %d) already takes source-domain %q with data-type %s on %s", prev.channel.Name, prev.line, domain, t, listen)
+			continue
+		}
+		tbl.routes[key] = r
+	}
+	tbl.domains[domain] = append(tbl.domains[domain], r)
+	tbl.maxBody = max(tbl.maxBody, r.maxBody)
+}
+
+func validDataType(t string) bool {
+	for _, d := range transforms.DataTypes {
+		if t == d {
+			return true
+		}
+	}
+	return false
+}
+
+type ingestHandler struct {
+	table *ingestTable
+	log   *slog.Logger
+}
+
+// ingestReply is what we answer: an ACK code, an HTTP status and an outcome.
+type ingestReply struct {
+	status    int
+	code      string // AA, AE, AR
+	issue     fhir.Issue
+	messageID int64
+	header    http.Header
+}
+
+func refuse(status int, code, issueCode, format string, args ...any) *ingestReply {
+	return &ingestReply{status: status, code: code, issue: fhir.Issue{Severity: fhir.SeverityError, Code: issueCode, Diagnostics: fmt.Sprintf(format, args...)}}
+}
+
+func (h *ingestHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	received := time.Now()
+	dataType := req.Header.Get("data-type")
+	body, route, reply := h.envelope(w, req, dataType)
+	var msg *transforms.Message
+	if reply == nil {
+		reply, msg = h.process(req, route, dataType, body, received)
+	}
+	if route == nil {
+		route = h.table.first
+	}
+	h.respond(w, req, route, dataType, body, msg, reply)
+}
+
+// envelope checks everything but the content: method, size, headers, routing. A failure is
+// answered AR: the message was not looked at.
+func (h *ingestHandler) envelope(w http.ResponseWriter, req *http.Request, dataType string) ([]byte, *ingestRoute, *ingestReply) {
+	if req.Method != http.MethodPost {
+		r := refuse(http.StatusMethodNotAllowed, "AR", fhir.CodeNotSupported, "method %s is not allowed on %s: send the message with POST", req.Method, ingestPath)
+		r.header = http.Header{"Allow": {"POST"}}
+		return nil, nil, r
+	}
+	limit := h.table.maxBody
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, nil, refuse(http.StatusRequestEntityTooLarge, "AR", fhir.CodeTooLong, "request body is larger than the %s limit of this endpoint", humanSize(limit))
+		}
+		return nil, nil, refuse(http.StatusBadRequest, "AR", fhir.CodeStructure, "could not read the request body: %v", err)
+	}
+	if r := checkContentType(req.Header.Values("Content-Type")); r != nil {
+		return body, nil, r
+	}
+	for _, name := range []string{"source-domain", "organisation-code", "data-type"} {
+		vals := req.Header.Values(name)
+		switch {
+		case len(vals) == 0 || strings.TrimSpace(vals[0]) == "":
+			return body, nil, refuse(http.StatusBadRequest, "AR", fhir.CodeRequired, "missing header %s (expected e.g. %s)", name, headerExample(name))
+		case len(vals) > 1:
+			return body, nil, refuse(http.StatusBadRequest, "AR", fhir.CodeInvalid, "header %s is given %d times: send it once", name, len(vals))
+		}
+	}
+	if !validDataType(dataType) {
+		return body, nil, refuse(http.StatusBadRequest, "AR", fhir.CodeValue, "header data-type must be exactly Hl7v2, FHIR or CSV (capitalisation matters), got '%s'", dataType)
+	}
+	domain := req.Header.Get("source-domain")
+	routes, known := h.table.domains[domain]
+	if !known {
+		return body, nil, refuse(http.StatusNotFound, "AR", fhir.CodeNotFound, "header source-domain: '%s' is not a source-domain of this endpoint", domain)
+	}
+	route := h.table.routes[[2]string{domain, dataType}]
+	if route == nil {
+		var takes []string
+		for _, r := range routes {
+			takes = append(takes, r.channel.DataTypes...)
+		}
+		return body, routes[0], refuse(http.StatusUnsupportedMediaType, "AR", fhir.CodeNotSupported, "header data-type: source-domain '%s' does not take %s (it takes %s)", domain, dataType, strings.Join(takes, ", "))
+	}
+	if int64(len(body)) > route.maxBody {
+		return body, route, refuse(http.StatusRequestEntityTooLarge, "AR", fhir.CodeTooLong, "request body is larger than the %s limit of source-domain '%s'", humanSize(route.maxBody), domain)
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return body, route, refuse(http.StatusBadRequest, "AR", fhir.CodeRequired, "the request body is empty: expected a %s message", dataType)
+	}
+	return body, route, nil
+}
+
+func checkContentType(vals []string) *ingestReply {
+	if len(vals) == 0 {
+		return refuse(http.StatusUnsupportedMediaType, "AR", fhir.CodeNotSupported, "missing header Content-Type (expected text/plain, optionally with charset=utf-8)")
+	}
+	if len(vals) > 1 {
+		return refuse(http.StatusUnsupportedMediaType, "AR", fhir.CodeNotSupported, "header Content-Type is given %d times: send it once", len(vals))
+	}
+	mt, params, err := mime.ParseMediaType(vals[0])
+	if err != nil || mt != "text/plain" {
+		return refuse(http.StatusUnsupportedMediaType, "AR", fhir.CodeNotSupported, "header Content-Type must be text/plain (optionally with charset=utf-8), got '%s'", vals[0])
+	}
+	for k, v := range params {
+		if k != "charset" {
+			continue
+		}
+		if !strings.EqualFold(v, "utf-8") && !strings.EqualFold(v, "utf8") {
+			return refuse(http.StatusUnsupportedMediaType, "AR", fhir.CodeNotSupported, "header Content-Type: charset must be utf-8 when given, got '%s'", v)
+		}
+	}
+	return nil
+}
+
+func headerExample(name string) string {
+	switch name {
+	case "source-domain":
+		return "emergency-care"
+	case "organisation-code":
+		return "r0d, an ODS code"
+	}
+	return "Hl7v2, FHIR or CSV"
+}
+
+// process hands the message to its channel and turns the result into a reply.
+func (h *ingestHandler) process(req *http.Request, route *ingestRoute, dataType string, body []byte, received time.Time) (*ingestReply, *transforms.Message) {
+	in := &engine.Inbound{
+		DataType:     dataType,
+		Body:         body,
+		Meta:         requestMeta(req),
+		SourceDomain: req.Header.Get("source-domain"),
+		OrgCode:      req.Header.Get("organisation-code"),
+		ReceivedAt:   received,
+	}
+	res := route.channel.Process(req.Context(), in)
+	if res.StoreErr != nil {
+		h.log.Error("message not stored", "channel", route.channel.Name, "err", res.StoreErr)
+		r := refuse(http.StatusServiceUnavailable, "AE", fhir.CodeTransient, "the message could not be stored and was not accepted; send it again later (%v)", res.StoreErr)
+		r.header = http.Header{"Retry-After": {"5"}}
+		return r, res.Msg
+	}
+	var r *ingestReply
+	switch res.Status {
+	case engine.StatusFiltered:
+		if route.channel.FilteredACK == "AR" {
+			r = refuse(http.StatusUnprocessableEntity, "AR", fhir.CodeBusinessRule, "message %d was received but not routed: %v", res.MessageID, res.Err)
+		} else {
+			r = &ingestReply{status: http.StatusOK, code: "AA", issue: fhir.Issue{Severity: fhir.SeverityInformation, Code: fhir.CodeInformational, Diagnostics: fmt.Sprintf("message %d received; not routed: %v", res.MessageID, res.Err)}}
+		}
+	case engine.StatusError:
+		code := fhir.CodeProcessing
+		var ce *transforms.ContentError
+		if errors.As(res.Err, &ce) {
+			code = fhir.CodeStructure
+		}
+		status := http.StatusUnprocessableEntity
+		if code == fhir.CodeStructure {
+			status = http.StatusBadRequest
+		}
+		r = refuse(status, "AE", code, "message %d: %v", res.MessageID, res.Err)
+	default:
+		r = &ingestReply{status: http.StatusOK, code: "AA", issue: fhir.Issue{Severity: fhir.SeverityInformation, Code: fhir.CodeInformational, Diagnostics: fmt.Sprintf("message %d accepted", res.MessageID)}}
+	}
+	r.messageID = res.MessageID
+	return r, res.Msg
+}
+
+// requestMeta keeps the request's headers (lower-cased, credentials left out) and source facts.
+func requestMeta(req *http.Request) map[string]string {
+	m := make(map[string]string, len(req.Header)+2)
+	for k, v := range req.Header {
+		switch k {
+		case "Authorization", "Cookie", "Proxy-Authorization", "Content-Length", "Accept-Encoding", "Connection":
+			continue
+		}
+		m[strings.ToLower(k)] = strings.Join(v, ", ")
+	}
+	m["remote-addr"] = req.RemoteAddr
+	return m
+}
+
+func (h *ingestHandler) respond(w http.ResponseWriter, req *http.Request, route *ingestRoute, dataType string, body []byte, msg *transforms.Message, r *ingestReply) {
+	for k, v := range r.header {
+		w.Header()[k] = v
+	}
+	if r.messageID != 0 {
+		w.Header().Set("Junction-Message-Id", strconv.FormatInt(r.messageID, 10))
+	}
+	oo := fhir.NewOutcome(r.issue)
+	if r.status >= 400 {
+		h.log.Info("ingest refused", "status", r.status, "ack", r.code, "reason", r.issue.Diagnostics, "remote", req.RemoteAddr)
+	}
+	if !answersWithACK(dataType, body) {
+		w.Header().Set("Content-Type", "application/fhir+json; charset=utf-8")
+		w.WriteHeader(r.status)
+		w.Write(oo.JSON())
+		return
+	}
+	ack := hl7.ACK{
+		SendingApp:        route.ack.application,
+		SendingFacility:   route.ack.facility,
+		ReceivingApp:      req.Header.Get("source-domain"),
+		ReceivingFacility: req.Header.Get("organisation-code"),
+		Time:              time.Now(),
+		ControlID:         uuid.NewString(),
+		ProcessingID:      "P",
+		Version:           route.ack.version,
+		Code:              r.code,
+		Text:              string(oo.JSON()),
+	}
+	if msg != nil && msg.HL7 != nil {
+		_, _, ack.RefControlID, ack.Version = msg.HL7.Header()
+		if ack.Version == "" {
+			ack.Version = route.ack.version
+		}
+	} else {
+		ack.RefControlID = sniffControlID(body)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(r.status)
+	w.Write(ack.Bytes())
+}
+
+// answersWithACK: HL7v2 gets an ACK. When the data-type header is missing or wrong we
+// cannot know, so a body that looks like HL7v2 gets an ACK and anything else an outcome.
+func answersWithACK(dataType string, body []byte) bool {
+	switch dataType {
+	case transforms.HL7v2:
+		return true
+	case transforms.FHIR, transforms.CSV:
+		return false
+	}
+	return sniffControlID(body) != "" || strings.HasPrefix(strings.TrimPrefix(string(body), "\ufeff"), "MSH")
+}
+
+// sniffControlID reads MSH-10 from a message that did not parse, so the ACK can still
+// point at it.
+func sniffControlID(body []byte) string {
+	s := string(body)
+	s = strings.TrimPrefix(s, "\ufeff")
+	if len(s) < 4 || !strings.HasPrefix(s, "MSH") {
+		return ""
+	}
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = s[:i]
+	}
+	fields := strings.Split(s, s[3:4])
+	if len(fields) > 9 {
+		return fields[9]
+	}
+	return ""
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

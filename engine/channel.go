@@ -1,0 +1,184 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"junction/transforms"
+)
+
+// Channel is one routes.yaml channel, compiled.
+type Channel struct {
+	Name        string
+	Description string
+	Enabled     bool
+	Line        int
+	Section     string // its routes.yaml text
+	SourceType  string
+	DataTypes   []string // what its source accepts
+	FilteredACK string   // AA (default) or AR: the answer to a filtered message
+	Filters     []*transforms.Program
+	Transforms  []*transforms.Program
+
+	Destinations []*DestinationRuntime
+	// SourceInfo is a one-line description of the source for listings (e.g. "ingest :8000 emergency-care").
+	SourceInfo string
+
+	engine *Engine
+}
+
+// DestinationRuntime is one destination of a channel with its queue worker's state.
+type DestinationRuntime struct {
+	Name    string
+	Type    string
+	Line    int
+	Retry   RetryPolicy
+	Dest    Destination
+	Channel *Channel
+
+	wake chan struct{}
+}
+
+// Inbound is a message as a source hands it over.
+type Inbound struct {
+	DataType     string
+	Body         []byte
+	Meta         map[string]string
+	SourceDomain string
+	OrgCode      string
+	ReceivedAt   time.Time
+	DedupKey     string
+}
+
+// Result is what became of an inbound message.
+type Result struct {
+	MessageID int64
+	// Status is TRANSFORMED (accepted and queued to every destination), FILTERED or ERROR.
+	Status Status
+	// Msg is the parsed message, nil when the content could not be parsed.
+	Msg *transforms.Message
+	// Err says why the message is FILTERED or ERROR (a *transforms.ContentError or
+	// *transforms.RuntimeError for content problems).
+	Err error
+	// StoreErr is set when the message could not be stored: nothing was accepted and the
+	// sender should try again later (or, for ErrDuplicate, not at all).
+	StoreErr error
+}
+
+// Accepted reports whether the message is durably in the store.
+func (r *Result) Accepted() bool { return r.StoreErr == nil }
+
+// Process runs a message through the channel: parse, filter, transform, then one store
+// commit holding the message, its stages and its outbox rows. It returns after that commit,
+// so the caller may acknowledge.
+func (c *Channel) Process(ctx context.Context, in *Inbound) Result {
+	if in.ReceivedAt.IsZero() {
+		in.ReceivedAt = time.Now()
+	}
+	nm := &NewMessage{
+		Channel:      c.Name,
+		ReceivedAt:   in.ReceivedAt,
+		DataType:     in.DataType,
+		SourceDomain: in.SourceDomain,
+		OrgCode:      in.OrgCode,
+		Meta:         in.Meta,
+		Raw:          in.Body,
+		DedupKey:     in.DedupKey,
+	}
+	res := Result{}
+	msg, err := transforms.Parse(in.DataType, in.Body, in.Meta)
+	if err != nil {
+		nm.Status, nm.Error = StatusError, err.Error()
+		res.Status, res.Err = StatusError, err
+	} else {
+		res.Msg = msg
+		nm.ControlID = msg.ControlID()
+		res.Status, res.Err = c.run(msg)
+		nm.Status = res.Status
+		if res.Err != nil {
+			nm.Error = res.Err.Error()
+		}
+		if res.Status == StatusTransformed {
+			out, err := msg.Output()
+			if err != nil {
+				nm.Status, nm.Error = StatusError, err.Error()
+				res.Status, res.Err = StatusError, err
+			} else {
+				nm.Transformed = out
+				nm.Destinations = c.destinationNames()
+			}
+		}
+	}
+	id, err := c.engine.store.Accept(ctx, nm)
+	if err != nil {
+		res.StoreErr = err
+		return res
+	}
+	res.MessageID = id
+	if nm.Status == StatusTransformed {
+		for _, d := range c.Destinations {
+			d.Wake()
+		}
+	}
+	return res
+}
+
+// run applies filters then transforms. A filter that says false stops the message.
+func (c *Channel) run(msg *transforms.Message) (Status, error) {
+	if len(c.Filters) == 0 && len(c.Transforms) == 0 {
+		return StatusTransformed, nil
+	}
+	s := transforms.NewSession(msg, c.Name)
+	defer s.Close()
+	for _, f := range c.Filters {
+		ok, err := s.Filter(f)
+		if err != nil {
+			return StatusError, err
+		}
+		if !ok {
+			return StatusFiltered, &FilteredError{Script: f.Script}
+		}
+	}
+	for _, t := range c.Transforms {
+		if err := s.Transform(t); err != nil {
+			return StatusError, err
+		}
+	}
+	return StatusTransformed, nil
+}
+
+// FilteredError names the filter that rejected a message.
+type FilteredError struct{ Script transforms.Script }
+
+func (e *FilteredError) Error() string {
+	return fmt.Sprintf("filtered by %s: %s", e.Script.Where(), e.Script.Source)
+}
+
+func (c *Channel) destinationNames() []string {
+	names := make([]string, len(c.Destinations))
+	for i, d := range c.Destinations {
+		names[i] = d.Name
+	}
+	return names
+}
+
+// Wake tells the destination's worker that new work is queued.
+func (d *DestinationRuntime) Wake() {
+	if d.wake == nil {
+		return
+	}
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// IsContentError reports whether err is a problem with the message itself (as opposed to
+// ours), so the sender is told AE with a 4xx.
+func IsContentError(err error) bool {
+	var ce *transforms.ContentError
+	var re *transforms.RuntimeError
+	return errors.As(err, &ce) || errors.As(err, &re)
+}

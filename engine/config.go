@@ -1,0 +1,321 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"junction/transforms"
+)
+
+// AdminConfig is the admin listener (JSON API, later the UI).
+type AdminConfig struct {
+	Listen string
+}
+
+// RetryPolicy says how often and how fast a destination retries a failed delivery.
+type RetryPolicy struct {
+	Attempts   int           // total attempts; 0 = retry until it succeeds (Mirth's queue default)
+	Backoff    time.Duration // wait after the first failure; doubles each time
+	MaxBackoff time.Duration // the doubling stops here
+}
+
+// Delay is the wait after the n-th failed attempt (n ≥ 1).
+func (p RetryPolicy) Delay(n int) time.Duration {
+	d := p.Backoff
+	for i := 1; i < n && d < p.MaxBackoff; i++ {
+		d *= 2
+	}
+	if d > p.MaxBackoff {
+		d = p.MaxBackoff
+	}
+	return d
+}
+
+// DefaultRetry keeps trying forever, backing off from 1s to 1m: nothing accepted is dropped
+// because a downstream system was down for a night.
+var DefaultRetry = RetryPolicy{Attempts: 0, Backoff: time.Second, MaxBackoff: time.Minute}
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// Load reads and checks a routes.yaml: every mistake is reported at once, each with
+// FILE:LINE, and every expression is compiled. Nothing is opened or started.
+func Load(file string) (*Engine, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	return LoadBytes(file, data)
+}
+
+// LoadBytes is Load for a configuration already in memory; file names it in errors.
+func LoadBytes(file string, data []byte) (*Engine, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, ConfigErrors{yamlSyntaxError(file, err)}
+	}
+	var errs ConfigErrors
+	if len(doc.Content) == 0 {
+		return nil, ConfigErrors{{File: file, Line: 1, Msg: "the file is empty: expected admin, store and channels"}}
+	}
+	root := newNode(file, "", doc.Content[0], &errs)
+	root.Path = ""
+	if root.Y.Kind != yaml.MappingNode {
+		root.Errorf("expected a mapping with admin, store and channels at the top")
+		return nil, errs
+	}
+	e := newEngine(file, data)
+
+	if admin := root.Map("admin", false); admin != nil {
+		admin.Path = "admin"
+		e.Admin.Listen = admin.Addr("listen", false, "127.0.0.1:8090")
+		admin.CheckUnknown()
+	} else {
+		e.Admin.Listen = "127.0.0.1:8090"
+	}
+	if st := root.Map("store", false); st != nil {
+		st.Path = "store"
+		e.StorePath = st.String("path", true, "")
+		st.CheckUnknown()
+	} else {
+		e.StorePath = "data/junction.db"
+	}
+	if e.StorePath != "" && !filepath.IsAbs(e.StorePath) {
+		e.StorePath = filepath.Join(filepath.Dir(file), e.StorePath)
+	}
+	e.Dir = filepath.Dir(file)
+
+	items, _ := root.List("channels", true)
+	if root.Has("channels") && len(items) == 0 {
+		root.ErrorAt(root.Raw("channels"), "channels", "expected at least one channel")
+	}
+	for i, item := range items {
+		path := fmt.Sprintf("channels[%d]", i)
+		n := root.Sub(item, path)
+		if n == nil {
+			continue
+		}
+		if ch := buildChannel(n, e, data); ch != nil {
+			if prev, dup := e.byName[ch.Name]; dup {
+				n.ErrorAt(n.Raw("name"), path+".name", "channel name %q is already used at line %d", ch.Name, prev.Line)
+				continue
+			}
+			e.byName[ch.Name] = ch
+			e.Channels = append(e.Channels, ch)
+		}
+	}
+	root.CheckUnknown()
+	checkListenerClash(e, &errs)
+	if len(errs) > 0 {
+		sortErrors(errs)
+		return nil, errs
+	}
+	return e, nil
+}
+
+func buildChannel(n *Node, e *Engine, data []byte) *Channel {
+	ch := &Channel{engine: e, Line: n.Line(), FilteredACK: "AA"}
+	ch.Name = n.String("name", true, "")
+	if ch.Name != "" && !namePattern.MatchString(ch.Name) {
+		n.ErrorAt(n.Raw("name"), n.Path+".name", "channel names use letters, digits, '-', '_' and '.', got %q", ch.Name)
+	}
+	ch.Description = n.String("description", false, "")
+	ch.Enabled = n.Bool("enabled", true)
+	ch.FilteredACK = n.OneOf("filtered_ack", "AA", "AA", "AR")
+	ch.Section = sectionText(data, n.Y)
+
+	if src := n.Map("source", true); src != nil {
+		typ := src.String("type", true, "")
+		spec, ok := sourceSpec(typ)
+		switch {
+		case typ == "":
+		case !ok:
+			src.ErrorAt(src.Raw("type"), src.Path+".type", "unknown source type %q (expected one of: %s)", typ, strings.Join(typeNames(sources), ", "))
+		default:
+			ch.SourceType = typ
+			spec.Build(src, ch, e)
+		}
+		src.CheckUnknown()
+	}
+	if len(ch.DataTypes) == 0 {
+		ch.DataTypes = transforms.DataTypes
+	}
+
+	ch.Filters = compileScripts(n, "filter", transforms.Filter, ch.DataTypes)
+	ch.Transforms = compileScripts(n, "transform", transforms.Transform, ch.DataTypes)
+
+	items, dpath := n.List("destinations", false)
+	for i, item := range items {
+		path := fmt.Sprintf("%s[%d]", dpath, i)
+		dn := n.Sub(item, path)
+		if dn == nil {
+			continue
+		}
+		d := buildDestination(dn)
+		if d == nil {
+			continue
+		}
+		for _, prev := range ch.Destinations {
+			if prev.Name == d.Name {
+				dn.ErrorAt(dn.Raw("name"), path+".name", "destination name %q is already used in this channel at line %d", d.Name, prev.Line)
+				d = nil
+				break
+			}
+		}
+		if d != nil {
+			d.Channel = ch
+			ch.Destinations = append(ch.Destinations, d)
+		}
+	}
+	n.CheckUnknown()
+	if ch.Name == "" {
+		return nil
+	}
+	return ch
+}
+
+func buildDestination(n *Node) *DestinationRuntime {
+	d := &DestinationRuntime{Line: n.Line(), Retry: DefaultRetry}
+	d.Name = n.String("name", true, "")
+	if d.Name != "" && !namePattern.MatchString(d.Name) {
+		n.ErrorAt(n.Raw("name"), n.Path+".name", "destination names use letters, digits, '-', '_' and '.', got %q", d.Name)
+	}
+	d.Type = n.String("type", true, "")
+	if r := n.Map("retry", false); r != nil {
+		d.Retry.Attempts = r.Int("attempts", 0, 0)
+		d.Retry.Backoff = r.Duration("backoff", DefaultRetry.Backoff)
+		d.Retry.MaxBackoff = r.Duration("max_backoff", max(DefaultRetry.MaxBackoff, d.Retry.Backoff))
+		if d.Retry.MaxBackoff < d.Retry.Backoff {
+			r.ErrorAt(r.Raw("max_backoff"), r.Path+".max_backoff", "must not be shorter than backoff (%s)", d.Retry.Backoff)
+		}
+		r.CheckUnknown()
+	}
+	if d.Type == "" {
+		n.CheckUnknown()
+		return nil
+	}
+	spec, ok := destinationSpec(d.Type)
+	if !ok {
+		n.ErrorAt(n.Raw("type"), n.Path+".type", "unknown destination type %q (expected one of: %s)", d.Type, strings.Join(typeNames(destinations), ", "))
+		return nil
+	}
+	d.Dest = spec.Build(n)
+	n.CheckUnknown()
+	if d.Name == "" || d.Dest == nil {
+		return nil
+	}
+	return d
+}
+
+// compileScripts compiles the filter or transform list under key.
+func compileScripts(n *Node, key string, kind transforms.Kind, dataTypes []string) []*transforms.Program {
+	items, path := n.List(key, false)
+	var progs []*transforms.Program
+	for i, item := range items {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if item.Kind != yaml.ScalarNode {
+			n.ErrorAt(item, p, "expected an expression (a quoted text line), got %s", describe(item))
+			continue
+		}
+		line := item.Line
+		if item.Style == yaml.LiteralStyle || item.Style == yaml.FoldedStyle {
+			line++ // a block scalar's text starts on the next line
+		}
+		s := transforms.Script{Source: item.Value, File: n.File, Line: line, Path: strings.TrimPrefix(p, ".")}
+		prog, err := transforms.Compile(s, kind, dataTypes)
+		if err != nil {
+			var ce *transforms.CompileError
+			if errors.As(err, &ce) {
+				*n.errs = append(*n.errs, ConfigError{File: n.File, Line: ce.Line, Path: s.Path, Msg: ce.Msg})
+			} else {
+				n.ErrorAt(item, p, "%v", err)
+			}
+			continue
+		}
+		progs = append(progs, prog)
+	}
+	return progs
+}
+
+// checkListenerClash reports two listen strings that would bind the same port, e.g. ":8000"
+// and "127.0.0.1:8000": share one spelling so the channels share one listener.
+func checkListenerClash(e *Engine, errs *ConfigErrors) {
+	byPort := map[string]string{}
+	add := func(addr string, line int, what string) {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil || port == "0" {
+			return
+		}
+		if prev, ok := byPort[port]; ok && prev != addr {
+			ph, _, _ := net.SplitHostPort(prev)
+			if host == ph || host == "" || ph == "" || host == "0.0.0.0" || ph == "0.0.0.0" || host == "::" || ph == "::" {
+				*errs = append(*errs, ConfigError{File: e.File, Line: line, Path: what, Msg: fmt.Sprintf("listen %q clashes with %q used elsewhere: write the same address to share one listener", addr, prev)})
+			}
+			return
+		}
+		byPort[port] = addr
+	}
+	add(e.Admin.Listen, 1, "admin.listen")
+	for _, l := range e.listenerOrder {
+		add(l.Addr, l.Line, "source.listen")
+	}
+}
+
+// sectionText is the YAML text of a channel as written, for operators to read.
+func sectionText(data []byte, y *yaml.Node) string {
+	lines := bytes.Split(data, []byte("\n"))
+	start, end := y.Line-1, lastLine(y)
+	if start < 0 || end > len(lines) {
+		return ""
+	}
+	// Block scalars run on past their first line: take every following line indented deeper
+	// than the channel's keys, and blank lines between them.
+	indent := y.Column - 1
+	for end < len(lines) {
+		l := lines[end]
+		t := bytes.TrimLeft(l, " ")
+		if len(t) > 0 && len(l)-len(t) <= indent {
+			break
+		}
+		end++
+	}
+	return strings.TrimRight(string(bytes.Join(lines[start:end], []byte("\n"))), "\n ")
+}
+
+func lastLine(y *yaml.Node) int {
+	l := y.Line
+	for _, c := range y.Content {
+		if cl := lastLine(c); cl > l {
+			l = cl
+		}
+	}
+	return l
+}
+
+var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func yamlSyntaxError(file string, err error) ConfigError {
+	msg := err.Error()
+	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
+		var line int
+		fmt.Sscanf(m[1], "%d", &line)
+		return ConfigError{File: file, Line: line, Msg: "YAML syntax: " + m[2]}
+	}
+	return ConfigError{File: file, Line: 1, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+func sortErrors(errs ConfigErrors) {
+	for i := 1; i < len(errs); i++ {
+		for j := i; j > 0 && errs[j].Line < errs[j-1].Line; j-- {
+			errs[j], errs[j-1] = errs[j-1], errs[j]
+		}
+	}
+}

@@ -1,0 +1,186 @@
+// Package engine is Junction's domain and runtime: routes.yaml loading, channels and their
+// pipeline, the destination queues and their workers, and the Store interface.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// Engine is a loaded configuration and, once started, the running channels.
+type Engine struct {
+	File      string
+	Dir       string // folder of the config file: relative paths in it resolve from here
+	Config    []byte // the file's text
+	Admin     AdminConfig
+	StorePath string
+	Channels  []*Channel
+
+	byName        map[string]*Channel
+	listeners     map[string]*Listener
+	listenerOrder []*Listener
+
+	Log     *slog.Logger
+	Node    string // this process's identity for queue leases
+	store   Store
+	started time.Time
+	cancel  context.CancelFunc
+	workers sync.WaitGroup
+}
+
+// Listener is one HTTP listen address shared by every source that names it.
+type Listener struct {
+	Addr   string
+	Line   int // where it was first named
+	Router chi.Router
+	// Values lets connectors keep per-listener state, e.g. $ingest's dispatch table.
+	Values map[string]any
+	server *http.Server
+	bound  net.Listener
+}
+
+func newEngine(file string, data []byte) *Engine {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return &Engine{
+		File:      file,
+		Config:    data,
+		byName:    map[string]*Channel{},
+		listeners: map[string]*Listener{},
+		Log:       slog.Default(),
+		Node:      fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:])),
+	}
+}
+
+// Listener returns the shared listener for addr, creating it at first use.
+func (e *Engine) Listener(addr string, line int) *Listener {
+	if l, ok := e.listeners[addr]; ok {
+		return l
+	}
+	r := chi.NewRouter()
+	l := &Listener{Addr: addr, Line: line, Router: r, Values: map[string]any{}}
+	e.listeners[addr] = l
+	e.listenerOrder = append(e.listenerOrder, l)
+	return l
+}
+
+// Listeners lists the source listeners in the order the config names them.
+func (e *Engine) Listeners() []*Listener { return e.listenerOrder }
+
+// Channel returns a channel by name.
+func (e *Engine) Channel(name string) *Channel { return e.byName[name] }
+
+// Store is the running store (nil before Start).
+func (e *Engine) Store() Store { return e.store }
+
+// StartedAt is when Start ran.
+func (e *Engine) StartedAt() time.Time { return e.started }
+
+// Start binds every listener, then starts the destination workers with the given store.
+// Binding first means a port already in use fails the start before anything runs.
+func (e *Engine) Start(store Store) error {
+	e.store = store
+	e.started = time.Now()
+	for _, l := range e.listenerOrder {
+		ln, err := net.Listen("tcp", l.Addr)
+		if err != nil {
+			e.closeListeners()
+			return fmt.Errorf("%s:%d: source.listen %s: %w", e.File, l.Line, l.Addr, err)
+		}
+		l.bound = ln
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	for _, ch := range e.Channels {
+		if !ch.Enabled {
+			continue
+		}
+		for _, d := range ch.Destinations {
+			d.wake = make(chan struct{}, 1)
+			e.workers.Add(1)
+			go func() {
+				defer e.workers.Done()
+				e.runWorker(ctx, ch, d)
+			}()
+		}
+	}
+	for _, l := range e.listenerOrder {
+		l.server = &http.Server{
+			Handler:           l.Router,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(e.Log.Handler(), slog.LevelWarn),
+		}
+		go func() {
+			if err := l.server.Serve(l.bound); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				e.Log.Error("listener stopped", "addr", l.Addr, "err", err)
+			}
+		}()
+		e.Log.Info("listening", "addr", l.bound.Addr().String())
+	}
+	return nil
+}
+
+// BoundAddr is the address a listener actually bound (useful with port 0).
+func (l *Listener) BoundAddr() string {
+	if l.bound == nil {
+		return ""
+	}
+	return l.bound.Addr().String()
+}
+
+func (e *Engine) closeListeners() {
+	for _, l := range e.listenerOrder {
+		if l.bound != nil {
+			l.bound.Close()
+		}
+	}
+}
+
+// Stop stops taking messages (in-flight requests finish and are answered), then stops the
+// destination workers after their current send. Queued messages stay in the store.
+func (e *Engine) Stop(ctx context.Context) error {
+	var first error
+	for _, l := range e.listenerOrder {
+		if l.server != nil {
+			if err := l.server.Shutdown(ctx); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	if e.cancel != nil {
+		e.cancel()
+	}
+	done := make(chan struct{})
+	go func() { e.workers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		if first == nil {
+			first = ctx.Err()
+		}
+	}
+	for _, ch := range e.Channels {
+		for _, d := range ch.Destinations {
+			if c, ok := d.Dest.(Closer); ok {
+				c.Close()
+			}
+		}
+	}
+	return first
+}

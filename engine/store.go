@@ -1,0 +1,180 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Status is the state of a message or of one destination's copy of it, as Mirth names them.
+type Status string
+
+const (
+	StatusReceived    Status = "RECEIVED"
+	StatusFiltered    Status = "FILTERED"
+	StatusTransformed Status = "TRANSFORMED"
+	StatusQueued      Status = "QUEUED"
+	StatusSent        Status = "SENT"
+	StatusError       Status = "ERROR"
+)
+
+// ValidStatus reports whether s is one of the statuses above.
+func ValidStatus(s string) bool {
+	switch Status(s) {
+	case StatusReceived, StatusFiltered, StatusTransformed, StatusQueued, StatusSent, StatusError:
+		return true
+	}
+	return false
+}
+
+// ErrNotFound is returned by Store reads for an unknown message.
+var ErrNotFound = errors.New("not found")
+
+// ErrStoreClosed is returned once Close has been called.
+var ErrStoreClosed = errors.New("store closed")
+
+// NewMessage is everything the source side knows about a message when it is committed.
+// Accept stores it, its content stages and one outbox row per destination in ONE transaction.
+type NewMessage struct {
+	Channel      string
+	ReceivedAt   time.Time
+	Status       Status // FILTERED, ERROR, or TRANSFORMED (then Destinations get QUEUED rows)
+	DataType     string // Hl7v2, FHIR, CSV
+	ControlID    string // MSH-10 for HL7v2, the resource id for FHIR, "" otherwise
+	SourceDomain string
+	OrgCode      string
+	Meta         map[string]string // request headers and source facts
+	Raw          []byte
+	Transformed  []byte // nil when the transform left the content unchanged (or never ran)
+	Error        string // why the message is ERROR (or which filter rejected it)
+	Destinations []string
+	OriginalID   int64 // for a reprocessed message: the message it came from (0 if none)
+	// DedupKey, when set, must be unique across the store: a second Accept with the same key
+	// fails with ErrDuplicate and stores nothing. Used by the FHIR Bundle gateway (Bundle/<id>).
+	DedupKey string
+}
+
+// ErrDuplicate is returned by Accept when NewMessage.DedupKey is already taken.
+var ErrDuplicate = errors.New("duplicate")
+
+// Delivery is one queued destination row handed to a destination worker.
+type Delivery struct {
+	MessageID   int64
+	Channel     string
+	Destination string
+	Attempts    int       // attempts made so far
+	NextAttempt time.Time // not before this time
+	Content     []byte    // what to send: transformed content, or raw when not transformed
+	ControlID   string
+	DataType    string
+	Meta        map[string]string
+}
+
+// AttemptResult records one delivery attempt.
+type AttemptResult struct {
+	MessageID   int64
+	Destination string
+	Status      Status    // SENT, QUEUED (will retry) or ERROR (gave up)
+	Attempts    int       // total attempts so far, including this one
+	NextAttempt time.Time // for QUEUED: when to retry
+	Error       string    // last error, "" on success
+	Encoded     []byte    // nil when equal to the content handed over
+	Sent        []byte    // what went on the wire (e.g. request line + headers + body); nil when equal to Encoded
+	Response    []byte
+	At          time.Time
+}
+
+// MessageFilter selects messages for listing. Zero values mean "any".
+type MessageFilter struct {
+	Channel  string
+	Status   Status
+	BeforeID int64 // cursor: only messages with id < BeforeID
+	Limit    int   // default 100, max 1000
+}
+
+// MessageSummary is one row of a message listing.
+type MessageSummary struct {
+	ID           int64               `json:"id"`
+	Channel      string              `json:"channel"`
+	Status       Status              `json:"status"`
+	ControlID    string              `json:"control_id"`
+	DataType     string              `json:"data_type"`
+	SourceDomain string              `json:"source_domain,omitempty"`
+	OrgCode      string              `json:"organisation_code,omitempty"`
+	ReceivedAt   time.Time           `json:"received_at"`
+	Error        string              `json:"error,omitempty"`
+	Destinations []DestinationStatus `json:"destinations"`
+}
+
+// DestinationStatus is a destination's state for one message.
+type DestinationStatus struct {
+	Name        string     `json:"name"`
+	Status      Status     `json:"status"`
+	Attempts    int        `json:"attempts"`
+	LastError   string     `json:"last_error,omitempty"`
+	NextAttempt *time.Time `json:"next_attempt,omitempty"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	// Stages, filled only by GetMessage. Nil means "not stored" (e.g. not yet sent).
+	Encoded  *string `json:"encoded,omitempty"`
+	Sent     *string `json:"sent,omitempty"`
+	Response *string `json:"response,omitempty"`
+}
+
+// MessageDetail is a message with every stored stage.
+type MessageDetail struct {
+	MessageSummary
+	Meta        map[string]string `json:"meta"`
+	OriginalID  int64             `json:"original_id,omitempty"`
+	Raw         string            `json:"raw"`
+	Transformed *string           `json:"transformed,omitempty"` // nil when unchanged from raw
+}
+
+// DestinationCounts are per-status counts of one destination's rows.
+type DestinationCounts struct {
+	Queued int64 `json:"queued"`
+	Sent   int64 `json:"sent"`
+	Error  int64 `json:"error"`
+}
+
+// ChannelStats are lifetime counts for one channel.
+type ChannelStats struct {
+	Received     int64                        `json:"received"`
+	Filtered     int64                        `json:"filtered"`
+	Errored      int64                        `json:"errored"` // messages that failed at the source (parse/transform)
+	Destinations map[string]DestinationCounts `json:"destinations"`
+}
+
+// Store is the message log and the outbox. The SQLite implementation is the embedded default;
+// the interface must also fit a shared PostgreSQL store used by several nodes, so queue
+// ownership is a lease kept in the store, never in memory.
+type Store interface {
+	// Accept durably commits a message, its stages and (when Status is TRANSFORMED) one QUEUED
+	// outbox row per destination, in one transaction shared with concurrent callers (group
+	// commit). When it returns nil the message survives a crash. Returns the message id.
+	Accept(ctx context.Context, m *NewMessage) (int64, error)
+
+	// AcquireQueue takes or renews the lease on one destination queue for owner until now+ttl.
+	// It returns false when another live owner holds it. In-order delivery needs exactly one
+	// worker per queue across all nodes.
+	AcquireQueue(ctx context.Context, channel, destination, owner string, ttl time.Duration) (bool, error)
+	// ReleaseQueue gives a lease up (on shutdown) so another node need not wait for expiry.
+	ReleaseQueue(ctx context.Context, channel, destination, owner string) error
+
+	// Pending returns up to limit QUEUED rows of one destination queue in message order
+	// (ascending id), starting after afterID.
+	Pending(ctx context.Context, channel, destination string, afterID int64, limit int) ([]Delivery, error)
+
+	// Record stores attempt results (group-committed like Accept) and updates each message's
+	// overall status.
+	Record(ctx context.Context, results []AttemptResult) error
+
+	// ListMessages returns summaries, newest first.
+	ListMessages(ctx context.Context, f MessageFilter) ([]MessageSummary, error)
+	// GetMessage returns a message with all its stages, or ErrNotFound.
+	GetMessage(ctx context.Context, id int64) (*MessageDetail, error)
+	// Stats returns lifetime counts per channel.
+	Stats(ctx context.Context) (map[string]ChannelStats, error)
+
+	// Close flushes pending writes and closes the database.
+	Close() error
+}

@@ -1,0 +1,315 @@
+package transforms
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+	"github.com/google/uuid"
+
+	"junction/hl7"
+)
+
+// Script is one filter or transform step with where it was written.
+type Script struct {
+	Source string
+	File   string
+	Line   int    // line of the script's first character in File
+	Path   string // e.g. channels[0].filter[1]
+}
+
+// Where is "routes.yaml:14 (channels[0].filter[1])" for error messages.
+func (s Script) Where() string {
+	return fmt.Sprintf("%s:%d (%s)", s.File, s.Line, s.Path)
+}
+
+// Env is what a script sees. Functions are fields bound once per pooled env to the message
+// being processed, so running a script allocates nothing for the environment.
+type Env struct {
+	Body     string              `expr:"body"`
+	Meta     map[string]string   `expr:"meta"`
+	Resource map[string]any      `expr:"resource"`
+	Rows     []map[string]string `expr:"rows"`
+	DataType string              `expr:"dataType"`
+	Channel  string              `expr:"channel"`
+
+	Get          func(path string) (string, error)            `expr:"get"`
+	Set          func(path string, value any) (bool, error)   `expr:"set"`
+	SetRaw       func(path string, value string) (bool, error) `expr:"setRaw"`
+	SetBody      func(value any) (bool, error)                `expr:"setBody"`
+	Segments     func() []string                              `expr:"segments"`
+	SegmentCount func(name string) int                        `expr:"segmentCount"`
+	UUID         func() string                                `expr:"uuid"`
+	HL7Time      func(t time.Time) string                     `expr:"hl7time"`
+
+	msg *Message
+}
+
+// Program is a compiled script.
+type Program struct {
+	Script
+	prog *vm.Program
+}
+
+// Kind of step: a filter must give true or false.
+type Kind int
+
+const (
+	Filter Kind = iota
+	Transform
+)
+
+// CompileError is a script that does not compile, located in the config file.
+type CompileError struct {
+	Script Script
+	Line   int // line in File
+	Msg    string
+}
+
+func (e *CompileError) Error() string { return e.Msg }
+
+// Compile checks and compiles a script against Env. dataTypes are the channel's: when they
+// are HL7v2 only, literal get/set paths are checked now rather than at message time.
+func Compile(s Script, kind Kind, dataTypes []string) (*Program, error) {
+	opts := []expr.Option{expr.Env(Env{}), expr.Optimize(true)}
+	if kind == Filter {
+		opts = append(opts, expr.AsBool())
+	}
+	hl7Only := len(dataTypes) == 1 && dataTypes[0] == HL7v2
+	var pathErr error
+	if hl7Only {
+		opts = append(opts, expr.Patch(&pathChecker{err: &pathErr}))
+	}
+	prog, err := expr.Compile(s.Source, opts...)
+	if err == nil && pathErr != nil {
+		err = pathErr
+	}
+	if err != nil {
+		return nil, compileError(s, err)
+	}
+	return &Program{Script: s, prog: prog}, nil
+}
+
+func compileError(s Script, err error) error {
+	line, msg := s.Line, err.Error()
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		line = s.Line + fe.Line - 1
+		msg = fmt.Sprintf("%s (column %d of the expression)", fe.Message, fe.Column+1)
+	}
+	msg = strings.ReplaceAll(msg, "\n", " ")
+	return &CompileError{Script: s, Line: line, Msg: msg}
+}
+
+// pathChecker validates literal HL7 paths given to get/set/setRaw at compile time.
+type pathChecker struct{ err *error }
+
+func (p *pathChecker) Visit(node *ast.Node) {
+	call, ok := (*node).(*ast.CallNode)
+	if !ok || *p.err != nil || len(call.Arguments) == 0 {
+		return
+	}
+	id, ok := call.Callee.(*ast.IdentifierNode)
+	if !ok || (id.Value != "get" && id.Value != "set" && id.Value != "setRaw") {
+		return
+	}
+	lit, ok := call.Arguments[0].(*ast.StringNode)
+	if !ok {
+		return
+	}
+	if _, err := hl7.ParsePath(lit.Value); err != nil {
+		fe := &file.Error{Location: call.Arguments[0].Location(), Message: err.Error()}
+		*p.err = fe
+	}
+}
+
+// RuntimeError is a script that failed on a message.
+type RuntimeError struct {
+	Script Script
+	Err    error
+}
+
+func (e *RuntimeError) Error() string {
+	msg := e.Err.Error()
+	var fe *file.Error
+	if errors.As(e.Err, &fe) {
+		msg = fe.Message
+	}
+	return fmt.Sprintf("%s: %s", e.Script.Where(), strings.ReplaceAll(msg, "\n", " "))
+}
+
+func (e *RuntimeError) Unwrap() error { return e.Err }
+
+// runner is a pooled env plus a VM, bound to one message at a time.
+type runner struct {
+	env Env
+	vm  vm.VM
+}
+
+var runners = sync.Pool{New: func() any { return newRunner() }}
+
+func newRunner() *runner {
+	r := &runner{}
+	e := &r.env
+	e.Get = func(path string) (string, error) { return e.msg.get(path) }
+	e.Set = func(path string, v any) (bool, error) { return true, e.msg.set(path, v, false) }
+	e.SetRaw = func(path, v string) (bool, error) { return true, e.msg.set(path, v, true) }
+	e.SetBody = func(v any) (bool, error) { return true, e.msg.setBody(v) }
+	e.Segments = func() []string {
+		if e.msg.HL7 == nil {
+			return nil
+		}
+		return e.msg.HL7.Segments()
+	}
+	e.SegmentCount = func(name string) int {
+		if e.msg.HL7 == nil {
+			return 0
+		}
+		return e.msg.HL7.Count(name)
+	}
+	e.UUID = func() string { return uuid.NewString() }
+	e.HL7Time = func(t time.Time) string { return t.Format("20060102150405") }
+	return r
+}
+
+// Session runs a channel's scripts over one message with one pooled runner.
+type Session struct {
+	r *runner
+}
+
+// NewSession binds a pooled runner to m. Call Close when done.
+func NewSession(m *Message, channel string) *Session {
+	r := runners.Get().(*runner)
+	e := &r.env
+	e.msg = m
+	e.Body = string(m.Raw)
+	e.Meta = m.Meta
+	e.Resource = m.Resource
+	e.Rows = m.Rows
+	e.DataType = m.DataType
+	e.Channel = channel
+	return &Session{r: r}
+}
+
+// Close returns the runner to the pool.
+func (s *Session) Close() {
+	e := &s.r.env
+	e.msg, e.Meta, e.Resource, e.Rows, e.Body = nil, nil, nil, nil, ""
+	runners.Put(s.r)
+	s.r = nil
+}
+
+// Filter runs a filter script.
+func (s *Session) Filter(p *Program) (bool, error) {
+	out, err := s.r.vm.Run(p.prog, &s.r.env)
+	if err != nil {
+		return false, &RuntimeError{Script: p.Script, Err: err}
+	}
+	b, _ := out.(bool)
+	return b, nil
+}
+
+// Transform runs a transform step; its value is ignored, its effects (set, setBody) stay.
+func (s *Session) Transform(p *Program) error {
+	if _, err := s.r.vm.Run(p.prog, &s.r.env); err != nil {
+		return &RuntimeError{Script: p.Script, Err: err}
+	}
+	return nil
+}
+
+func (m *Message) get(path string) (string, error) {
+	switch {
+	case m.HL7 != nil:
+		return m.HL7.Get(path)
+	case m.Resource != nil:
+		v, err := jsonGet(m.Resource, path)
+		if err != nil || v == nil {
+			return "", err
+		}
+		return toText(v), nil
+	}
+	return "", fmt.Errorf("get(%q): get works on HL7v2 and FHIR messages; use rows for CSV", path)
+}
+
+func (m *Message) set(path string, v any, raw bool) error {
+	switch {
+	case m.HL7 != nil:
+		text := toText(v)
+		var err error
+		if raw {
+			err = m.HL7.SetRaw(path, text)
+		} else {
+			err = m.HL7.Set(path, text)
+		}
+		if err == nil {
+			m.changed = true
+		}
+		return err
+	case m.Resource != nil:
+		if raw {
+			return fmt.Errorf("setRaw(%q): setRaw works on HL7v2 messages only", path)
+		}
+		if err := jsonSet(m.Resource, path, v); err != nil {
+			return err
+		}
+		m.changed = true
+		return nil
+	}
+	return fmt.Errorf("set(%q): set works on HL7v2 and FHIR messages; use setBody for CSV", path)
+}
+
+func (m *Message) setBody(v any) error {
+	switch b := v.(type) {
+	case string:
+		m.body = []byte(b)
+	case []byte:
+		m.body = b
+	default:
+		out, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("setBody: cannot encode %T as JSON: %v", v, err)
+		}
+		m.body = out
+	}
+	m.hasBody = true
+	return nil
+}
+
+// toText renders a script value as message text.
+func toText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1e15 {
+			return strconv.FormatInt(int64(x), 10)
+		}
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case time.Time:
+		return x.Format("20060102150405")
+	case json.Number:
+		return x.String()
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
