@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
@@ -84,12 +83,12 @@ func buildIngest(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 		return
 	}
 
-	l := e.Listener(listen, n.Line())
+	l := e.Listener(listen, n.Raw("listen").Line, n.Path+".listen")
 	tbl, _ := l.Values["ingest"].(*ingestTable)
 	if tbl == nil {
 		tbl = &ingestTable{routes: map[[2]string]*ingestRoute{}, domains: map[string][]*ingestRoute{}, first: r}
 		l.Values["ingest"] = tbl
-		h := &ingestHandler{table: tbl, log: e.Log}
+		h := &ingestHandler{table: tbl, eng: e}
 		l.Router.Handle(ingestPath, h)
 	}
 	for _, t := range types {
@@ -115,7 +114,7 @@ func validDataType(t string) bool {
 
 type ingestHandler struct {
 	table *ingestTable
-	log   *slog.Logger
+	eng   *engine.Engine
 }
 
 // ingestReply is what we answer: an ACK code, an HTTP status and an outcome.
@@ -243,7 +242,7 @@ func (h *ingestHandler) process(req *http.Request, route *ingestRoute, dataType 
 	}
 	res := route.channel.Process(req.Context(), in)
 	if res.StoreErr != nil {
-		h.log.Error("message not stored", "channel", route.channel.Name, "err", res.StoreErr)
+		h.eng.Log.Error("message not stored", "channel", route.channel.Name, "err", res.StoreErr)
 		r := refuse(http.StatusServiceUnavailable, "AE", fhir.CodeTransient, "the message could not be stored and was not accepted; send it again later (%v)", res.StoreErr)
 		r.header = http.Header{"Retry-After": {"5"}}
 		return r, res.Msg
@@ -297,7 +296,7 @@ func (h *ingestHandler) respond(w http.ResponseWriter, req *http.Request, route 
 	}
 	oo := fhir.NewOutcome(r.issue)
 	if r.status >= 400 {
-		h.log.Info("ingest refused", "status", r.status, "ack", r.code, "reason", r.issue.Diagnostics, "remote", req.RemoteAddr)
+		h.eng.Log.Info("ingest refused", "status", r.status, "ack", r.code, "reason", r.issue.Diagnostics, "remote", req.RemoteAddr)
 	}
 	if !answersWithACK(dataType, body) {
 		w.Header().Set("Content-Type", "application/fhir+json; charset=utf-8")

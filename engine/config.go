@@ -265,7 +265,7 @@ func checkListenerClash(e *Engine, errs *ConfigErrors) {
 	}
 	add(e.Admin.Listen, 1, "admin.listen")
 	for _, l := range e.listenerOrder {
-		add(l.Addr, l.Line, "source.listen")
+		add(l.Addr, l.Line, l.Path)
 	}
 }
 

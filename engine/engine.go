@@ -42,7 +42,8 @@ type Engine struct {
 // Listener is one HTTP listen address shared by every source that names it.
 type Listener struct {
 	Addr   string
-	Line   int // where it was first named
+	Line   int    // where it was first named
+	Path   string // and under which key, e.g. channels[0].source.listen
 	Router chi.Router
 	// Values lets connectors keep per-listener state, e.g. $ingest's dispatch table.
 	Values map[string]any
@@ -65,12 +66,12 @@ func newEngine(file string, data []byte) *Engine {
 }
 
 // Listener returns the shared listener for addr, creating it at first use.
-func (e *Engine) Listener(addr string, line int) *Listener {
+func (e *Engine) Listener(addr string, line int, path string) *Listener {
 	if l, ok := e.listeners[addr]; ok {
 		return l
 	}
 	r := chi.NewRouter()
-	l := &Listener{Addr: addr, Line: line, Router: r, Values: map[string]any{}}
+	l := &Listener{Addr: addr, Line: line, Path: path, Router: r, Values: map[string]any{}}
 	e.listeners[addr] = l
 	e.listenerOrder = append(e.listenerOrder, l)
 	return l
@@ -97,7 +98,7 @@ func (e *Engine) Start(store Store) error {
 		ln, err := net.Listen("tcp", l.Addr)
 		if err != nil {
 			e.closeListeners()
-			return fmt.Errorf("%s:%d: source.listen %s: %w", e.File, l.Line, l.Addr, err)
+			return fmt.Errorf("%s:%d: %s: cannot listen on %s: %w", e.File, l.Line, l.Path, l.Addr, err)
 		}
 		l.bound = ln
 	}

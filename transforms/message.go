@@ -145,7 +145,8 @@ func parseFHIR(raw []byte) (map[string]any, error) {
 func jsonError(raw []byte, err error) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return &ContentError{DataType: FHIR, Where: lineCol(raw, se.Offset), Msg: "invalid JSON: " + se.Error()}
+		// Offset counts the offending byte itself: point at it.
+		return &ContentError{DataType: FHIR, Where: lineCol(raw, max(se.Offset-1, 0)), Msg: "invalid JSON: " + se.Error()}
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return &ContentError{DataType: FHIR, Where: lineCol(raw, int64(len(raw))), Msg: "invalid JSON: unexpected end of input"}

@@ -13,6 +13,7 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 	"github.com/google/uuid"
 
@@ -84,14 +85,9 @@ func Compile(s Script, kind Kind, dataTypes []string) (*Program, error) {
 	if kind == Filter {
 		opts = append(opts, expr.AsBool())
 	}
-	hl7Only := len(dataTypes) == 1 && dataTypes[0] == HL7v2
-	var pathErr error
-	if hl7Only {
-		opts = append(opts, expr.Patch(&pathChecker{err: &pathErr}))
-	}
 	prog, err := expr.Compile(s.Source, opts...)
-	if err == nil && pathErr != nil {
-		err = pathErr
+	if err == nil && len(dataTypes) == 1 && dataTypes[0] == HL7v2 {
+		err = checkPaths(s.Source)
 	}
 	if err != nil {
 		return nil, compileError(s, err)
@@ -110,7 +106,22 @@ func compileError(s Script, err error) error {
 	return &CompileError{Script: s, Line: line, Msg: msg}
 }
 
-// pathChecker validates literal HL7 paths given to get/set/setRaw at compile time.
+// checkPaths validates literal HL7 paths given to get/set/setRaw, so a typo is a config
+// error rather than a failure on the first message.
+func checkPaths(source string) error {
+	tree, err := parser.Parse(source)
+	if err != nil {
+		return err
+	}
+	var pathErr error
+	ast.Walk(&tree.Node, &pathChecker{err: &pathErr})
+	var fe *file.Error
+	if errors.As(pathErr, &fe) {
+		return fe.Bind(file.NewSource(source))
+	}
+	return pathErr
+}
+
 type pathChecker struct{ err *error }
 
 func (p *pathChecker) Visit(node *ast.Node) {
