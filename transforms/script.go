@@ -43,14 +43,14 @@ type Env struct {
 	DataType string              `expr:"dataType"`
 	Channel  string              `expr:"channel"`
 
-	Get          func(path string) (string, error)            `expr:"get"`
-	Set          func(path string, value any) (bool, error)   `expr:"set"`
+	Get          func(path string) (string, error)             `expr:"get"`
+	Set          func(path string, value any) (bool, error)    `expr:"set"`
 	SetRaw       func(path string, value string) (bool, error) `expr:"setRaw"`
-	SetBody      func(value any) (bool, error)                `expr:"setBody"`
-	Segments     func() []string                              `expr:"segments"`
-	SegmentCount func(name string) int                        `expr:"segmentCount"`
-	UUID         func() string                                `expr:"uuid"`
-	HL7Time      func(t time.Time) string                     `expr:"hl7time"`
+	SetBody      func(value any) (bool, error)                 `expr:"setBody"`
+	Segments     func() []string                               `expr:"segments"`
+	SegmentCount func(name string) int                         `expr:"segmentCount"`
+	UUID         func() string                                 `expr:"uuid"`
+	HL7Time      func(t time.Time) string                      `expr:"hl7time"`
 
 	msg *Message
 }
