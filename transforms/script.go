@@ -125,21 +125,28 @@ func checkPaths(source string) error {
 type pathChecker struct{ err *error }
 
 func (p *pathChecker) Visit(node *ast.Node) {
-	call, ok := (*node).(*ast.CallNode)
-	if !ok || *p.err != nil || len(call.Arguments) == 0 {
+	if *p.err != nil {
 		return
 	}
-	id, ok := call.Callee.(*ast.IdentifierNode)
-	if !ok || (id.Value != "get" && id.Value != "set" && id.Value != "setRaw") {
+	var name string
+	var args []ast.Node
+	switch n := (*node).(type) {
+	case *ast.CallNode:
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok {
+			name, args = id.Value, n.Arguments
+		}
+	case *ast.BuiltinNode: // without the env, the parser takes get() for expr's built-in
+		name, args = n.Name, n.Arguments
+	}
+	if (name != "get" && name != "set" && name != "setRaw") || len(args) == 0 {
 		return
 	}
-	lit, ok := call.Arguments[0].(*ast.StringNode)
+	lit, ok := args[0].(*ast.StringNode)
 	if !ok {
 		return
 	}
 	if _, err := hl7.ParsePath(lit.Value); err != nil {
-		fe := &file.Error{Location: call.Arguments[0].Location(), Message: err.Error()}
-		*p.err = fe
+		*p.err = &file.Error{Location: args[0].Location(), Message: err.Error()}
 	}
 }
 
