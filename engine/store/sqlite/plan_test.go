@@ -1,0 +1,65 @@
+package sqlite
+
+import (
+	"strings"
+	"testing"
+
+	"junction/engine"
+)
+
+// TestQueryPlans pins the access paths the hot and listing queries rely on.
+func TestQueryPlans(t *testing.T) {
+	s := openTest(t, Options{})
+	plan := func(q string, args ...any) string {
+		t.Helper()
+		rows, err := s.rdb.Query("EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, detail)
+		}
+		return strings.Join(out, "; ")
+	}
+	expect := func(name, p string, want []string, not []string) {
+		t.Helper()
+		for _, w := range want {
+			if !strings.Contains(p, w) {
+				t.Errorf("%s: plan %q lacks %q", name, p, w)
+			}
+		}
+		for _, n := range not {
+			if strings.Contains(p, n) {
+				t.Errorf("%s: plan %q has %q", name, p, n)
+			}
+		}
+	}
+	expect("pending", plan(pendingSQL, "c", "d", 0, 10),
+		[]string{"deliveries_outbox (queue_id=? AND id>?)", "SEARCH m USING INTEGER PRIMARY KEY"}, []string{"SCAN", "TEMP B-TREE"})
+	expect("page deliveries", plan(pageDeliveriesSQL, "[1,2,3]"),
+		[]string{"SEARCH d USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"}, []string{"SCAN d", "SCAN q"})
+	for _, f := range []engine.MessageFilter{
+		{Status: engine.StatusError},
+		{Status: engine.StatusQueued, BeforeID: 100},
+		{Channel: "c", Status: engine.StatusFiltered},
+	} {
+		q, args, err := listSQL(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expect("list by status", plan(q, args...), []string{"messages_status"}, []string{"SCAN", "TEMP B-TREE"})
+	}
+	for _, f := range []engine.MessageFilter{{Channel: "c"}, {Channel: "c", BeforeID: 5}} {
+		q, args, _ := listSQL(f)
+		expect("list by channel", plan(q, args...), []string{"messages_channel"}, []string{"SCAN", "TEMP B-TREE"})
+	}
+	q, args, _ := listSQL(engine.MessageFilter{})
+	expect("list all", plan(q, args...), nil, []string{"TEMP B-TREE"})
+}

@@ -1,0 +1,356 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"junction/engine"
+)
+
+// pendingSQL reads one queue's QUEUED rows from the deliveries_outbox partial index.
+const pendingSQL = `
+	SELECT d.id >> 8, d.attempts, d.next_attempt, m.control_id, m.data_type, m.meta,
+	       coalesce(m.transformed, m.raw)
+	FROM deliveries d JOIN messages m ON m.id = d.id >> 8
+	WHERE d.queue_id = (SELECT id FROM queues WHERE channel = ? AND destination = ?)
+	  AND d.status = 'QUEUED' AND d.id >= ?
+	ORDER BY d.id LIMIT ?`
+
+// pageDeliveriesSQL reads the deliveries of a page of messages (a JSON array of ids): one
+// rowid range per id. CROSS JOIN keeps json_each the outer loop.
+const pageDeliveriesSQL = `
+	SELECT d.id, q.destination, d.status, d.attempts, d.next_attempt, d.last_error, d.updated_at
+	FROM json_each(?) j
+	CROSS JOIN deliveries d ON d.id BETWEEN j.value << 8 AND (j.value << 8) | 255
+	JOIN queues q ON q.id = d.queue_id
+	ORDER BY d.id`
+
+// Pending implements engine.Store. The rows come from the deliveries_outbox partial index:
+// an index range scan over the queue's QUEUED rows.
+func (s *Store) Pending(ctx context.Context, channel, destination string, afterID int64, limit int) ([]engine.Delivery, error) {
+	if s.shut.Load() {
+		return nil, engine.ErrStoreClosed
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	if afterID < 0 {
+		afterID = 0
+	}
+	// deliveries.id = message_id<<8 | ordinal: the first id of message afterID+1.
+	from := int64(math.MaxInt64)
+	if afterID < math.MaxInt64>>8 {
+		from = (afterID + 1) << 8
+	}
+	rows, err := s.rdb.QueryContext(ctx, pendingSQL, channel, destination, from, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: Pending: %w", err)
+	}
+	defer rows.Close()
+	var out []engine.Delivery
+	for rows.Next() {
+		d := engine.Delivery{Channel: channel, Destination: destination}
+		var next int64
+		var meta sql.NullString
+		if err := rows.Scan(&d.MessageID, &d.Attempts, &next, &d.ControlID, &d.DataType, &meta, &d.Content); err != nil {
+			return nil, fmt.Errorf("sqlite: Pending: %w", err)
+		}
+		d.NextAttempt = fromNanos(next)
+		if d.Meta, err = decodeMeta(meta); err != nil {
+			return nil, fmt.Errorf("sqlite: Pending: message %d: %w", d.MessageID, err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: Pending: %w", err)
+	}
+	return out, nil
+}
+
+func decodeMeta(ns sql.NullString) (map[string]string, error) {
+	if !ns.Valid || ns.String == "" {
+		return nil, nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(ns.String), &m); err != nil {
+		return nil, fmt.Errorf("meta: %w", err)
+	}
+	return m, nil
+}
+
+// readTx runs f in one read transaction, so that its queries see one snapshot.
+func (s *Store) readTx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	if s.shut.Load() {
+		return engine.ErrStoreClosed
+	}
+	tx, err := s.rdb.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return f(tx)
+}
+
+// ListMessages implements engine.Store.
+func (s *Store) ListMessages(ctx context.Context, f engine.MessageFilter) ([]engine.MessageSummary, error) {
+	q, args, err := listSQL(f)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: ListMessages: %w", err)
+	}
+	var out []engine.MessageSummary
+	err = s.readTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var m engine.MessageSummary
+			var recv int64
+			if err := rows.Scan(&m.ID, &m.Channel, &m.Status, &m.ControlID, &m.DataType,
+				&m.SourceDomain, &m.OrgCode, &recv, &m.Error); err != nil {
+				return err
+			}
+			m.ReceivedAt = fromNanos(recv)
+			m.Destinations = []engine.DestinationStatus{}
+			out = append(out, m)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		if len(out) == 0 {
+			return nil
+		}
+		// The page's deliveries in one query: a rowid range per message id.
+		var ids strings.Builder
+		ids.WriteByte('[')
+		byID := make(map[int64]int, len(out))
+		for i, m := range out {
+			if i > 0 {
+				ids.WriteByte(',')
+			}
+			ids.WriteString(strconv.FormatInt(m.ID, 10))
+			byID[m.ID] = i
+		}
+		ids.WriteByte(']')
+		drows, err := tx.QueryContext(ctx, pageDeliveriesSQL, ids.String())
+		if err != nil {
+			return err
+		}
+		defer drows.Close()
+		for drows.Next() {
+			var did int64
+			var ds engine.DestinationStatus
+			var next, upd int64
+			if err := drows.Scan(&did, &ds.Name, &ds.Status, &ds.Attempts, &next, &ds.LastError, &upd); err != nil {
+				return err
+			}
+			fillTimes(&ds, next, upd)
+			if i, ok := byID[did>>8]; ok {
+				out[i].Destinations = append(out[i].Destinations, ds)
+			}
+		}
+		return drows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: ListMessages: %w", err)
+	}
+	return out, nil
+}
+
+// listSQL builds the ListMessages query for f.
+func listSQL(f engine.MessageFilter) (q string, args []any, err error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	if limit > 1000 {
+		limit = 1000
+	}
+	var where []string
+	if f.Channel != "" {
+		where = append(where, "channel = ?")
+		args = append(args, f.Channel)
+	}
+	if f.Status != "" {
+		if !engine.ValidStatus(string(f.Status)) {
+			return "", nil, fmt.Errorf("unknown status %q", f.Status)
+		}
+		// A literal (from the fixed set just checked), repeated with the partial index's own
+		// condition, lets SQLite use messages_status.
+		where = append(where, "status = '"+string(f.Status)+"'")
+		if f.Status != engine.StatusSent {
+			where = append(where, "status <> 'SENT'")
+		}
+	}
+	if f.BeforeID > 0 {
+		where = append(where, "id < ?")
+		args = append(args, f.BeforeID)
+	}
+	q = `SELECT id, channel, status, control_id, data_type, source_domain, org_code, received_at, error
+		FROM messages`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit)
+	return q, args, nil
+}
+
+func fillTimes(ds *engine.DestinationStatus, next, upd int64) {
+	ds.UpdatedAt = fromNanos(upd)
+	if ds.Status == engine.StatusQueued && next != 0 {
+		t := fromNanos(next)
+		ds.NextAttempt = &t
+	}
+}
+
+// GetMessage implements engine.Store.
+//
+// Stages are reported as effective text, resolving the store's "NULL = same as the
+// previous stage" encoding: for a delivery that has been attempted (Attempts > 0) Encoded
+// is the stored encoded content or else the content handed over (Transformed, or Raw), and
+// Sent is the stored sent content or else the effective Encoded. Response is the stored
+// response or nil. For a delivery not attempted yet all three are nil.
+func (s *Store) GetMessage(ctx context.Context, id int64) (*engine.MessageDetail, error) {
+	var d engine.MessageDetail
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		var recv int64
+		var meta sql.NullString
+		var orig sql.NullInt64
+		var raw, transformed []byte
+		err := tx.QueryRowContext(ctx, `
+			SELECT channel, status, control_id, data_type, source_domain, org_code, received_at,
+			       error, meta, original_id, raw, transformed
+			FROM messages WHERE id = ?`, id).Scan(&d.Channel, &d.Status, &d.ControlID, &d.DataType,
+			&d.SourceDomain, &d.OrgCode, &recv, &d.Error, &meta, &orig, &raw, &transformed)
+		if errors.Is(err, sql.ErrNoRows) {
+			return engine.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		d.ID = id
+		d.ReceivedAt = fromNanos(recv)
+		d.OriginalID = orig.Int64
+		if d.Meta, err = decodeMeta(meta); err != nil {
+			return err
+		}
+		if d.Meta == nil {
+			d.Meta = map[string]string{}
+		}
+		d.Raw = string(raw)
+		content := d.Raw
+		if transformed != nil {
+			t := string(transformed)
+			d.Transformed = &t
+			content = t
+		}
+		d.Destinations = []engine.DestinationStatus{}
+		rows, err := tx.QueryContext(ctx, `
+			SELECT q.destination, d.status, d.attempts, d.next_attempt, d.last_error, d.updated_at,
+			       d.encoded, d.sent, d.response
+			FROM deliveries d JOIN queues q ON q.id = d.queue_id
+			WHERE d.id BETWEEN ? AND ? ORDER BY d.id`, id<<8, id<<8|0xff)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var ds engine.DestinationStatus
+			var next, upd int64
+			var enc, sent, resp []byte
+			if err := rows.Scan(&ds.Name, &ds.Status, &ds.Attempts, &next, &ds.LastError, &upd,
+				&enc, &sent, &resp); err != nil {
+				return err
+			}
+			fillTimes(&ds, next, upd)
+			if ds.Attempts > 0 {
+				e := content
+				if enc != nil {
+					e = string(enc)
+				}
+				w := e
+				if sent != nil {
+					w = string(sent)
+				}
+				ds.Encoded, ds.Sent = &e, &w
+			}
+			if resp != nil {
+				r := string(resp)
+				ds.Response = &r
+			}
+			d.Destinations = append(d.Destinations, ds)
+		}
+		return rows.Err()
+	})
+	if errors.Is(err, engine.ErrNotFound) || errors.Is(err, engine.ErrStoreClosed) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: GetMessage: %w", err)
+	}
+	return &d, nil
+}
+
+// Stats implements engine.Store. It reads the counters the writer maintains in the same
+// transactions as the rows they count: two small table scans, independent of the number
+// of messages.
+func (s *Store) Stats(ctx context.Context) (map[string]engine.ChannelStats, error) {
+	out := map[string]engine.ChannelStats{}
+	get := func(name string) engine.ChannelStats {
+		cs, ok := out[name]
+		if !ok {
+			cs.Destinations = map[string]engine.DestinationCounts{}
+		}
+		return cs
+	}
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT name, received, filtered, errored FROM channels`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			var r, f, e int64
+			if err := rows.Scan(&name, &r, &f, &e); err != nil {
+				return err
+			}
+			cs := get(name)
+			cs.Received, cs.Filtered, cs.Errored = r, f, e
+			out[name] = cs
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		qrows, err := tx.QueryContext(ctx, `SELECT channel, destination, queued, sent, error FROM queues`)
+		if err != nil {
+			return err
+		}
+		defer qrows.Close()
+		for qrows.Next() {
+			var ch, dest string
+			var dc engine.DestinationCounts
+			if err := qrows.Scan(&ch, &dest, &dc.Queued, &dc.Sent, &dc.Error); err != nil {
+				return err
+			}
+			cs := get(ch)
+			cs.Destinations[dest] = dc
+			out[ch] = cs
+		}
+		return qrows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: Stats: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,121 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// schemaVersion is the version this build writes into PRAGMA user_version.
+const schemaVersion = 1
+
+// migrations[i] moves a database from user_version i to i+1. Each runs in one transaction
+// together with the user_version bump.
+//
+// Layout notes (all internal to this package):
+//
+//   - messages.status is the message's overall status: FILTERED, ERROR or TRANSFORMED as
+//     accepted when there are no deliveries; otherwise the aggregate of its deliveries
+//     (ERROR if any is ERROR, else QUEUED if any is QUEUED, else SENT), kept up to date by
+//     Record in the same transaction. Accept of a TRANSFORMED message with destinations
+//     therefore stores QUEUED.
+//   - messages.transformed is NULL when equal to raw; meta is a JSON object or NULL when
+//     empty; original_id and dedup_key are NULL when unset.
+//   - deliveries.id is message_id<<8 | ordinal (the index of the destination in
+//     NewMessage.Destinations). This keeps deliveries an ordinary rowid table (rows grow
+//     large once encoded/sent/response are stored, which WITHOUT ROWID handles badly) and
+//     still makes "all deliveries of message m" a rowid range scan, with no second index.
+//   - queues interns (channel, destination) as a small integer, holds the queue lease
+//     (lease_owner ” = free) and the lifetime per-status delivery counters for Stats.
+//   - channels holds the lifetime received/filtered/errored counters for Stats. Counters
+//     are updated in the same transaction as the rows they count, so they cannot drift.
+//   - deliveries_outbox is a partial index: only QUEUED rows are in it, so Pending is an
+//     index range scan and the index stays as small as the backlog.
+//   - messages_status is partial too: SENT (the bulk) is left out; listing SENT messages
+//     walks the primary key newest-first, where SENT rows are the common case.
+var migrations = []string{
+	// 0 -> 1
+	`
+CREATE TABLE queues (
+	id          INTEGER PRIMARY KEY,
+	channel     TEXT NOT NULL,
+	destination TEXT NOT NULL,
+	lease_owner TEXT NOT NULL DEFAULT '',
+	lease_until INTEGER NOT NULL DEFAULT 0,
+	queued      INTEGER NOT NULL DEFAULT 0,
+	sent        INTEGER NOT NULL DEFAULT 0,
+	error       INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (channel, destination)
+);
+
+CREATE TABLE channels (
+	name     TEXT PRIMARY KEY,
+	received INTEGER NOT NULL DEFAULT 0,
+	filtered INTEGER NOT NULL DEFAULT 0,
+	errored  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+CREATE TABLE messages (
+	id            INTEGER PRIMARY KEY AUTOINCREMENT,
+	channel       TEXT NOT NULL,
+	status        TEXT NOT NULL,
+	received_at   INTEGER NOT NULL,
+	data_type     TEXT NOT NULL,
+	control_id    TEXT NOT NULL,
+	source_domain TEXT NOT NULL,
+	org_code      TEXT NOT NULL,
+	original_id   INTEGER,
+	dedup_key     TEXT,
+	error         TEXT NOT NULL,
+	meta          TEXT,
+	raw           BLOB NOT NULL,
+	transformed   BLOB
+);
+CREATE INDEX messages_channel ON messages (channel, id);
+CREATE INDEX messages_status ON messages (status, id) WHERE status <> 'SENT';
+CREATE UNIQUE INDEX messages_dedup ON messages (dedup_key) WHERE dedup_key IS NOT NULL;
+
+CREATE TABLE deliveries (
+	id           INTEGER PRIMARY KEY,
+	queue_id     INTEGER NOT NULL REFERENCES queues (id),
+	status       TEXT NOT NULL,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	next_attempt INTEGER NOT NULL DEFAULT 0,
+	updated_at   INTEGER NOT NULL,
+	last_error   TEXT NOT NULL DEFAULT '',
+	encoded      BLOB,
+	sent         BLOB,
+	response     BLOB
+);
+CREATE INDEX deliveries_outbox ON deliveries (queue_id, id) WHERE status = 'QUEUED';
+`,
+}
+
+// migrate brings the schema to schemaVersion. conn is the writer connection.
+func migrate(ctx context.Context, conn *sql.Conn) error {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	err := func() error {
+		var v int
+		if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+			return err
+		}
+		if v > schemaVersion {
+			return fmt.Errorf("database schema version %d is newer than this build supports (%d)", v, schemaVersion)
+		}
+		for ; v < schemaVersion; v++ {
+			if _, err := conn.ExecContext(ctx, migrations[v]); err != nil {
+				return fmt.Errorf("migrating schema %d -> %d: %w", v, v+1, err)
+			}
+		}
+		_, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
+		return err
+	}()
+	if err != nil {
+		_, _ = conn.ExecContext(ctx, "ROLLBACK")
+		return err
+	}
+	_, err = conn.ExecContext(ctx, "COMMIT")
+	return err
+}

@@ -1,0 +1,763 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"junction/engine"
+)
+
+type opKind uint8
+
+const (
+	opAccept opKind = iota
+	opRecord
+	opAcquire
+	opRelease
+	opCheckpoint // runs between transactions; used by tests and benchmarks
+)
+
+// maxDestinations bounds NewMessage.Destinations: the ordinal lives in the low 8 bits of
+// deliveries.id.
+const maxDestinations = 256
+
+// request is one caller's unit of work for the writer. Everything the writer needs is
+// prepared (validated, converted, copied) by the caller's goroutine before it is queued,
+// so the writer only runs SQL and the caller may reuse its buffers even if it stops
+// waiting.
+type request struct {
+	ctx  context.Context
+	kind opKind
+
+	acc     acceptReq
+	results []recordReq
+	lease   leaseReq
+	mode    string // checkpoint mode
+
+	// Answer, valid once done is closed.
+	id   int64
+	ok   bool
+	err  error
+	done chan struct{}
+}
+
+type acceptReq struct {
+	channel      string
+	status       string // as stored: QUEUED when TRANSFORMED with destinations
+	srcStatus    engine.Status
+	receivedAt   int64
+	dataType     string
+	controlID    string
+	sourceDomain string
+	orgCode      string
+	originalID   any // nil or int64
+	dedupKey     any // nil or string
+	errText      string
+	meta         any // nil or string (JSON)
+	raw          []byte
+	transformed  any // nil or []byte
+	destinations []string
+}
+
+type recordReq struct {
+	messageID   int64
+	destination string
+	status      string
+	attempts    int
+	nextAttempt int64
+	errText     string
+	encoded     any // nil or []byte
+	sent        any
+	response    any
+	at          int64
+}
+
+type leaseReq struct {
+	channel, destination, owner string
+	ttl                         time.Duration
+}
+
+// submit queues r for the writer and waits for its answer. Once r is queued it will be
+// either committed or not as a whole; if ctx ends first the caller stops waiting and gets
+// ctx.Err() without knowing which.
+func (s *Store) submit(ctx context.Context, r *request) error {
+	r.ctx = ctx
+	r.done = make(chan struct{})
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return engine.ErrStoreClosed
+	}
+	select {
+	case s.reqs <- r:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		select {
+		case <-r.done: // answered meanwhile: report the outcome, not the cancellation
+			return r.err
+		default:
+			return ctx.Err()
+		}
+	}
+}
+
+// Accept implements engine.Store.
+func (s *Store) Accept(ctx context.Context, m *engine.NewMessage) (int64, error) {
+	if m == nil {
+		return 0, errors.New("sqlite: Accept: nil message")
+	}
+	a := acceptReq{
+		channel:      m.Channel,
+		status:       string(m.Status),
+		srcStatus:    m.Status,
+		receivedAt:   nanos(m.ReceivedAt),
+		dataType:     m.DataType,
+		controlID:    m.ControlID,
+		sourceDomain: m.SourceDomain,
+		orgCode:      m.OrgCode,
+		errText:      m.Error,
+		raw:          append([]byte{}, m.Raw...),
+	}
+	if a.channel == "" {
+		return 0, errors.New("sqlite: Accept: empty channel")
+	}
+	switch m.Status {
+	case engine.StatusFiltered, engine.StatusError:
+	case engine.StatusTransformed:
+		if len(m.Destinations) > maxDestinations {
+			return 0, fmt.Errorf("sqlite: Accept: %d destinations, at most %d", len(m.Destinations), maxDestinations)
+		}
+		seen := make(map[string]bool, len(m.Destinations))
+		for _, d := range m.Destinations {
+			if d == "" {
+				return 0, errors.New("sqlite: Accept: empty destination name")
+			}
+			if seen[d] {
+				return 0, fmt.Errorf("sqlite: Accept: destination %q listed twice", d)
+			}
+			seen[d] = true
+		}
+		if len(m.Destinations) > 0 {
+			a.status = string(engine.StatusQueued)
+			a.destinations = append([]string(nil), m.Destinations...)
+		}
+	default:
+		return 0, fmt.Errorf("sqlite: Accept: status %q, want FILTERED, ERROR or TRANSFORMED", m.Status)
+	}
+	if a.receivedAt == 0 {
+		a.receivedAt = time.Now().UnixNano()
+	}
+	if m.OriginalID != 0 {
+		a.originalID = m.OriginalID
+	}
+	if m.DedupKey != "" {
+		a.dedupKey = m.DedupKey
+	}
+	if len(m.Meta) > 0 {
+		b, err := json.Marshal(m.Meta)
+		if err != nil {
+			return 0, fmt.Errorf("sqlite: Accept: meta: %w", err)
+		}
+		a.meta = string(b)
+	}
+	// Transformed is stored only when it differs from raw.
+	if m.Transformed != nil && string(m.Transformed) != string(m.Raw) {
+		a.transformed = append([]byte{}, m.Transformed...)
+	}
+	r := &request{kind: opAccept, acc: a}
+	if err := s.submit(ctx, r); err != nil {
+		return 0, err
+	}
+	return r.id, nil
+}
+
+// Record implements engine.Store. The results of one call are applied atomically: if
+// one of them names an unknown delivery none is stored and the error wraps
+// engine.ErrNotFound.
+func (s *Store) Record(ctx context.Context, results []engine.AttemptResult) error {
+	if len(results) == 0 {
+		return nil
+	}
+	rs := make([]recordReq, len(results))
+	for i, res := range results {
+		switch res.Status {
+		case engine.StatusSent, engine.StatusQueued, engine.StatusError:
+		default:
+			return fmt.Errorf("sqlite: Record: status %q, want SENT, QUEUED or ERROR", res.Status)
+		}
+		at := nanos(res.At)
+		if at == 0 {
+			at = time.Now().UnixNano()
+		}
+		rs[i] = recordReq{
+			messageID:   res.MessageID,
+			destination: res.Destination,
+			status:      string(res.Status),
+			attempts:    res.Attempts,
+			nextAttempt: nanos(res.NextAttempt),
+			errText:     res.Error,
+			encoded:     blobArg(res.Encoded),
+			sent:        blobArg(res.Sent),
+			response:    blobArg(res.Response),
+			at:          at,
+		}
+	}
+	return s.submit(ctx, &request{kind: opRecord, results: rs})
+}
+
+// blobArg copies b for binding: nil stays NULL.
+func blobArg(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
+}
+
+// AcquireQueue implements engine.Store.
+func (s *Store) AcquireQueue(ctx context.Context, channel, destination, owner string, ttl time.Duration) (bool, error) {
+	if owner == "" {
+		return false, errors.New("sqlite: AcquireQueue: empty owner")
+	}
+	if ttl <= 0 {
+		return false, errors.New("sqlite: AcquireQueue: ttl must be positive")
+	}
+	r := &request{kind: opAcquire, lease: leaseReq{channel, destination, owner, ttl}}
+	if err := s.submit(ctx, r); err != nil {
+		return false, err
+	}
+	return r.ok, nil
+}
+
+// ReleaseQueue implements engine.Store. Releasing a lease one does not hold is a no-op.
+func (s *Store) ReleaseQueue(ctx context.Context, channel, destination, owner string) error {
+	if owner == "" {
+		return errors.New("sqlite: ReleaseQueue: empty owner")
+	}
+	return s.submit(ctx, &request{kind: opRelease, lease: leaseReq{channel: channel, destination: destination, owner: owner}})
+}
+
+// Checkpoint asks the writer to run PRAGMA wal_checkpoint(mode) between two transactions.
+// mode is PASSIVE, FULL, RESTART or TRUNCATE.
+func (s *Store) Checkpoint(ctx context.Context, mode string) error {
+	switch mode {
+	case "PASSIVE", "FULL", "RESTART", "TRUNCATE":
+	default:
+		return fmt.Errorf("sqlite: Checkpoint: bad mode %q", mode)
+	}
+	return s.submit(ctx, &request{kind: opCheckpoint, mode: mode})
+}
+
+// queueKey names a destination queue.
+type queueKey struct{ channel, destination string }
+
+type queueCounts struct{ queued, sent, errored int64 }
+
+func (c *queueCounts) add(status string, n int64) {
+	switch status {
+	case string(engine.StatusQueued):
+		c.queued += n
+	case string(engine.StatusSent):
+		c.sent += n
+	case string(engine.StatusError):
+		c.errored += n
+	}
+}
+
+type channelCounts struct{ received, filtered, errored int64 }
+
+// writer owns the write connection. Its fields are used only by its goroutine.
+type writer struct {
+	s    *Store
+	conn *sql.Conn
+
+	begin, commit, rollback               *sql.Stmt
+	insMsg, insDel, delMsg, delDels       *sql.Stmt
+	loadDels, updDel, setStatus           *sql.Stmt
+	insQueue, findQueue, acquire, release *sql.Stmt
+	addChannel, addQueue                  *sql.Stmt
+
+	queues    map[queueKey]int64 // committed queue ids
+	txQueues  map[queueKey]int64 // queue ids resolved in the current transaction
+	chanDelta map[string]*channelCounts
+	qDelta    map[int64]*queueCounts
+	batch     []*request
+
+	// hook, when set (by tests, before the first request), injects failures: it is called
+	// with stage "delivery" before an Accept's delivery inserts (an error is treated as a
+	// failed insert) and "applied" after any request ran (an error is treated as one that
+	// left the transaction unusable).
+	hook func(r *request, stage string) error
+}
+
+func newWriter(s *Store) (*writer, error) {
+	w := &writer{
+		s:         s,
+		conn:      s.wconn,
+		queues:    map[queueKey]int64{},
+		txQueues:  map[queueKey]int64{},
+		chanDelta: map[string]*channelCounts{},
+		qDelta:    map[int64]*queueCounts{},
+	}
+	ctx := context.Background()
+	prep := []struct {
+		p   **sql.Stmt
+		sql string
+	}{
+		{&w.begin, "BEGIN IMMEDIATE"},
+		{&w.commit, "COMMIT"},
+		{&w.rollback, "ROLLBACK"},
+		{&w.insMsg, `INSERT INTO messages (channel, status, received_at, data_type, control_id,
+			source_domain, org_code, original_id, dedup_key, error, meta, raw, transformed)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&w.insDel, `INSERT INTO deliveries (id, queue_id, status, updated_at) VALUES (?, ?, 'QUEUED', ?)`},
+		{&w.delMsg, `DELETE FROM messages WHERE id = ?`},
+		{&w.delDels, `DELETE FROM deliveries WHERE id BETWEEN ? AND ?`},
+		{&w.loadDels, `SELECT d.id, d.queue_id, d.status, q.destination
+			FROM deliveries d JOIN queues q ON q.id = d.queue_id WHERE d.id BETWEEN ? AND ?`},
+		{&w.updDel, `UPDATE deliveries SET status = ?, attempts = ?, next_attempt = ?, last_error = ?,
+			encoded = ?, sent = ?, response = ?, updated_at = ? WHERE id = ?`},
+		{&w.setStatus, `UPDATE messages SET status = ?1 WHERE id = ?2 AND status <> ?1`},
+		{&w.insQueue, `INSERT INTO queues (channel, destination) VALUES (?, ?) ON CONFLICT DO NOTHING`},
+		{&w.findQueue, `SELECT id FROM queues WHERE channel = ? AND destination = ?`},
+		{&w.acquire, `INSERT INTO queues (channel, destination, lease_owner, lease_until) VALUES (?1, ?2, ?3, ?4)
+			ON CONFLICT (channel, destination) DO UPDATE
+			SET lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
+			WHERE lease_owner = excluded.lease_owner OR lease_owner = '' OR lease_until <= ?5`},
+		{&w.release, `UPDATE queues SET lease_owner = '', lease_until = 0
+			WHERE channel = ? AND destination = ? AND lease_owner = ?`},
+		{&w.addChannel, `INSERT INTO channels (name, received, filtered, errored) VALUES (?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET received = received + excluded.received,
+			filtered = filtered + excluded.filtered, errored = errored + excluded.errored`},
+		{&w.addQueue, `UPDATE queues SET queued = queued + ?, sent = sent + ?, error = error + ? WHERE id = ?`},
+	}
+	for _, p := range prep {
+		st, err := w.conn.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return nil, fmt.Errorf("prepare %q: %w", p.sql, err)
+		}
+		*p.p = st
+	}
+	return w, nil
+}
+
+func (w *writer) close() {
+	for _, st := range []*sql.Stmt{w.begin, w.commit, w.rollback,
+		w.insMsg, w.insDel, w.delMsg, w.delDels, w.loadDels, w.updDel, w.setStatus,
+		w.insQueue, w.findQueue, w.acquire, w.release, w.addChannel, w.addQueue} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// run is the writer goroutine: take everything pending (up to MaxBatch), commit it in one
+// transaction, answer, repeat; exit once reqs is closed and drained.
+func (w *writer) run() {
+	defer close(w.s.writerDone)
+	defer w.close()
+	max := w.s.opts.MaxBatch
+	for {
+		r, ok := <-w.s.reqs
+		if !ok {
+			return
+		}
+		batch := append(w.batch[:0], r)
+	fill:
+		for len(batch) < max {
+			select {
+			case r, ok := <-w.s.reqs:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		w.process(batch)
+		clear(batch)
+		w.batch = batch[:0]
+	}
+}
+
+// maxCulprits bounds how many times one batch is retried without a request whose
+// failure could not be isolated in place before the whole batch is failed.
+const maxCulprits = 3
+
+// process commits one batch and answers every request in it.
+func (w *writer) process(batch []*request) {
+	live := make([]*request, 0, len(batch))
+	var checkpoints []*request
+	for _, r := range batch {
+		switch {
+		case r.ctx.Err() != nil:
+			// The caller has given up: drop the request before touching the database.
+			r.err = r.ctx.Err()
+		case r.kind == opCheckpoint:
+			checkpoints = append(checkpoints, r)
+		default:
+			live = append(live, r)
+		}
+	}
+	for attempt := 0; len(live) > 0; attempt++ {
+		culprit, err := w.transact(live)
+		if err == nil {
+			break
+		}
+		if culprit < 0 || attempt == maxCulprits {
+			for _, r := range live {
+				r.id, r.ok, r.err = 0, false, err
+			}
+			break
+		}
+		// One request broke the transaction: fail it alone and run the others again.
+		live[culprit].err = err
+		live = append(live[:culprit], live[culprit+1:]...)
+		for _, r := range live {
+			r.id, r.ok, r.err = 0, false, nil
+		}
+	}
+	for _, r := range checkpoints {
+		r.err = w.s.checkpoint(context.Background(), r.mode)
+	}
+	w.s.items.Add(uint64(len(batch)))
+	for _, r := range batch {
+		close(r.done)
+	}
+}
+
+// transact runs live in one transaction and commits it. A request's own failure that
+// could be undone in place is stored in its err and leaves the others alone. A returned
+// error means nothing was committed; culprit is then the index of the request that caused
+// it, or -1 when the batch as a whole failed (begin, counters, commit).
+func (w *writer) transact(live []*request) (culprit int, err error) {
+	if _, err := w.begin.Exec(); err != nil {
+		return -1, fmt.Errorf("sqlite: begin: %w", err)
+	}
+	clear(w.txQueues)
+	clear(w.chanDelta)
+	clear(w.qDelta)
+	defer func() {
+		if err != nil {
+			_, _ = w.rollback.Exec()
+		}
+	}()
+	if err := w.resolveQueues(live); err != nil {
+		return -1, err
+	}
+	for i, r := range live {
+		if err := w.apply(r); err != nil {
+			return i, err
+		}
+	}
+	if err := w.applyCounters(); err != nil {
+		return -1, err
+	}
+	if _, err := w.commit.Exec(); err != nil {
+		return -1, fmt.Errorf("sqlite: commit: %w", err)
+	}
+	for k, id := range w.txQueues {
+		w.queues[k] = id
+	}
+	w.s.commits.Add(1)
+	return -1, nil
+}
+
+// resolveQueues makes sure every queue the batch's Accepts need exists and knows its id.
+// It runs before any request, so no request undoing its own writes can remove
+// a queue row another one uses.
+func (w *writer) resolveQueues(live []*request) error {
+	for _, r := range live {
+		if r.kind != opAccept {
+			continue
+		}
+		for _, d := range r.acc.destinations {
+			k := queueKey{r.acc.channel, d}
+			if _, ok := w.queues[k]; ok {
+				continue
+			}
+			if _, ok := w.txQueues[k]; ok {
+				continue
+			}
+			if _, err := w.insQueue.Exec(k.channel, k.destination); err != nil {
+				return fmt.Errorf("sqlite: queue %s/%s: %w", k.channel, k.destination, err)
+			}
+			var id int64
+			if err := w.findQueue.QueryRow(k.channel, k.destination).Scan(&id); err != nil {
+				return fmt.Errorf("sqlite: queue %s/%s: %w", k.channel, k.destination, err)
+			}
+			w.txQueues[k] = id
+		}
+	}
+	return nil
+}
+
+func (w *writer) queueID(k queueKey) int64 {
+	if id, ok := w.queues[k]; ok {
+		return id
+	}
+	return w.txQueues[k]
+}
+
+// apply runs one request without a savepoint (they cost ~75% more writer CPU per
+// Accept): every request either fails before it has written anything (each SQLite
+// statement is atomic) or undoes its own writes, and reports that failure in r.err. A
+// returned error means the request left the transaction in an unknown state (or SQLite
+// dropped the transaction, as it may on I/O errors, disk full or out of memory): the
+// caller rolls everything back and retries the batch without this request.
+func (w *writer) apply(r *request) error {
+	var itemErr, fatal error
+	switch r.kind {
+	case opAccept:
+		itemErr, fatal = w.accept(r)
+	case opRecord:
+		itemErr, fatal = w.record(r)
+	case opAcquire:
+		itemErr = w.acquireLease(r)
+	case opRelease:
+		if _, err := w.release.Exec(r.lease.channel, r.lease.destination, r.lease.owner); err != nil {
+			itemErr = fmt.Errorf("sqlite: ReleaseQueue: %w", err)
+		}
+	}
+	if fatal == nil && w.hook != nil {
+		fatal = w.hook(r, "applied")
+	}
+	if fatal != nil {
+		return fatal
+	}
+	if itemErr != nil {
+		if !w.inTx() {
+			return itemErr
+		}
+		r.err = itemErr
+	}
+	return nil
+}
+
+// inTx reports whether the writer connection still has its transaction open.
+func (w *writer) inTx() bool {
+	in := false
+	_ = w.conn.Raw(func(dc any) error {
+		if c, ok := dc.(*sqlite3.SQLiteConn); ok {
+			in = !c.AutoCommit()
+		}
+		return nil
+	})
+	return in
+}
+
+// accept inserts one message and its deliveries. It isolates itself (see apply):
+// a failed message insert (e.g. duplicate DedupKey) has written nothing; a failure after
+// it is undone by deleting what this request inserted.
+func (w *writer) accept(r *request) (itemErr, fatal error) {
+	a := &r.acc
+	res, err := w.insMsg.Exec(a.channel, a.status, a.receivedAt, a.dataType, a.controlID,
+		a.sourceDomain, a.orgCode, a.originalID, a.dedupKey, a.errText, a.meta, a.raw, a.transformed)
+	if err != nil {
+		if a.dedupKey != nil && isUnique(err) {
+			return engine.ErrDuplicate, nil
+		}
+		return fmt.Errorf("sqlite: insert message: %w", err), nil
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return nil, err
+	}
+	for i, d := range a.destinations {
+		var err error
+		if w.hook != nil {
+			err = w.hook(r, "delivery")
+		}
+		if err == nil {
+			_, err = w.insDel.Exec(id<<8|int64(i), w.queueID(queueKey{a.channel, d}), a.receivedAt)
+		}
+		if err != nil {
+			err = fmt.Errorf("sqlite: insert delivery %s: %w", d, err)
+			// Undo this request's rows; if that fails too, the batch is retried without it.
+			if _, e := w.delDels.Exec(id<<8, id<<8|0xff); e != nil {
+				return nil, errors.Join(err, e)
+			}
+			if _, e := w.delMsg.Exec(id); e != nil {
+				return nil, errors.Join(err, e)
+			}
+			return err, nil
+		}
+	}
+	// Counters are applied at the end of the transaction, only for requests that succeeded.
+	c := w.chanDelta[a.channel]
+	if c == nil {
+		c = &channelCounts{}
+		w.chanDelta[a.channel] = c
+	}
+	c.received++
+	switch a.srcStatus {
+	case engine.StatusFiltered:
+		c.filtered++
+	case engine.StatusError:
+		c.errored++
+	}
+	for _, d := range a.destinations {
+		w.qCounts(w.queueID(queueKey{a.channel, d})).queued++
+	}
+	r.id = id
+	return nil, nil
+}
+
+func (w *writer) qCounts(queueID int64) *queueCounts {
+	c := w.qDelta[queueID]
+	if c == nil {
+		c = &queueCounts{}
+		w.qDelta[queueID] = c
+	}
+	return c
+}
+
+// record applies one Record call: first every lookup (so an unknown delivery fails the
+// request before anything is written), then the updates and the parents' status, which is
+// computed here from the message's full set of deliveries.
+func (w *writer) record(r *request) (itemErr, fatal error) {
+	type del struct {
+		id, queue int64
+		status    string
+		dest      string
+	}
+	type msg struct {
+		id   int64
+		dels []del
+	}
+	var msgs []msg
+	findMsg := func(id int64) int {
+		for i := range msgs {
+			if msgs[i].id == id {
+				return i
+			}
+		}
+		return -1
+	}
+	where := make([][2]int, len(r.results)) // (msg index, delivery index) of each result
+	for i, res := range r.results {
+		mi := findMsg(res.messageID)
+		if mi < 0 {
+			rows, err := w.loadDels.Query(res.messageID<<8, res.messageID<<8|0xff)
+			if err != nil {
+				return fmt.Errorf("sqlite: Record: %w", err), nil
+			}
+			m := msg{id: res.messageID}
+			for rows.Next() {
+				var d del
+				if err := rows.Scan(&d.id, &d.queue, &d.status, &d.dest); err != nil {
+					rows.Close()
+					return fmt.Errorf("sqlite: Record: %w", err), nil
+				}
+				m.dels = append(m.dels, d)
+			}
+			if err := rows.Close(); err != nil {
+				return fmt.Errorf("sqlite: Record: %w", err), nil
+			}
+			msgs = append(msgs, m)
+			mi = len(msgs) - 1
+		}
+		di := -1
+		for j, d := range msgs[mi].dels {
+			if d.dest == res.destination {
+				di = j
+				break
+			}
+		}
+		if di < 0 {
+			return fmt.Errorf("sqlite: Record: message %d destination %q: %w", res.messageID, res.destination, engine.ErrNotFound), nil
+		}
+		where[i] = [2]int{mi, di}
+	}
+	type delta struct {
+		queue    int64
+		from, to string
+	}
+	var deltas []delta
+	for i, res := range r.results {
+		d := &msgs[where[i][0]].dels[where[i][1]]
+		if _, err := w.updDel.Exec(res.status, res.attempts, res.nextAttempt, res.errText,
+			res.encoded, res.sent, res.response, res.at, d.id); err != nil {
+			return nil, fmt.Errorf("sqlite: Record: update delivery: %w", err)
+		}
+		if d.status != res.status {
+			deltas = append(deltas, delta{d.queue, d.status, res.status})
+			d.status = res.status
+		}
+	}
+	for _, m := range msgs {
+		if _, err := w.setStatus.Exec(aggregate(m.dels, func(d del) string { return d.status }), m.id); err != nil {
+			return nil, fmt.Errorf("sqlite: Record: message status: %w", err)
+		}
+	}
+	for _, d := range deltas {
+		c := w.qCounts(d.queue)
+		c.add(d.from, -1)
+		c.add(d.to, 1)
+	}
+	return nil, nil
+}
+
+// aggregate is a message's status from its deliveries' statuses: ERROR if any is ERROR,
+// else QUEUED if any is QUEUED, else SENT.
+func aggregate[T any](dels []T, status func(T) string) string {
+	queued := false
+	for _, d := range dels {
+		switch status(d) {
+		case string(engine.StatusError):
+			return string(engine.StatusError)
+		case string(engine.StatusQueued):
+			queued = true
+		}
+	}
+	if queued {
+		return string(engine.StatusQueued)
+	}
+	return string(engine.StatusSent)
+}
+
+func (w *writer) acquireLease(r *request) error {
+	l := r.lease
+	now := time.Now().UnixNano()
+	res, err := w.acquire.Exec(l.channel, l.destination, l.owner, now+int64(l.ttl), now)
+	if err != nil {
+		return fmt.Errorf("sqlite: AcquireQueue: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	r.ok = n == 1
+	return nil
+}
+
+// applyCounters adds the batch's counter deltas.
+func (w *writer) applyCounters() error {
+	for name, c := range w.chanDelta {
+		if _, err := w.addChannel.Exec(name, c.received, c.filtered, c.errored); err != nil {
+			return fmt.Errorf("sqlite: counters: %w", err)
+		}
+	}
+	for id, c := range w.qDelta {
+		if c.queued == 0 && c.sent == 0 && c.errored == 0 {
+			continue
+		}
+		if _, err := w.addQueue.Exec(c.queued, c.sent, c.errored, id); err != nil {
+			return fmt.Errorf("sqlite: counters: %w", err)
+		}
+	}
+	return nil
+}
