@@ -20,6 +20,8 @@ func init() {
 		Fields: []engine.FieldSpec{
 			{Name: "dir", Type: "path", Required: true, Description: "folder to write to, created if missing; relative to the routes.yaml folder", Example: "out/ed-adt"},
 			{Name: "filename", Type: "template", Default: "{channel}-{id}.{ext}", Description: "file name; placeholders {id} (message id), {channel}, {destination}, {control_id}, {date} (YYYYMMDD), {ext} (hl7, json or csv)"},
+			{Name: "append", Type: "bool", Default: "false", Description: "append messages to the named file (e.g. a daily {channel}-{date}.{ext}) instead of one file per message; a message resent after a crash may appear twice"},
+			{Name: "separator", Type: "text", Default: `"\n"`, Description: "with append: written after each message"},
 			{Name: "fsync", Type: "bool", Default: "false", Description: "flush each file to disk before it counts as sent (slower; survives power loss)"},
 		},
 		Build: buildFile,
@@ -30,7 +32,12 @@ type fileDestination struct {
 	dir      string
 	name     []string // template split into literal text and {placeholders}
 	fsync    bool
+	append   bool
+	sep      []byte
 	madeDirs bool
+
+	open     *os.File // with append: the file being appended to, kept open
+	openName string
 }
 
 var filePlaceholders = map[string]bool{"{id}": true, "{channel}": true, "{destination}": true, "{control_id}": true, "{date}": true, "{ext}": true}
@@ -43,12 +50,14 @@ func buildFile(n *engine.Node) engine.Destination {
 	}
 	tmpl := n.String("filename", false, "{channel}-{id}.{ext}")
 	d.fsync = n.Bool("fsync", false)
+	d.append = n.Bool("append", false)
+	d.sep = []byte(n.String("separator", false, "\n"))
 	parts, err := splitTemplate(tmpl)
 	if err != nil {
 		n.ErrorAt(n.Raw("filename"), n.Path+".filename", "%v", err)
 		return nil
 	}
-	if !strings.Contains(tmpl, "{id}") && !strings.Contains(tmpl, "{control_id}") {
+	if !d.append && !strings.Contains(tmpl, "{id}") && !strings.Contains(tmpl, "{control_id}") {
 		n.ErrorAt(n.Raw("filename"), n.Path+".filename", "must contain {id} or {control_id}, or every message overwrites the last")
 	}
 	if strings.ContainsAny(strings.NewReplacer("{", "", "}", "").Replace(tmpl), `/\`) {
@@ -144,6 +153,9 @@ func (d *fileDestination) Send(ctx context.Context, dl *engine.Delivery) engine.
 		d.madeDirs = true
 	}
 	final := filepath.Join(d.dir, d.fileName(dl))
+	if d.append {
+		return d.appendTo(final, dl.Content)
+	}
 	tmp := final + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -165,4 +177,42 @@ func (d *fileDestination) Send(ctx context.Context, dl *engine.Delivery) engine.
 		return engine.Outcome{Err: err}
 	}
 	return engine.Outcome{Response: []byte("written to " + final)}
+}
+
+// appendTo adds a message to a file kept open between messages: one write per message.
+func (d *fileDestination) appendTo(name string, content []byte) engine.Outcome {
+	if d.open != nil && d.openName != name {
+		d.open.Close()
+		d.open = nil
+	}
+	if d.open == nil {
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			d.madeDirs = false
+			return engine.Outcome{Err: err}
+		}
+		d.open, d.openName = f, name
+	}
+	buf := make([]byte, 0, len(content)+len(d.sep))
+	buf = append(append(buf, content...), d.sep...)
+	_, err := d.open.Write(buf)
+	if err == nil && d.fsync {
+		err = d.open.Sync()
+	}
+	if err != nil {
+		d.open.Close()
+		d.open = nil
+		return engine.Outcome{Err: err}
+	}
+	return engine.Outcome{Response: []byte("appended to " + name)}
+}
+
+// Close closes the file kept open for appending.
+func (d *fileDestination) Close() error {
+	if d.open == nil {
+		return nil
+	}
+	err := d.open.Close()
+	d.open = nil
+	return err
 }

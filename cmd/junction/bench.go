@@ -12,8 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -22,7 +24,6 @@ import (
 	"junction/engine/store/sqlite"
 	"junction/internal/bareref"
 	"junction/internal/loadgen"
-	"junction/transforms"
 )
 
 // bench measures $ingest end to end (HTTP, filter, transform, durable store, file
@@ -35,7 +36,19 @@ func bench(args []string) int {
 	msgFile := flags.String("message", "hl7/testdata/adt_a01.hl7", "HL7v2 message to post")
 	dur := flags.Duration("duration", 10*time.Second, "time per concurrency level")
 	levels := flags.String("concurrency", "1,16,64", "concurrency levels")
+	only := flags.String("only", "", "run only this target: junction or bare")
+	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flags.Parse(args)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 
 	body, err := os.ReadFile(*msgFile)
 	if err != nil {
@@ -64,23 +77,26 @@ func bench(args []string) int {
 
 	fmt.Printf("junction bench: %s, %d-byte HL7v2 message, channel %s of %s, %s per level\n", time.Now().Format("2006-01-02"), len(body), ch.Name, *config, *dur)
 	fmt.Printf("machine: %s/%s, %d CPUs (GOMAXPROCS %d); load generator in the same process\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
-	fmt.Printf("%-10s %5s %10s %9s %9s %7s %10s %12s\n", "target", "conc", "msg/s", "p50", "p99", "errors", "bytes/msg", "delivered/s")
+	fmt.Printf("%-10s %5s %10s %9s %9s %7s %10s %12s %9s\n", "target", "conc", "msg/s", "p50", "p99", "errors", "bytes/msg", "delivered/s", "cpu/msg")
 	for _, c := range concs {
-		ref, err := benchBare(body, c, *dur)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench: bare reference:", err)
-			return 1
+		var ref, j benchResult
+		var err error
+		if *only != "junction" {
+			if ref, err = benchBare(body, c, *dur); err != nil {
+				fmt.Fprintln(os.Stderr, "bench: bare reference:", err)
+				return 1
+			}
 		}
-		j, err := benchJunction(ch, body, c, *dur)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench: junction:", err)
-			return 1
+		if *only != "bare" {
+			if j, err = benchJunction(ch, body, c, *dur); err != nil {
+				fmt.Fprintln(os.Stderr, "bench: junction:", err)
+				return 1
+			}
 		}
-		ratio := 0.0
-		if ref.PerSecond > 0 {
-			ratio = j.PerSecond / ref.PerSecond
+		if ref.PerSecond > 0 && j.PerSecond > 0 {
+			fmt.Printf("  -> junction/bare = %.2f\n", j.PerSecond/ref.PerSecond)
 		}
-		fmt.Printf("%s  -> junction/bare = %.2f\n\n", "", ratio)
+		fmt.Println()
 	}
 	return 0
 }
@@ -89,6 +105,16 @@ type benchResult struct {
 	loadgen.Result
 	bytesPerMsg float64
 	delivered   float64
+	cpuPerMsg   time.Duration // process CPU (user+system, load generator included) per message
+}
+
+// cpuTime is the CPU time this process has used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func printRow(target string, r benchResult) {
@@ -96,7 +122,7 @@ func printRow(target string, r benchResult) {
 	if r.delivered > 0 {
 		del = fmt.Sprintf("%.0f", r.delivered)
 	}
-	fmt.Printf("%-10s %5d %10.0f %9s %9s %7d %10.0f %12s\n", target, r.Concurrency, r.PerSecond, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Errors, r.bytesPerMsg, del)
+	fmt.Printf("%-10s %5d %10.0f %9s %9s %7d %10.0f %12s %9s\n", target, r.Concurrency, r.PerSecond, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Errors, r.bytesPerMsg, del, r.cpuPerMsg.Round(time.Microsecond))
 }
 
 func benchBare(body []byte, conc int, d time.Duration) (benchResult, error) {
@@ -110,14 +136,17 @@ func benchBare(body []byte, conc int, d time.Duration) (benchResult, error) {
 	if err != nil {
 		return benchResult{}, err
 	}
+	cpu0 := cpuTime()
 	res, err := loadgen.Run(context.Background(), loadgen.Request{URL: url, Body: body, Header: ingestHeaders()}, conc, d)
+	cpu := cpuTime() - cpu0
 	stop()
 	if err != nil {
 		return benchResult{}, err
 	}
 	r := benchResult{Result: res}
-	if res.Requests > 0 {
-		r.bytesPerMsg = float64(dirSize(dir)) / float64(res.Requests-res.Errors)
+	if ok := res.Requests - res.Errors; ok > 0 {
+		r.bytesPerMsg = float64(dirSize(dir)) / float64(ok)
+		r.cpuPerMsg = cpu / time.Duration(ok)
 	}
 	printRow("bare", r)
 	return r, nil
@@ -131,7 +160,10 @@ func benchJunction(ch *engine.Channel, body []byte, conc int, d time.Duration) (
 		return benchResult{}, err
 	}
 	defer os.RemoveAll(dir)
-	cfg := benchConfig(ch)
+	cfg, err := benchConfig(ch)
+	if err != nil {
+		return benchResult{}, err
+	}
 	cfgFile := filepath.Join(dir, "routes.yaml")
 	if err := os.WriteFile(cfgFile, cfg, 0o644); err != nil {
 		return benchResult{}, err
@@ -156,7 +188,7 @@ func benchJunction(ch *engine.Channel, body []byte, conc int, d time.Duration) (
 		}
 		return nil
 	}}
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	res, err := loadgen.Run(context.Background(), req, conc, d)
 	if err != nil {
 		eng.Stop(context.Background())
@@ -167,18 +199,23 @@ func benchJunction(ch *engine.Channel, body []byte, conc int, d time.Duration) (
 	ok := res.Requests - res.Errors
 	for {
 		stats, err := store.Stats(context.Background())
-		if err != nil || stats["bench"].Destinations["archive"].Queued == 0 {
+		queued := int64(0)
+		for _, d := range stats["bench"].Destinations {
+			queued += d.Queued
+		}
+		if err != nil || queued == 0 {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	deliveredIn := time.Since(start)
+	deliveredIn, cpu := time.Since(start), cpuTime()-cpu0
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	eng.Stop(ctx)
 	r := benchResult{Result: res}
 	if ok > 0 {
 		r.delivered = float64(ok) / deliveredIn.Seconds()
+		r.cpuPerMsg = cpu / time.Duration(ok)
 		if size, err := store.SizeBytes(); err == nil {
 			r.bytesPerMsg = float64(size) / float64(ok)
 		}
@@ -191,35 +228,41 @@ func benchJunction(ch *engine.Channel, body []byte, conc int, d time.Duration) (
 	return r, nil
 }
 
-// benchConfig is a one-channel routes.yaml with ch's source settings, filter and transform.
-func benchConfig(ch *engine.Channel) []byte {
+// benchConfig is a one-channel routes.yaml: ch as written in its file (source settings,
+// filter, transform, file destinations), listening on a free loopback port, writing into the
+// bench's folder. Other destination types are left out: they would need their peers.
+func benchConfig(ch *engine.Channel) ([]byte, error) {
+	var items []map[string]any
+	if err := yaml.Unmarshal([]byte(ch.Section), &items); err != nil || len(items) != 1 {
+		return nil, fmt.Errorf("cannot read channel %s back from its file: %v", ch.Name, err)
+	}
+	c := items[0]
+	c["name"] = "bench"
+	src, _ := c["source"].(map[string]any)
+	if src == nil || src["type"] != "ingest" {
+		return nil, fmt.Errorf("channel %s: bench measures an ingest source", ch.Name)
+	}
+	src["listen"] = "127.0.0.1:0"
+	src["domain"] = "emergency-care"
+	src["data_types"] = []string{"Hl7v2"}
+	var dests []any
+	dl, _ := c["destinations"].([]any)
+	for i, d := range dl {
+		if m, ok := d.(map[string]any); ok && m["type"] == "file" {
+			m["dir"] = fmt.Sprintf("out/%d", i)
+			dests = append(dests, m)
+		}
+	}
+	if len(dests) == 0 {
+		dests = []any{map[string]any{"name": "archive", "type": "file", "dir": "out"}}
+	}
+	c["destinations"] = dests
 	cfg := map[string]any{
-		"store": map[string]any{"path": "junction.db"},
-		"admin": map[string]any{"listen": "127.0.0.1:0"},
-		"channels": []any{map[string]any{
-			"name": "bench",
-			"source": map[string]any{
-				"type": "ingest", "listen": "127.0.0.1:0", "domain": "emergency-care", "data_types": ch.DataTypes,
-				"ack": map[string]any{"application": "DEX", "facility": "QVV"},
-			},
-			"filter":       scriptSources(ch.Filters),
-			"transform":    scriptSources(ch.Transforms),
-			"destinations": []any{map[string]any{"name": "archive", "type": "file", "dir": "out"}},
-		}},
+		"store":    map[string]any{"path": "junction.db"},
+		"admin":    map[string]any{"listen": "127.0.0.1:0"},
+		"channels": []any{c},
 	}
-	out, err := yaml.Marshal(cfg)
-	if err != nil {
-		panic(err)
-	}
-	return out
-}
-
-func scriptSources(ps []*transforms.Program) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.Source
-	}
-	return out
+	return yaml.Marshal(cfg)
 }
 
 func ingestHeaders() http.Header {

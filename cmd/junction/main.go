@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
+
 	_ "junction/connectors"
 	"junction/engine"
 	"junction/engine/store/sqlite"
@@ -34,6 +36,9 @@ func main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
+	// Every ACK and outcome carries fresh UUIDs: draw them from a pool rather than one
+	// getrandom call each.
+	uuid.EnableRandPool()
 	cmd, args := os.Args[1], os.Args[2:]
 	var code int
 	switch cmd {

@@ -16,8 +16,8 @@ import (
 // pendingSQL reads one queue's QUEUED rows from the deliveries_outbox partial index.
 const pendingSQL = `
 	SELECT d.id >> 8, d.attempts, d.next_attempt, m.control_id, m.data_type, m.meta,
-	       coalesce(m.transformed, m.raw)
-	FROM deliveries d JOIN messages m ON m.id = d.id >> 8
+	       coalesce(c.transformed, c.raw)
+	FROM deliveries d JOIN messages m ON m.id = d.id >> 8 JOIN contents c ON c.message_id = m.id
 	WHERE d.queue_id = (SELECT id FROM queues WHERE channel = ? AND destination = ?)
 	  AND d.status = 'QUEUED' AND d.id >= ?
 	ORDER BY d.id LIMIT ?`
@@ -48,7 +48,7 @@ func (s *Store) Pending(ctx context.Context, channel, destination string, afterI
 	if afterID < math.MaxInt64>>8 {
 		from = (afterID + 1) << 8
 	}
-	rows, err := s.rdb.QueryContext(ctx, pendingSQL, channel, destination, from, limit)
+	rows, err := s.pending.QueryContext(ctx, channel, destination, from, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: Pending: %w", err)
 	}
@@ -229,7 +229,7 @@ func (s *Store) GetMessage(ctx context.Context, id int64) (*engine.MessageDetail
 		err := tx.QueryRowContext(ctx, `
 			SELECT channel, status, control_id, data_type, source_domain, org_code, received_at,
 			       error, meta, original_id, raw, transformed
-			FROM messages WHERE id = ?`, id).Scan(&d.Channel, &d.Status, &d.ControlID, &d.DataType,
+			FROM messages m JOIN contents c ON c.message_id = m.id WHERE m.id = ?`, id).Scan(&d.Channel, &d.Status, &d.ControlID, &d.DataType,
 			&d.SourceDomain, &d.OrgCode, &recv, &d.Error, &meta, &orig, &raw, &transformed)
 		if errors.Is(err, sql.ErrNoRows) {
 			return engine.ErrNotFound

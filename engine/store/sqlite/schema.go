@@ -67,9 +67,14 @@ CREATE TABLE messages (
 	original_id   INTEGER,
 	dedup_key     TEXT,
 	error         TEXT NOT NULL,
-	meta          TEXT,
-	raw           BLOB NOT NULL,
-	transformed   BLOB
+	meta          TEXT
+);
+-- Content lives apart from the small, often-updated message rows: a status change then
+-- rewrites a page of many message rows, not a page holding a message's whole content.
+CREATE TABLE contents (
+	message_id  INTEGER PRIMARY KEY,
+	raw         BLOB NOT NULL,
+	transformed BLOB
 );
 CREATE INDEX messages_channel ON messages (channel, id);
 CREATE INDEX messages_status ON messages (status, id) WHERE status <> 'SENT';

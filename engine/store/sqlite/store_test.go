@@ -881,7 +881,7 @@ func TestPragmas(t *testing.T) {
 		"synchronous":  "2", // FULL: the WAL is fsynced at every commit
 		"foreign_keys": "1",
 		"busy_timeout": "5000",
-		"page_size":    "16384",
+		"page_size":    fmt.Sprint(defaultPageSize),
 	} {
 		var got string
 		if err := s.wconn.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {

@@ -285,6 +285,7 @@ type writer struct {
 
 	begin, commit, rollback               *sql.Stmt
 	insMsg, insDel, delMsg, delDels       *sql.Stmt
+	insContent, delContent                *sql.Stmt
 	loadDels, updDel, setStatus           *sql.Stmt
 	insQueue, findQueue, acquire, release *sql.Stmt
 	addChannel, addQueue                  *sql.Stmt
@@ -294,6 +295,10 @@ type writer struct {
 	chanDelta map[string]*channelCounts
 	qDelta    map[int64]*queueCounts
 	batch     []*request
+	// syncFull is the connection's synchronous setting: FULL while a batch holds an Accept
+	// (an acknowledged message must survive power loss), NORMAL for batches of delivery
+	// results and leases only, whose loss at worst means a message is delivered again.
+	syncFull bool
 
 	// hook, when set (by tests, before the first request), injects failures: it is called
 	// with stage "delivery" before an Accept's delivery inserts (an error is treated as a
@@ -305,6 +310,7 @@ type writer struct {
 func newWriter(s *Store) (*writer, error) {
 	w := &writer{
 		s:         s,
+		syncFull:  true,
 		conn:      s.wconn,
 		queues:    map[queueKey]int64{},
 		txQueues:  map[queueKey]int64{},
@@ -320,10 +326,12 @@ func newWriter(s *Store) (*writer, error) {
 		{&w.commit, "COMMIT"},
 		{&w.rollback, "ROLLBACK"},
 		{&w.insMsg, `INSERT INTO messages (channel, status, received_at, data_type, control_id,
-			source_domain, org_code, original_id, dedup_key, error, meta, raw, transformed)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			source_domain, org_code, original_id, dedup_key, error, meta)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&w.insContent, `INSERT INTO contents (message_id, raw, transformed) VALUES (?, ?, ?)`},
 		{&w.insDel, `INSERT INTO deliveries (id, queue_id, status, updated_at) VALUES (?, ?, 'QUEUED', ?)`},
 		{&w.delMsg, `DELETE FROM messages WHERE id = ?`},
+		{&w.delContent, `DELETE FROM contents WHERE message_id = ?`},
 		{&w.delDels, `DELETE FROM deliveries WHERE id BETWEEN ? AND ?`},
 		{&w.loadDels, `SELECT d.id, d.queue_id, d.status, q.destination
 			FROM deliveries d JOIN queues q ON q.id = d.queue_id WHERE d.id BETWEEN ? AND ?`},
@@ -355,7 +363,7 @@ func newWriter(s *Store) (*writer, error) {
 
 func (w *writer) close() {
 	for _, st := range []*sql.Stmt{w.begin, w.commit, w.rollback,
-		w.insMsg, w.insDel, w.delMsg, w.delDels, w.loadDels, w.updDel, w.setStatus,
+		w.insMsg, w.insContent, w.delContent, w.insDel, w.delMsg, w.delDels, w.loadDels, w.updDel, w.setStatus,
 		w.insQueue, w.findQueue, w.acquire, w.release, w.addChannel, w.addQueue} {
 		if st != nil {
 			st.Close()
@@ -444,6 +452,9 @@ func (w *writer) process(batch []*request) {
 // error means nothing was committed; culprit is then the index of the request that caused
 // it, or -1 when the batch as a whole failed (begin, counters, commit).
 func (w *writer) transact(live []*request) (culprit int, err error) {
+	if err := w.setSync(live); err != nil {
+		return -1, err
+	}
 	if _, err := w.begin.Exec(); err != nil {
 		return -1, fmt.Errorf("sqlite: begin: %w", err)
 	}
@@ -474,6 +485,29 @@ func (w *writer) transact(live []*request) (culprit int, err error) {
 	}
 	w.s.commits.Add(1)
 	return -1, nil
+}
+
+// setSync picks the durability the batch needs (see writer.syncFull).
+func (w *writer) setSync(live []*request) error {
+	full := false
+	for _, r := range live {
+		if r.kind == opAccept {
+			full = true
+			break
+		}
+	}
+	if full == w.syncFull {
+		return nil
+	}
+	mode := "NORMAL"
+	if full {
+		mode = "FULL"
+	}
+	if _, err := w.conn.ExecContext(context.Background(), "PRAGMA synchronous = "+mode); err != nil {
+		return fmt.Errorf("sqlite: synchronous=%s: %w", mode, err)
+	}
+	w.syncFull = full
+	return nil
 }
 
 // resolveQueues makes sure every queue the batch's Accepts need exists and knows its id.
@@ -565,7 +599,7 @@ func (w *writer) inTx() bool {
 func (w *writer) accept(r *request) (itemErr, fatal error) {
 	a := &r.acc
 	res, err := w.insMsg.Exec(a.channel, a.status, a.receivedAt, a.dataType, a.controlID,
-		a.sourceDomain, a.orgCode, a.originalID, a.dedupKey, a.errText, a.meta, a.raw, a.transformed)
+		a.sourceDomain, a.orgCode, a.originalID, a.dedupKey, a.errText, a.meta)
 	if err != nil {
 		if a.dedupKey != nil && isUnique(err) {
 			return engine.ErrDuplicate, nil
@@ -575,6 +609,13 @@ func (w *writer) accept(r *request) (itemErr, fatal error) {
 	id, err := res.LastInsertId()
 	if err != nil {
 		return nil, err
+	}
+	if _, err := w.insContent.Exec(id, a.raw, a.transformed); err != nil {
+		// Undo the message row; if that fails too, the batch is retried without it.
+		if _, e := w.delMsg.Exec(id); e != nil {
+			return nil, errors.Join(err, e)
+		}
+		return fmt.Errorf("sqlite: insert content: %w", err), nil
 	}
 	for i, d := range a.destinations {
 		var err error
@@ -588,6 +629,9 @@ func (w *writer) accept(r *request) (itemErr, fatal error) {
 			err = fmt.Errorf("sqlite: insert delivery %s: %w", d, err)
 			// Undo this request's rows; if that fails too, the batch is retried without it.
 			if _, e := w.delDels.Exec(id<<8, id<<8|0xff); e != nil {
+				return nil, errors.Join(err, e)
+			}
+			if _, e := w.delContent.Exec(id); e != nil {
 				return nil, errors.Join(err, e)
 			}
 			if _, e := w.delMsg.Exec(id); e != nil {
