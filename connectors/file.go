@@ -181,8 +181,8 @@ func (d *fileDestination) Send(ctx context.Context, dl *engine.Delivery) engine.
 
 // appendTo adds a message to a file kept open between messages: one write per message.
 func (d *fileDestination) appendTo(name string, content []byte) engine.Outcome {
-	if d.open != nil && d.openName != name {
-		d.open.Close()
+	if d.open != nil && (d.openName != name || !stillAt(d.open, name)) {
+		d.open.Close() // the day changed, or the file was moved away (picked up, rotated)
 		d.open = nil
 	}
 	if d.open == nil {
@@ -215,4 +215,14 @@ func (d *fileDestination) Close() error {
 	err := d.open.Close()
 	d.open = nil
 	return err
+}
+
+// stillAt reports whether name still is the open file f.
+func stillAt(f *os.File, name string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(name)
+	return err == nil && os.SameFile(a, b)
 }

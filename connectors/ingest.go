@@ -69,7 +69,7 @@ func buildIngest(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 			n.ErrorAt(n.Raw("data_types"), n.Path+".data_types", "unknown data type %q (expected Hl7v2, FHIR or CSV, spelt exactly so)", t)
 		}
 	}
-	r := &ingestRoute{channel: ch, line: n.Line(), ack: ackConfig{application: "JUNCTION", version: "2.4"}}
+	r := &ingestRoute{channel: ch, line: lineOf(n, "domain"), ack: ackConfig{application: "JUNCTION", version: "2.4"}}
 	if a := n.Map("ack", false); a != nil {
 		r.ack.application = a.String("application", false, r.ack.application)
 		r.ack.facility = a.String("facility", false, "")
@@ -367,4 +367,12 @@ func humanSize(n int64) string {
 		return fmt.Sprintf("%d KB", n>>10)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// lineOf is the line of key in n, or of n itself when key is absent.
+func lineOf(n *engine.Node, key string) int {
+	if y := n.Raw(key); y != nil {
+		return y.Line
+	}
+	return n.Line()
 }

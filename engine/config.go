@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -77,6 +78,9 @@ func LoadBytes(file string, data []byte) (*Engine, error) {
 	if admin := root.Map("admin", false); admin != nil {
 		admin.Path = "admin"
 		e.Admin.Listen = admin.Addr("listen", false, "127.0.0.1:8090")
+		if y := admin.Raw("listen"); y != nil {
+			e.adminLine = y.Line
+		}
 		admin.CheckUnknown()
 	} else {
 		e.Admin.Listen = "127.0.0.1:8090"
@@ -142,15 +146,15 @@ func buildChannel(n *Node, e *Engine, data []byte) *Channel {
 		default:
 			ch.SourceType = typ
 			spec.Build(src, ch, e)
+			src.CheckUnknown() // only a known type knows its keys
 		}
-		src.CheckUnknown()
 	}
 	if len(ch.DataTypes) == 0 {
 		ch.DataTypes = transforms.DataTypes
 	}
 
-	ch.Filters = compileScripts(n, "filter", transforms.Filter, ch.DataTypes)
-	ch.Transforms = compileScripts(n, "transform", transforms.Transform, ch.DataTypes)
+	ch.Filters = compileScripts(n, data, "filter", transforms.Filter, ch.DataTypes)
+	ch.Transforms = compileScripts(n, data, "transform", transforms.Transform, ch.DataTypes)
 
 	items, dpath := n.List("destinations", false)
 	for i, item := range items {
@@ -216,7 +220,7 @@ func buildDestination(n *Node) *DestinationRuntime {
 }
 
 // compileScripts compiles the filter or transform list under key.
-func compileScripts(n *Node, key string, kind transforms.Kind, dataTypes []string) []*transforms.Program {
+func compileScripts(n *Node, data []byte, key string, kind transforms.Kind, dataTypes []string) []*transforms.Program {
 	items, path := n.List(key, false)
 	var progs []*transforms.Program
 	for i, item := range items {
@@ -230,6 +234,9 @@ func compileScripts(n *Node, key string, kind transforms.Kind, dataTypes []strin
 			line++ // a block scalar's text starts on the next line
 		}
 		s := transforms.Script{Source: item.Value, File: n.File, Line: line, Path: strings.TrimPrefix(p, ".")}
+		if item.Style == yaml.FoldedStyle {
+			s.LineStarts = foldedLineStarts(data, line, item.Value)
+		}
 		prog, err := transforms.Compile(s, kind, dataTypes)
 		if err != nil {
 			var ce *transforms.CompileError
@@ -245,25 +252,48 @@ func compileScripts(n *Node, key string, kind transforms.Kind, dataTypes []strin
 	return progs
 }
 
+// foldedLineStarts finds where each source line of a folded scalar starting at line begins
+// in its joined value (lines are joined with one space).
+func foldedLineStarts(data []byte, line int, value string) []int {
+	lines := strings.Split(string(data), "\n")
+	var starts []int
+	off := 0
+	for i := line; i < len(lines); i++ { // lines[line] is the scalar's second line
+		l := strings.TrimSpace(lines[i-1])
+		if i > line {
+			starts = append(starts, off)
+		}
+		off += utf8.RuneCountInString(l) + 1
+		if off >= utf8.RuneCountInString(value) {
+			break
+		}
+	}
+	return starts
+}
+
 // checkListenerClash reports two listen strings that would bind the same port, e.g. ":8000"
 // and "127.0.0.1:8000": share one spelling so the channels share one listener.
 func checkListenerClash(e *Engine, errs *ConfigErrors) {
-	byPort := map[string]string{}
+	byPort, prevWhat := map[string]string{}, map[string]string{}
 	add := func(addr string, line int, what string) {
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil || port == "0" {
 			return
 		}
-		if prev, ok := byPort[port]; ok && prev != addr {
+		if prev, ok := byPort[port]; ok && (prev != addr || what == "admin.listen" || prevWhat[port] == "admin.listen") {
 			ph, _, _ := net.SplitHostPort(prev)
 			if host == ph || host == "" || ph == "" || host == "0.0.0.0" || ph == "0.0.0.0" || host == "::" || ph == "::" {
-				*errs = append(*errs, ConfigError{File: e.File, Line: line, Path: what, Msg: fmt.Sprintf("listen %q clashes with %q used elsewhere: write the same address to share one listener", addr, prev)})
+				msg := fmt.Sprintf("listen %q clashes with %q used elsewhere: write the same address to share one listener", addr, prev)
+				if what == "admin.listen" || prevWhat[port] == "admin.listen" {
+					msg = fmt.Sprintf("listen %q clashes with admin.listen %q: sources and the admin API need their own ports", addr, prev)
+				}
+				*errs = append(*errs, ConfigError{File: e.File, Line: line, Path: what, Msg: msg})
 			}
 			return
 		}
-		byPort[port] = addr
+		byPort[port], prevWhat[port] = addr, what
 	}
-	add(e.Admin.Listen, 1, "admin.listen")
+	add(e.Admin.Listen, e.adminLine, "admin.listen")
 	for _, l := range e.listenerOrder {
 		add(l.Addr, l.Line, l.Path)
 	}

@@ -98,7 +98,7 @@ func TestConfigErrorsHaveLines(t *testing.T) {
 		{"typo in destination", strings.Replace(goodConfig, "dir: out/ed-adt", "dir: out/ed-adt\n        dri: x", 1), []string{`20: channels[0].destinations[0]: unknown key "dri"`}},
 		{"duplicate destination", strings.Replace(goodConfig, "name: downstream", "name: archive", 1), []string{`20: channels[0].destinations[1].name: destination name "archive" is already used`}},
 		{"duplicate channel", goodConfig + strings.SplitN(goodConfig, "channels:\n", 2)[1], []string{`24: channels[1].name: channel name "ed-adt" is already used at line 6`}},
-		{"same domain twice", goodConfig + strings.Replace(strings.SplitN(goodConfig, "channels:\n", 2)[1], "name: ed-adt", "name: other", 1), []string{`28: channels[1].source.domain: channel "ed-adt" (line 8) already takes source-domain "emergency-care" with data-type Hl7v2`}},
+		{"same domain twice", goodConfig + strings.Replace(strings.SplitN(goodConfig, "channels:\n", 2)[1], "name: ed-adt", "name: other", 1), []string{`28: channels[1].source.domain: channel "ed-adt" (line 10) already takes source-domain "emergency-care" with data-type Hl7v2`}},
 		{"listen clash", goodConfig + strings.Replace(strings.Replace(strings.SplitN(goodConfig, "channels:\n", 2)[1], "name: ed-adt", "name: other", 1), "listen: :8000", "listen: 127.0.0.1:8000", 1), []string{`27: channels[1].source.listen: listen "127.0.0.1:8000" clashes with ":8000"`}},
 		{"filtered_ack", strings.Replace(goodConfig, "    filter:\n", "    filtered_ack: NO\n    filter:\n", 1), []string{"12: channels[0].filtered_ack: expected one of AA, AR"}},
 	}

@@ -30,6 +30,9 @@ func (e *Engine) runWorker(ctx context.Context, ch *Channel, d *DestinationRunti
 	for ctx.Err() == nil {
 		if time.Now().After(leaseRenew) {
 			ok, err := e.store.AcquireQueue(ctx, ch.Name, d.Name, e.Node, leaseTTL)
+			if err == nil && !ok {
+				ok, err = e.takeFromDead(ctx, ch, d)
+			}
 			if err != nil || !ok {
 				if err != nil && ctx.Err() == nil {
 					log.Error("cannot take the queue lease", "err", err)
@@ -58,6 +61,19 @@ func (e *Engine) runWorker(ctx context.Context, ch *Channel, d *DestinationRunti
 			sleep(ctx, nil, time.Until(blockedUntil))
 		}
 	}
+}
+
+// takeFromDead takes a queue whose lease is held by a crashed process of this host.
+func (e *Engine) takeFromDead(ctx context.Context, ch *Channel, d *DestinationRuntime) (bool, error) {
+	holder, _, err := e.store.QueueHolder(ctx, ch.Name, d.Name)
+	if err != nil || !deadLocalHolder(holder) {
+		return false, err
+	}
+	ok, err := e.store.TakeQueue(ctx, ch.Name, d.Name, holder, e.Node, leaseTTL)
+	if ok {
+		e.Log.Warn("took the queue over from a process that ended without releasing it", "channel", ch.Name, "destination", d.Name, "from", holder)
+	}
+	return ok, err
 }
 
 // deliver sends a batch in order and records the results in one store write. It returns

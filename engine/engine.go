@@ -4,14 +4,11 @@ package engine
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
@@ -27,6 +24,7 @@ type Engine struct {
 	StorePath string
 	Channels  []*Channel
 
+	adminLine     int
 	byName        map[string]*Channel
 	listeners     map[string]*Listener
 	listenerOrder []*Listener
@@ -52,16 +50,13 @@ type Listener struct {
 }
 
 func newEngine(file string, data []byte) *Engine {
-	host, _ := os.Hostname()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
 	return &Engine{
 		File:      file,
 		Config:    data,
 		byName:    map[string]*Channel{},
 		listeners: map[string]*Listener{},
 		Log:       slog.Default(),
-		Node:      fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:])),
+		Node:      newNodeID(),
 	}
 }
 

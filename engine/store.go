@@ -157,6 +157,12 @@ type Store interface {
 	// It returns false when another live owner holds it. In-order delivery needs exactly one
 	// worker per queue across all nodes.
 	AcquireQueue(ctx context.Context, channel, destination, owner string, ttl time.Duration) (bool, error)
+	// QueueHolder tells who holds a queue's lease and until when ("" when nobody does).
+	QueueHolder(ctx context.Context, channel, destination string) (owner string, until time.Time, err error)
+	// TakeQueue takes over a lease from a holder known to be dead (e.g. a crashed process on
+	// this host), rather than waiting for the lease to expire. It succeeds only while
+	// deadOwner still holds the lease.
+	TakeQueue(ctx context.Context, channel, destination, deadOwner, owner string, ttl time.Duration) (bool, error)
 	// ReleaseQueue gives a lease up (on shutdown) so another node need not wait for expiry.
 	ReleaseQueue(ctx context.Context, channel, destination, owner string) error
 

@@ -71,6 +71,12 @@ func Parse(dataType string, raw []byte, meta map[string]string) (*Message, error
 			}
 			return nil, &ContentError{DataType: dataType, Msg: err.Error()}
 		}
+		// A sender matches our ACK to its message by MSH-10, and routing needs MSH-9.
+		for _, f := range [...]struct{ path, what string }{{"MSH-9.1", "message type"}, {"MSH-10", "message control ID"}} {
+			if v, _ := msg.Get(f.path); v == "" {
+				return nil, &ContentError{DataType: dataType, Where: f.path, Msg: "required field (" + f.what + ") is empty"}
+			}
+		}
 		m.HL7 = msg
 	case FHIR:
 		res, err := parseFHIR(raw)

@@ -26,6 +26,10 @@ type Script struct {
 	File   string
 	Line   int    // line of the script's first character in File
 	Path   string // e.g. channels[0].filter[1]
+	// LineStarts, for a YAML folded (>) scalar whose lines were joined into one, holds the
+	// character offset in Source where each following file line starts, so errors still
+	// point at the right line.
+	LineStarts []int
 }
 
 // Where is "routes.yaml:14 (channels[0].filter[1])" for error messages.
@@ -100,7 +104,15 @@ func compileError(s Script, err error) error {
 	var fe *file.Error
 	if errors.As(err, &fe) {
 		line = s.Line + fe.Line - 1
-		msg = fmt.Sprintf("%s (column %d of the expression)", fe.Message, fe.Column+1)
+		col := fe.Column
+		if fe.Line == 1 {
+			for i, start := range s.LineStarts {
+				if start <= fe.Column {
+					line, col = s.Line+i+1, fe.Column-start
+				}
+			}
+		}
+		msg = fmt.Sprintf("%s (column %d of the expression)", fe.Message, col+1)
 	}
 	msg = strings.ReplaceAll(msg, "\n", " ")
 	return &CompileError{Script: s, Line: line, Msg: msg}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"junction/engine"
 )
@@ -353,4 +354,22 @@ func (s *Store) Stats(ctx context.Context) (map[string]engine.ChannelStats, erro
 		return nil, fmt.Errorf("sqlite: Stats: %w", err)
 	}
 	return out, nil
+}
+
+// QueueHolder implements engine.Store.
+func (s *Store) QueueHolder(ctx context.Context, channel, destination string) (string, time.Time, error) {
+	if s.shut.Load() {
+		return "", time.Time{}, engine.ErrStoreClosed
+	}
+	var owner string
+	var until int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT lease_owner, lease_until FROM queues WHERE channel = ? AND destination = ?`,
+		channel, destination).Scan(&owner, &until)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && owner == "") {
+		return "", time.Time{}, nil
+	}
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("sqlite: QueueHolder: %w", err)
+	}
+	return owner, fromNanos(until), nil
 }

@@ -916,3 +916,37 @@ func TestOddPath(t *testing.T) {
 		t.Fatalf("Path() = %q", s.Path())
 	}
 }
+
+// A lease held by a dead process is taken over at once, but only from that holder.
+func TestTakeQueueFromDeadHolder(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	if owner, _, err := s.QueueHolder(ctx, "adt", "epr"); err != nil || owner != "" {
+		t.Fatalf("holder of an unknown queue = %q, %v", owner, err)
+	}
+	if ok, err := s.AcquireQueue(ctx, "adt", "epr", "dead", time.Hour); !ok || err != nil {
+		t.Fatalf("acquire: %v %v", ok, err)
+	}
+	owner, until, err := s.QueueHolder(ctx, "adt", "epr")
+	if err != nil || owner != "dead" || time.Until(until) < 59*time.Minute {
+		t.Fatalf("holder = %q until %s, %v", owner, until, err)
+	}
+	if ok, _ := s.AcquireQueue(ctx, "adt", "epr", "me", time.Minute); ok {
+		t.Fatal("acquired a queue held by another")
+	}
+	if ok, _ := s.TakeQueue(ctx, "adt", "epr", "someone-else", "me", time.Minute); ok {
+		t.Fatal("took a queue from a holder that does not hold it")
+	}
+	if ok, err := s.TakeQueue(ctx, "adt", "epr", "dead", "me", time.Minute); !ok || err != nil {
+		t.Fatalf("take: %v %v", ok, err)
+	}
+	if owner, _, _ := s.QueueHolder(ctx, "adt", "epr"); owner != "me" {
+		t.Fatalf("holder after take = %q", owner)
+	}
+	if err := s.ReleaseQueue(ctx, "adt", "epr", "me"); err != nil {
+		t.Fatal(err)
+	}
+	if owner, _, _ := s.QueueHolder(ctx, "adt", "epr"); owner != "" {
+		t.Fatalf("holder after release = %q", owner)
+	}
+}

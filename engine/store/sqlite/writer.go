@@ -19,6 +19,7 @@ const (
 	opAccept opKind = iota
 	opRecord
 	opAcquire
+	opTake
 	opRelease
 	opCheckpoint // runs between transactions; used by tests and benchmarks
 )
@@ -81,6 +82,7 @@ type recordReq struct {
 type leaseReq struct {
 	channel, destination, owner string
 	ttl                         time.Duration
+	from                        string // opTake: the dead holder
 }
 
 // submit queues r for the writer and waits for its answer. Once r is queued it will be
@@ -234,7 +236,22 @@ func (s *Store) AcquireQueue(ctx context.Context, channel, destination, owner st
 	if ttl <= 0 {
 		return false, errors.New("sqlite: AcquireQueue: ttl must be positive")
 	}
-	r := &request{kind: opAcquire, lease: leaseReq{channel, destination, owner, ttl}}
+	r := &request{kind: opAcquire, lease: leaseReq{channel: channel, destination: destination, owner: owner, ttl: ttl}}
+	if err := s.submit(ctx, r); err != nil {
+		return false, err
+	}
+	return r.ok, nil
+}
+
+// TakeQueue implements engine.Store.
+func (s *Store) TakeQueue(ctx context.Context, channel, destination, deadOwner, owner string, ttl time.Duration) (bool, error) {
+	if owner == "" || deadOwner == "" {
+		return false, errors.New("sqlite: TakeQueue: empty owner")
+	}
+	if ttl <= 0 {
+		return false, errors.New("sqlite: TakeQueue: ttl must be positive")
+	}
+	r := &request{kind: opTake, lease: leaseReq{channel: channel, destination: destination, owner: owner, ttl: ttl, from: deadOwner}}
 	if err := s.submit(ctx, r); err != nil {
 		return false, err
 	}
@@ -288,6 +305,7 @@ type writer struct {
 	insContent, delContent                *sql.Stmt
 	loadDels, updDel, setStatus           *sql.Stmt
 	insQueue, findQueue, acquire, release *sql.Stmt
+	take                                  *sql.Stmt
 	addChannel, addQueue                  *sql.Stmt
 
 	queues    map[queueKey]int64 // committed queue ids
@@ -344,6 +362,8 @@ func newWriter(s *Store) (*writer, error) {
 			ON CONFLICT (channel, destination) DO UPDATE
 			SET lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
 			WHERE lease_owner = excluded.lease_owner OR lease_owner = '' OR lease_until <= ?5`},
+		{&w.take, `UPDATE queues SET lease_owner = ?, lease_until = ?
+			WHERE channel = ? AND destination = ? AND lease_owner = ?`},
 		{&w.release, `UPDATE queues SET lease_owner = '', lease_until = 0
 			WHERE channel = ? AND destination = ? AND lease_owner = ?`},
 		{&w.addChannel, `INSERT INTO channels (name, received, filtered, errored) VALUES (?, ?, ?, ?)
@@ -364,7 +384,7 @@ func newWriter(s *Store) (*writer, error) {
 func (w *writer) close() {
 	for _, st := range []*sql.Stmt{w.begin, w.commit, w.rollback,
 		w.insMsg, w.insContent, w.delContent, w.insDel, w.delMsg, w.delDels, w.loadDels, w.updDel, w.setStatus,
-		w.insQueue, w.findQueue, w.acquire, w.release, w.addChannel, w.addQueue} {
+		w.insQueue, w.findQueue, w.acquire, w.take, w.release, w.addChannel, w.addQueue} {
 		if st != nil {
 			st.Close()
 		}
@@ -561,6 +581,17 @@ func (w *writer) apply(r *request) error {
 		itemErr, fatal = w.record(r)
 	case opAcquire:
 		itemErr = w.acquireLease(r)
+	case opTake:
+		l := r.lease
+		res, err := w.take.Exec(l.owner, time.Now().UnixNano()+int64(l.ttl), l.channel, l.destination, l.from)
+		if err == nil {
+			var n int64
+			n, err = res.RowsAffected()
+			r.ok = n == 1
+		}
+		if err != nil {
+			itemErr = fmt.Errorf("sqlite: TakeQueue: %w", err)
+		}
 	case opRelease:
 		if _, err := w.release.Exec(r.lease.channel, r.lease.destination, r.lease.owner); err != nil {
 			itemErr = fmt.Errorf("sqlite: ReleaseQueue: %w", err)
