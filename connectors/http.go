@@ -92,9 +92,15 @@ func (d *httpDestination) Send(ctx context.Context, dl *engine.Delivery) engine.
 	for k, v := range d.headers {
 		req.Header[k] = v
 	}
-	for _, h := range d.forward {
-		if v, ok := dl.Meta[strings.ToLower(h)]; ok {
-			req.Header.Set(h, v)
+	if len(d.forward) > 0 {
+		meta, err := dl.Meta()
+		if err != nil {
+			return engine.Outcome{Err: err, Permanent: true}
+		}
+		for _, h := range d.forward {
+			if v, ok := meta[strings.ToLower(h)]; ok {
+				req.Header.Set(h, v)
+			}
 		}
 	}
 	switch {

@@ -153,7 +153,7 @@ func (h *ingestHandler) envelope(w http.ResponseWriter, req *http.Request, dataT
 		return nil, nil, r
 	}
 	limit := h.table.maxBody
-	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, limit))
+	body, err := readBody(w, req, limit)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -375,4 +375,17 @@ func lineOf(n *engine.Node, key string) int {
 		return y.Line
 	}
 	return n.Line()
+}
+
+// readBody reads the request body up to limit, in one allocation when the length is known.
+func readBody(w http.ResponseWriter, req *http.Request, limit int64) ([]byte, error) {
+	r := http.MaxBytesReader(w, req.Body, limit)
+	if n := req.ContentLength; n > 0 && n <= limit {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(r)
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -18,49 +19,157 @@ const (
 // runWorker delivers one destination's queue in message order until ctx ends. The head of
 // the queue blocks the rest while it is being retried, so order is kept (Mirth's default).
 func (e *Engine) runWorker(ctx context.Context, ch *Channel, d *DestinationRuntime) {
-	log := e.Log.With("channel", ch.Name, "destination", d.Name)
-	var leaseRenew time.Time
-	defer func() {
-		if !leaseRenew.IsZero() {
-			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = e.store.ReleaseQueue(rctx, ch.Name, d.Name, e.Node)
-		}
-	}()
+	w := &queueWorker{e: e, ch: ch, d: d, log: e.Log.With("channel", ch.Name, "destination", d.Name)}
+	defer w.finish()
 	for ctx.Err() == nil {
-		if time.Now().After(leaseRenew) {
-			ok, err := e.store.AcquireQueue(ctx, ch.Name, d.Name, e.Node, leaseTTL)
-			if err == nil && !ok {
-				ok, err = e.takeFromDead(ctx, ch, d)
-			}
-			if err != nil || !ok {
-				if err != nil && ctx.Err() == nil {
-					log.Error("cannot take the queue lease", "err", err)
-				}
-				leaseRenew = time.Time{}
-				sleep(ctx, nil, leaseTTL/3)
-				continue
-			}
-			leaseRenew = time.Now().Add(leaseTTL / 3)
+		if !w.holdLease(ctx) {
+			continue
 		}
-		batch, err := e.store.Pending(ctx, ch.Name, d.Name, 0, batchSize)
+		batch, err := e.store.Pending(ctx, ch.Name, d.Name, w.cursor, batchSize)
 		if err != nil {
 			if ctx.Err() == nil {
-				log.Error("cannot read the queue", "err", err)
+				w.log.Error("cannot read the queue", "err", err)
 			}
 			sleep(ctx, nil, errorBackoff)
 			continue
 		}
 		if len(batch) == 0 {
+			if !w.settle() {
+				continue
+			}
+			if w.cursor != 0 {
+				// Look again from the head: a message before the cursor may have been queued
+				// again (a resend) while we worked further down the queue.
+				w.cursor = 0
+				continue
+			}
 			sleep(ctx, d.wake, idlePoll)
 			continue
 		}
-		blockedUntil := e.deliver(ctx, d, batch, leaseRenew)
+		results, blockedUntil := w.send(ctx, batch)
+		if len(results) > 0 {
+			w.settle()
+			w.record(results)
+		}
 		if !blockedUntil.IsZero() {
-			// The head waits for its retry; new messages must not overtake it.
+			// The head waits for its retry; new messages must not overtake it. Its new
+			// attempt count and time must be stored before it is read again.
+			w.settle()
 			sleep(ctx, nil, time.Until(blockedUntil))
 		}
 	}
+}
+
+// queueWorker is the state of one destination queue's worker.
+type queueWorker struct {
+	e   *Engine
+	ch  *Channel
+	d   *DestinationRuntime
+	log *slog.Logger
+
+	leaseRenew time.Time
+	// cursor: messages up to this id are handled; their results may still be on their way
+	// to the store, so the next read starts after it.
+	cursor int64
+	// recording is the one Record in flight: it joins the store's next group commit with
+	// the messages being accepted meanwhile, while the worker goes on sending.
+	recording chan error
+}
+
+// holdLease takes or renews the queue's lease; false (after a pause) when another holds it.
+func (w *queueWorker) holdLease(ctx context.Context) bool {
+	if time.Now().Before(w.leaseRenew) {
+		return true
+	}
+	ok, err := w.e.store.AcquireQueue(ctx, w.ch.Name, w.d.Name, w.e.Node, leaseTTL)
+	if err == nil && !ok {
+		ok, err = w.e.takeFromDead(ctx, w.ch, w.d)
+	}
+	if err != nil || !ok {
+		if err != nil && ctx.Err() == nil {
+			w.log.Error("cannot take the queue lease", "err", err)
+		}
+		w.leaseRenew = time.Time{}
+		w.cursor = 0
+		sleep(ctx, nil, leaseTTL/3)
+		return false
+	}
+	w.leaseRenew = time.Now().Add(leaseTTL / 3)
+	return true
+}
+
+// record stores results without waiting; settle waits. The cursor moves past every
+// result that is final (SENT or ERROR), up to a retried head.
+func (w *queueWorker) record(results []AttemptResult) {
+	done := make(chan error, 1)
+	w.recording = done
+	go func() {
+		// Not the worker's ctx: results of sends that happened are stored even on shutdown.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		done <- w.e.store.Record(ctx, results)
+	}()
+	for _, r := range results {
+		if r.Status == StatusQueued {
+			break
+		}
+		w.cursor = r.MessageID
+		if r.Status == StatusError {
+			w.log.Warn("delivery failed", "message", r.MessageID, "attempts", r.Attempts, "err", r.Error)
+		}
+	}
+}
+
+// settle waits for the Record in flight. When it failed, the worker starts again from the
+// head of the queue: those messages are still QUEUED and are sent again (at least once).
+func (w *queueWorker) settle() bool {
+	if w.recording == nil {
+		return true
+	}
+	err := <-w.recording
+	w.recording = nil
+	if err != nil {
+		w.log.Error("cannot record delivery results; the messages will be sent again", "err", err)
+		w.cursor = 0
+		time.Sleep(errorBackoff)
+		return false
+	}
+	return true
+}
+
+func (w *queueWorker) finish() {
+	w.settle()
+	if !w.leaseRenew.IsZero() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = w.e.store.ReleaseQueue(ctx, w.ch.Name, w.d.Name, w.e.Node)
+	}
+}
+
+// send delivers a batch in order. It stops early when the head must wait for a retry
+// (returning when), when the lease is due for renewal, or on shutdown.
+func (w *queueWorker) send(ctx context.Context, batch []Delivery) (results []AttemptResult, blockedUntil time.Time) {
+	results = make([]AttemptResult, 0, len(batch))
+	for i := range batch {
+		dl := &batch[i]
+		now := time.Now()
+		if dl.NextAttempt.After(now) {
+			return results, dl.NextAttempt
+		}
+		if now.After(w.leaseRenew) && len(results) > 0 {
+			break // renew the lease before going on
+		}
+		out := w.d.Dest.Send(ctx, dl)
+		if ctx.Err() != nil {
+			break // shutting down: this attempt does not count, the row stays queued
+		}
+		r := w.d.classify(dl, out, time.Now())
+		results = append(results, r)
+		if r.Status == StatusQueued {
+			return results, r.NextAttempt
+		}
+	}
+	return results, time.Time{}
 }
 
 // takeFromDead takes a queue whose lease is held by a crashed process of this host.
@@ -74,49 +183,6 @@ func (e *Engine) takeFromDead(ctx context.Context, ch *Channel, d *DestinationRu
 		e.Log.Warn("took the queue over from a process that ended without releasing it", "channel", ch.Name, "destination", d.Name, "from", holder)
 	}
 	return ok, err
-}
-
-// deliver sends a batch in order and records the results in one store write. It returns
-// when the head of the queue must wait for a retry (zero when the batch went through).
-func (e *Engine) deliver(ctx context.Context, d *DestinationRuntime, batch []Delivery, leaseRenew time.Time) (blockedUntil time.Time) {
-	results := make([]AttemptResult, 0, len(batch))
-	for i := range batch {
-		dl := &batch[i]
-		now := time.Now()
-		if dl.NextAttempt.After(now) {
-			blockedUntil = dl.NextAttempt
-			break
-		}
-		if now.After(leaseRenew) && len(results) > 0 {
-			break // record what we have, then renew the lease before going on
-		}
-		out := d.Dest.Send(ctx, dl)
-		if ctx.Err() != nil {
-			break // shutting down: this attempt does not count, the row stays queued
-		}
-		r := d.classify(dl, out, time.Now())
-		results = append(results, r)
-		if r.Status == StatusQueued {
-			blockedUntil = r.NextAttempt
-			break
-		}
-	}
-	if len(results) == 0 {
-		return blockedUntil
-	}
-	// Record even while shutting down: the sends happened.
-	rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := e.store.Record(rctx, results); err != nil {
-		e.Log.Error("cannot record delivery results; they will be sent again", "channel", d.Channel.Name, "destination", d.Name, "err", err)
-		return time.Now().Add(errorBackoff)
-	}
-	for _, r := range results {
-		if r.Status == StatusError {
-			e.Log.Warn("delivery failed", "channel", d.Channel.Name, "destination", d.Name, "message", r.MessageID, "attempts", r.Attempts, "err", r.Error)
-		}
-	}
-	return blockedUntil
 }
 
 // classify turns a send outcome into the row's next state under the retry policy.

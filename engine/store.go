@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -67,7 +69,21 @@ type Delivery struct {
 	Content     []byte    // what to send: transformed content, or raw when not transformed
 	ControlID   string
 	DataType    string
-	Meta        map[string]string
+	// MetaJSON is the message's source metadata as a JSON object (nil when none); most
+	// destinations never look at it, so it is decoded only on demand by Meta.
+	MetaJSON []byte
+}
+
+// Meta decodes the message's source metadata.
+func (d *Delivery) Meta() (map[string]string, error) {
+	if len(d.MetaJSON) == 0 {
+		return map[string]string{}, nil
+	}
+	m := map[string]string{}
+	if err := json.Unmarshal(d.MetaJSON, &m); err != nil {
+		return nil, fmt.Errorf("message %d: stored metadata: %w", d.MessageID, err)
+	}
+	return m, nil
 }
 
 // AttemptResult records one delivery attempt.

@@ -58,14 +58,10 @@ func (s *Store) Pending(ctx context.Context, channel, destination string, afterI
 	for rows.Next() {
 		d := engine.Delivery{Channel: channel, Destination: destination}
 		var next int64
-		var meta sql.NullString
-		if err := rows.Scan(&d.MessageID, &d.Attempts, &next, &d.ControlID, &d.DataType, &meta, &d.Content); err != nil {
+		if err := rows.Scan(&d.MessageID, &d.Attempts, &next, &d.ControlID, &d.DataType, &d.MetaJSON, &d.Content); err != nil {
 			return nil, fmt.Errorf("sqlite: Pending: %w", err)
 		}
 		d.NextAttempt = fromNanos(next)
-		if d.Meta, err = decodeMeta(meta); err != nil {
-			return nil, fmt.Errorf("sqlite: Pending: message %d: %w", d.MessageID, err)
-		}
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {

@@ -201,8 +201,12 @@ func TestPendingOrderAndAfterID(t *testing.T) {
 		t.Fatalf("got %d pending", len(p))
 	}
 	for i, d := range p {
+		meta, err := d.Meta()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if d.MessageID != ids[i] || d.Channel != "adt" || d.Destination != "epr" || d.ControlID != fmt.Sprint("C", i) ||
-			d.DataType != "Hl7v2" || d.Meta["X-Peer"] != "10.0.0.1" || d.Attempts != 0 || !d.NextAttempt.IsZero() {
+			d.DataType != "Hl7v2" || meta["X-Peer"] != "10.0.0.1" || d.Attempts != 0 || !d.NextAttempt.IsZero() {
 			t.Fatalf("pending[%d] = %+v", i, d)
 		}
 		want := string(newMsg("").Raw)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -713,37 +714,59 @@ func (w *writer) record(r *request) (itemErr, fatal error) {
 		id   int64
 		dels []del
 	}
+	// Load the deliveries of every message the results name. A queue's results are
+	// usually for consecutive messages: then one range query reads them all.
+	ids := make([]int64, 0, len(r.results))
+	index := make(map[int64]int, len(r.results))
+	for _, res := range r.results {
+		if _, ok := index[res.messageID]; !ok {
+			index[res.messageID] = -1
+			ids = append(ids, res.messageID)
+		}
+	}
+	lo, hi := slices.Min(ids), slices.Max(ids)
 	var msgs []msg
-	findMsg := func(id int64) int {
-		for i := range msgs {
-			if msgs[i].id == id {
-				return i
+	load := func(from, to int64) error {
+		rows, err := w.loadDels.Query(from<<8, to<<8|0xff)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var d del
+			if err := rows.Scan(&d.id, &d.queue, &d.status, &d.dest); err != nil {
+				return err
+			}
+			mi, wanted := index[d.id>>8]
+			if !wanted {
+				continue
+			}
+			if mi < 0 {
+				msgs = append(msgs, msg{id: d.id >> 8})
+				mi = len(msgs) - 1
+				index[d.id>>8] = mi
+			}
+			msgs[mi].dels = append(msgs[mi].dels, d)
+		}
+		return rows.Err()
+	}
+	if hi-lo < int64(4*len(ids)+64) {
+		if err := load(lo, hi); err != nil {
+			return fmt.Errorf("sqlite: Record: %w", err), nil
+		}
+	} else {
+		for _, id := range ids {
+			if err := load(id, id); err != nil {
+				return fmt.Errorf("sqlite: Record: %w", err), nil
 			}
 		}
-		return -1
 	}
+	findMsg := func(id int64) int { return index[id] }
 	where := make([][2]int, len(r.results)) // (msg index, delivery index) of each result
 	for i, res := range r.results {
 		mi := findMsg(res.messageID)
 		if mi < 0 {
-			rows, err := w.loadDels.Query(res.messageID<<8, res.messageID<<8|0xff)
-			if err != nil {
-				return fmt.Errorf("sqlite: Record: %w", err), nil
-			}
-			m := msg{id: res.messageID}
-			for rows.Next() {
-				var d del
-				if err := rows.Scan(&d.id, &d.queue, &d.status, &d.dest); err != nil {
-					rows.Close()
-					return fmt.Errorf("sqlite: Record: %w", err), nil
-				}
-				m.dels = append(m.dels, d)
-			}
-			if err := rows.Close(); err != nil {
-				return fmt.Errorf("sqlite: Record: %w", err), nil
-			}
-			msgs = append(msgs, m)
-			mi = len(msgs) - 1
+			return fmt.Errorf("sqlite: Record: message %d: %w", res.messageID, engine.ErrNotFound), nil
 		}
 		di := -1
 		for j, d := range msgs[mi].dels {
