@@ -38,6 +38,7 @@ type fileDestination struct {
 
 	open     *os.File // with append: the file being appended to, kept open
 	openName string
+	openInfo os.FileInfo // its identity, to notice it being moved away
 }
 
 var filePlaceholders = map[string]bool{"{id}": true, "{channel}": true, "{destination}": true, "{control_id}": true, "{date}": true, "{ext}": true}
@@ -181,7 +182,7 @@ func (d *fileDestination) Send(ctx context.Context, dl *engine.Delivery) engine.
 
 // appendTo adds a message to a file kept open between messages: one write per message.
 func (d *fileDestination) appendTo(name string, content []byte) engine.Outcome {
-	if d.open != nil && (d.openName != name || !stillAt(d.open, name)) {
+	if d.open != nil && (d.openName != name || !stillAt(d.openInfo, name)) {
 		d.open.Close() // the day changed, or the file was moved away (picked up, rotated)
 		d.open = nil
 	}
@@ -191,7 +192,12 @@ func (d *fileDestination) appendTo(name string, content []byte) engine.Outcome {
 			d.madeDirs = false
 			return engine.Outcome{Err: err}
 		}
-		d.open, d.openName = f, name
+		info, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return engine.Outcome{Err: err}
+		}
+		d.open, d.openName, d.openInfo = f, name, info
 	}
 	buf := make([]byte, 0, len(content)+len(d.sep))
 	buf = append(append(buf, content...), d.sep...)
@@ -217,12 +223,8 @@ func (d *fileDestination) Close() error {
 	return err
 }
 
-// stillAt reports whether name still is the open file f.
-func stillAt(f *os.File, name string) bool {
-	a, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	b, err := os.Stat(name)
-	return err == nil && os.SameFile(a, b)
+// stillAt reports whether name still is the file opened as info.
+func stillAt(info os.FileInfo, name string) bool {
+	now, err := os.Stat(name)
+	return err == nil && os.SameFile(info, now)
 }

@@ -247,3 +247,22 @@ func FuzzIngest(f *testing.F) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// When the store cannot take the message, the sender is told to try again later: AE, 503.
+func TestIngestStoreDownIsRetryable(t *testing.T) {
+	eng, url := startEngine(t)
+	if err := eng.Store().Close(); err != nil {
+		t.Fatal(err)
+	}
+	status, hdr, body := post(t, url, "POST", headers(), adtA01)
+	if status != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+		t.Fatalf("status %d Retry-After %q, want 503 with Retry-After", status, hdr.Get("Retry-After"))
+	}
+	m := ackRe.FindStringSubmatch(body)
+	if m == nil || m[3] != "AE" || m[4] != "8457239" || !strings.Contains(m[5], "send it again later") {
+		t.Fatalf("ACK = %q, want AE for 8457239 saying to send again later", body)
+	}
+	if hdr.Get("Junction-Message-Id") != "" {
+		t.Error("a message that was not stored has a message id")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -221,7 +222,8 @@ func NewSession(m *Message, channel string) *Session {
 	r := runners.Get().(*runner)
 	e := &r.env
 	e.msg = m
-	e.Body = string(m.Raw)
+	// The content is never modified once received: share its bytes rather than copy them.
+	e.Body = unsafe.String(unsafe.SliceData(m.Raw), len(m.Raw))
 	e.Meta = m.Meta
 	e.Resource = m.Resource
 	e.Rows = m.Rows

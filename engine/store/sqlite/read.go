@@ -180,11 +180,15 @@ func listSQL(f engine.MessageFilter) (q string, args []any, err error) {
 		if !engine.ValidStatus(string(f.Status)) {
 			return "", nil, fmt.Errorf("unknown status %q", f.Status)
 		}
-		// A literal (from the fixed set just checked), repeated with the partial index's own
-		// condition, lets SQLite use messages_status.
+		// Literals (from the fixed set just checked), repeating the partial indexes' own
+		// conditions, let SQLite use messages_status or deliveries_outbox.
 		where = append(where, "status = '"+string(f.Status)+"'")
-		if f.Status != engine.StatusSent {
-			where = append(where, "status <> 'SENT'")
+		switch f.Status {
+		case engine.StatusSent:
+		case engine.StatusQueued:
+			where = append(where, "id IN (SELECT id >> 8 FROM deliveries WHERE status = 'QUEUED')")
+		default:
+			where = append(where, "status NOT IN ('SENT', 'QUEUED')")
 		}
 	}
 	if f.BeforeID > 0 {

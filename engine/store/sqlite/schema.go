@@ -77,7 +77,10 @@ CREATE TABLE contents (
 	transformed BLOB
 );
 CREATE INDEX messages_channel ON messages (channel, id);
-CREATE INDEX messages_status ON messages (status, id) WHERE status <> 'SENT';
+-- SENT and QUEUED, the statuses every routed message passes through, are left out so
+-- delivering a message does not touch this index; QUEUED messages are found through the
+-- deliveries' outbox index instead.
+CREATE INDEX messages_status ON messages (status, id) WHERE status NOT IN ('SENT', 'QUEUED');
 CREATE UNIQUE INDEX messages_dedup ON messages (dedup_key) WHERE dedup_key IS NOT NULL;
 
 CREATE TABLE deliveries (
