@@ -352,6 +352,9 @@ func sniffControlID(body []byte) string {
 	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
 		s = s[:i]
 	}
+	if len(s) < 4 {
+		return ""
+	}
 	fields := strings.Split(s, s[3:4])
 	if len(fields) > 9 {
 		return fields[9]
