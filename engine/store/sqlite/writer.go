@@ -14,6 +14,10 @@ import (
 	"junction/engine"
 )
 
+// Under load (the previous batch had lingerFrom requests or more), the writer waits up to
+// lingerFor for more requests before committing, as PostgreSQL's commit_delay does.
+var lingerFrom, lingerFor = 4, 200 * time.Microsecond
+
 type opKind uint8
 
 const (
@@ -318,6 +322,9 @@ type writer struct {
 	// (an acknowledged message must survive power loss), NORMAL for batches of delivery
 	// results and leases only, whose loss at worst means a message is delivered again.
 	syncFull bool
+	// lastBatch is the size of the previous batch: under load the writer lingers briefly
+	// for more work, so one fsync serves more messages.
+	lastBatch int
 
 	// hook, when set (by tests, before the first request), injects failures: it is called
 	// with stage "delivery" before an Accept's delivery inserts (an error is treated as a
@@ -404,6 +411,10 @@ func (w *writer) run() {
 			return
 		}
 		batch := append(w.batch[:0], r)
+		var linger <-chan time.Time
+		if w.lastBatch >= lingerFrom {
+			linger = time.After(lingerFor)
+		}
 	fill:
 		for len(batch) < max {
 			select {
@@ -413,9 +424,21 @@ func (w *writer) run() {
 				}
 				batch = append(batch, r)
 			default:
-				break fill
+				if linger == nil {
+					break fill
+				}
+				select {
+				case r, ok := <-w.s.reqs:
+					if !ok {
+						break fill
+					}
+					batch = append(batch, r)
+				case <-linger:
+					break fill
+				}
 			}
 		}
+		w.lastBatch = len(batch)
 		w.process(batch)
 		clear(batch)
 		w.batch = batch[:0]
