@@ -22,7 +22,7 @@ func init() {
 		Type:    "http",
 		Summary: "Sends each message as the body of an HTTP request. 2xx is SENT; timeouts, connection errors, 408, 425, 429 and 5xx (but 501, 505) are retried; any other status, or an HL7 ACK answering AE/AR, is an ERROR at once.",
 		Fields: []engine.FieldSpec{
-			{Name: "url", Type: "url", Required: true, Description: "http:// or https:// address", Example: "http://127.0.0.1:9999/in"},
+			{Name: "url", Type: "url", Required: true, Description: "http:// or https:// address; {control_id} is replaced by the message's control id (MSH-10, or a FHIR resource id), {id} by its message id", Example: "http://flis.example/fhir/Bundle/{control_id}"},
 			{Name: "method", Type: "text", Default: "POST", Description: "POST or PUT"},
 			{Name: "headers", Type: "map", Description: "fixed request headers", Example: "{ source-domain: emergency-care }"},
 			{Name: "forward_headers", Type: "list", Description: "headers copied from the message's source metadata (e.g. source-domain, organisation-code, data-type)"},
@@ -51,7 +51,7 @@ func buildHTTP(n *engine.Node) engine.Destination {
 	d := &httpDestination{headers: http.Header{}}
 	d.url = n.String("url", true, "")
 	if d.url != "" {
-		u, err := url.Parse(d.url)
+		u, err := url.Parse(strings.NewReplacer("{control_id}", "x", "{id}", "1").Replace(d.url))
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			n.ErrorAt(n.Raw("url"), n.Path+".url", "expected an http:// or https:// URL, got %q", d.url)
 		}
@@ -85,7 +85,7 @@ func (d *httpDestination) Close() error {
 }
 
 func (d *httpDestination) Send(ctx context.Context, dl *engine.Delivery) engine.Outcome {
-	req, err := http.NewRequestWithContext(ctx, d.method, d.url, bytes.NewReader(dl.Content))
+	req, err := http.NewRequestWithContext(ctx, d.method, d.target(dl), bytes.NewReader(dl.Content))
 	if err != nil {
 		return engine.Outcome{Err: err, Permanent: true}
 	}
@@ -126,7 +126,7 @@ func (d *httpDestination) Send(ctx context.Context, dl *engine.Delivery) engine.
 		return out
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		out.Err = fmt.Errorf("%s answered %s", d.url, resp.Status)
+		out.Err = fmt.Errorf("%s answered %s", req.URL, resp.Status)
 		out.Permanent = !retryableStatus(resp.StatusCode)
 		if s := resp.Header.Get("Retry-After"); s != "" {
 			if secs, err := strconv.Atoi(s); err == nil && secs > 0 {
@@ -139,12 +139,20 @@ func (d *httpDestination) Send(ctx context.Context, dl *engine.Delivery) engine.
 		if code, _, text, err := hl7.ParseACK(body); err == nil {
 			switch code {
 			case "AE", "AR", "CE", "CR":
-				out.Err = fmt.Errorf("%s answered %s: %s", d.url, code, text)
+				out.Err = fmt.Errorf("%s answered %s: %s", req.URL, code, text)
 				out.Permanent = true
 			}
 		}
 	}
 	return out
+}
+
+// target fills the URL's placeholders for one message (escaped as a path segment).
+func (d *httpDestination) target(dl *engine.Delivery) string {
+	if !strings.Contains(d.url, "{") {
+		return d.url
+	}
+	return strings.NewReplacer("{control_id}", url.PathEscape(dl.ControlID), "{id}", strconv.FormatInt(dl.MessageID, 10)).Replace(d.url)
 }
 
 func retryableStatus(code int) bool {

@@ -111,6 +111,9 @@ func (c *Channel) Process(ctx context.Context, in *Inbound) Result {
 			}
 		}
 	}
+	if nm.Status == StatusError {
+		nm.DedupKey = "" // a message that failed may be sent again, corrected
+	}
 	id, err := c.engine.store.Accept(ctx, nm)
 	if err != nil {
 		res.StoreErr = err
@@ -123,6 +126,23 @@ func (c *Channel) Process(ctx context.Context, in *Inbound) Result {
 		}
 	}
 	return res
+}
+
+// Refuse logs a message its source read and refused (e.g. a Bundle that failed
+// validation) as ERROR with the reason, so operators see it. Nothing is routed, and its
+// DedupKey is not taken: the sender may send it again, corrected.
+func (c *Channel) Refuse(ctx context.Context, in *Inbound, reason string) (int64, error) {
+	if in.ReceivedAt.IsZero() {
+		in.ReceivedAt = time.Now()
+	}
+	nm := &NewMessage{
+		Channel: c.Name, ReceivedAt: in.ReceivedAt, Status: StatusError, DataType: in.DataType,
+		SourceDomain: in.SourceDomain, OrgCode: in.OrgCode, Meta: in.Meta, Raw: in.Body, Error: reason,
+	}
+	if msg, err := transforms.Parse(in.DataType, in.Body, in.Meta); err == nil {
+		nm.ControlID = msg.ControlID()
+	}
+	return c.engine.store.Accept(ctx, nm)
 }
 
 // run applies filters then transforms. A filter that says false stops the message.

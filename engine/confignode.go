@@ -71,10 +71,18 @@ func (n *Node) child(key string) (*yaml.Node, string) {
 	}
 	for i := 0; i+1 < len(n.Y.Content); i += 2 {
 		if n.Y.Content[i].Value == key {
-			return n.Y.Content[i+1], n.Path + "." + key
+			return deref(n.Y.Content[i+1]), n.Path + "." + key
 		}
 	}
 	return nil, ""
+}
+
+// deref follows a YAML alias (*name) to its anchored node.
+func deref(y *yaml.Node) *yaml.Node {
+	for y != nil && y.Kind == yaml.AliasNode && y.Alias != nil {
+		y = y.Alias
+	}
+	return y
 }
 
 // Has reports whether key is present.
@@ -124,6 +132,7 @@ func (n *Node) List(key string, required bool) ([]*yaml.Node, string) {
 
 // Sub wraps an item of a list as a Node (it must be a mapping).
 func (n *Node) Sub(y *yaml.Node, path string) *Node {
+	y = deref(y)
 	if y.Kind != yaml.MappingNode {
 		n.ErrorAt(y, path, "expected a mapping (key: value lines), got %s", describe(y))
 		return nil

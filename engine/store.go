@@ -192,6 +192,9 @@ type Store interface {
 
 	// ListMessages returns summaries, newest first.
 	ListMessages(ctx context.Context, f MessageFilter) ([]MessageSummary, error)
+	// MessageByKey finds the message accepted with a DedupKey (e.g. "Bundle/<id>"), or
+	// returns ErrNotFound.
+	MessageByKey(ctx context.Context, key string) (int64, error)
 	// GetMessage returns a message with all its stages, or ErrNotFound.
 	GetMessage(ctx context.Context, id int64) (*MessageDetail, error)
 	// Stats returns lifetime counts per channel.

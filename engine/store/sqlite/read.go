@@ -373,3 +373,19 @@ func (s *Store) QueueHolder(ctx context.Context, channel, destination string) (s
 	}
 	return owner, fromNanos(until), nil
 }
+
+// MessageByKey implements engine.Store.
+func (s *Store) MessageByKey(ctx context.Context, key string) (int64, error) {
+	if s.shut.Load() {
+		return 0, engine.ErrStoreClosed
+	}
+	var id int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT id FROM messages WHERE dedup_key = ?`, key).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, engine.ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: MessageByKey: %w", err)
+	}
+	return id, nil
+}

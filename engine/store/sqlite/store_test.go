@@ -954,3 +954,17 @@ func TestTakeQueueFromDeadHolder(t *testing.T) {
 		t.Fatalf("holder after release = %q", owner)
 	}
 }
+
+func TestMessageByKey(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	m := newMsg("gw", "flis")
+	m.DedupKey = "Bundle/abc"
+	id := mustAccept(t, s, m)
+	if got, err := s.MessageByKey(ctx, "Bundle/abc"); err != nil || got != id {
+		t.Fatalf("MessageByKey = %d, %v; want %d", got, err, id)
+	}
+	if _, err := s.MessageByKey(ctx, "Bundle/other"); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("unknown key: %v", err)
+	}
+}
