@@ -1,5 +1,3 @@
-// Package fhir holds Junction's FHIR R4 knowledge. For now: OperationOutcome, the resource
-// every FHIR-facing error and answer is written as.
 package fhir
 
 import (
@@ -32,6 +30,8 @@ const (
 	CodeException     = "exception"
 	CodeInformational = "informational"
 	CodeBusinessRule  = "business-rule"
+	CodeCodeInvalid   = "code-invalid"
+	CodeInvariant     = "invariant"
 )
 
 // OperationOutcome is the FHIR R4 resource of that name.
