@@ -1,0 +1,93 @@
+package hl7tofhir
+
+import "github.com/google/uuid"
+
+// entry is one resource of the transaction Bundle.
+type entry struct {
+	key     string // business key the id derives from ("" for a chosen id)
+	rtype   string
+	id      string
+	fullURL string
+	res     *Object
+}
+
+// ref is a Reference to the entry. References always use the entry's
+// fullUrl, so every reference resolves inside the Bundle, and a server
+// processing the transaction rewrites them to Type/id.
+func (e *entry) ref() *Object { return obj("reference", e.fullURL) }
+
+// Ids. Every resource is PUT to a deterministic id, so converting the same
+// message twice yields the same Bundle and replaying it updates rather than
+// duplicates. Ids are name-based (v5) UUIDs of a key:
+//
+//   - a business key where v2 has one, so later messages about the same
+//     thing update the same resource: the visit number for the Encounter,
+//     the filler/placer order number for a DiagnosticReport (and its OBX
+//     set IDs for the Observations), the identifier of a Practitioner,
+//     Organization or Location, the patient and allergen for an allergy;
+//   - otherwise the sender (MSH-3, MSH-4), MSH-10 and the segment's position,
+//     stable for this message only.
+//
+// The Patient's id is chosen by Options.PatientID (default: NHS number).
+
+// idFor returns the id for a resource of type rtype with business key key.
+func (c *conv) idFor(rtype, key string) string {
+	return uuid.NewSHA1(c.ns, []byte(rtype+"|"+key)).String()
+}
+
+// msgKey is a key unique to this message and segment, for resources with no
+// business key.
+func (c *conv) msgKey(s seg) string {
+	return "msg|" + c.sender + "|" + c.controlID + "|" + s.label
+}
+
+// entry returns the entry for rtype with business key key, creating it
+// (with resourceType and id set) if this message has not made it yet; isNew
+// tells the caller whether to fill it in.
+func (c *conv) entry(rtype, key string) (e *entry, isNew bool) {
+	e, isNew = c.entryWithID(rtype, c.idFor(rtype, key))
+	e.key = key
+	return e, isNew
+}
+
+// entryWithID is entry for a resource whose id is already chosen.
+func (c *conv) entryWithID(rtype, id string) (e *entry, isNew bool) {
+	k := rtype + "/" + id
+	if e := c.byKey[k]; e != nil {
+		return e, false
+	}
+	e = &entry{rtype: rtype, id: id, res: obj("resourceType", rtype, "id", id)}
+	switch {
+	case c.opts.BaseURL != "":
+		e.fullURL = c.opts.BaseURL + "/" + k
+	case uuid.Validate(id) == nil:
+		e.fullURL = "urn:uuid:" + id
+	default:
+		// A chosen id that is not a UUID (an NHS number): the urn:uuid is
+		// derived from it, and the server maps it to Patient/<id> on PUT.
+		e.fullURL = "urn:uuid:" + c.idFor(rtype, "fullUrl|"+id)
+	}
+	c.byKey[k] = e
+	c.entries = append(c.entries, e)
+	return e, true
+}
+
+// bundle renders the transaction Bundle.
+func (c *conv) bundle() *Object {
+	entries := make([]any, len(c.entries))
+	for i, e := range c.entries {
+		entries[i] = obj(
+			"fullUrl", e.fullURL,
+			"resource", e.res,
+			"request", obj("method", "PUT", "url", e.rtype+"/"+e.id),
+		)
+	}
+	return obj(
+		"resourceType", "Bundle",
+		"id", c.idFor("Bundle", c.sender+"|"+c.controlID),
+		"identifier", c.messageIdentifier(),
+		"type", "transaction",
+		"timestamp", c.timestamp,
+		"entry", entries,
+	)
+}

@@ -1,0 +1,69 @@
+// Package hl7tofhir converts HL7v2 messages to FHIR R4 transaction Bundles,
+// following the HL7 International "HL7 Version 2 to FHIR" implementation
+// guide (hl7.org/fhir/uv/v2mappings): its segment, data type and vocabulary
+// ConceptMaps.
+//
+//	conv, err := hl7tofhir.NewConverter(hl7tofhir.Options{
+//		Systems:  map[string]string{"RX1^MR": "https://rx1.example.nhs.uk/Id/mrn"},
+//		TimeZone: london,
+//	})
+//	res, err := conv.Convert(raw) // safe for concurrent use
+//	body := res.JSON()            // POST to the FHIR server's base URL
+//
+// # Messages
+//
+// ADT^A01-A08, A11, A13, A28, A31, A40, ORU^R01 and VXU^V04, v2.3 to v2.8.
+// Anything else is an error naming MSH-9. Each segment's mapping is in its
+// own file (pid.go, pv1.go, obx.go, ...) with the IG choices and the
+// departures from it in its doc comment.
+//
+// # The Bundle
+//
+// A transaction whose every entry is PUT Type/id, with deterministic ids
+// (see bundle.go): the Patient's from Options.PatientID (default: the NHS
+// number, else a UUID derived from the first PID-3 identifier), others
+// from v2 business keys (visit number, order numbers, practitioner and
+// organisation identifiers, locations) where there are some, so a later
+// message updates the same resources, and from the sender and MSH-10
+// otherwise. Converting the same message twice gives the same Bundle.
+// References are entry fullUrls (urn:uuid:, or Options.BaseURL/Type/id),
+// so every reference resolves inside the Bundle. A Provenance per message
+// carries MSH/EVN: sender, event, time, operator (a transaction has no
+// MessageHeader).
+//
+// # v2 nulls, empty fields, Z-segments
+//
+// An empty field is omitted. The v2 null "" ("delete the value") is omitted
+// too: resources are PUT whole, so an omitted element is removed on the
+// server, which is what "" asks; Result.Nulls lists where "" was sent for
+// callers that need the difference. Z-segments and segments outside the
+// mapping (IN1, GT1, NTE with no Observation, ...) are skipped and listed in
+// Result.Ignored; no extension is invented for them.
+//
+// # Errors
+//
+// A value that cannot be converted is a *FieldError naming the element in
+// hl7 path syntax, the value and what was expected:
+//
+//	PID-7: "19801301" is not a valid date (expected YYYY[MM[DD]])
+//
+// Dates, numbers, codes bound to required FHIR value sets (gender,
+// Encounter.class, statuses) and value types are checked; a bad value is
+// never silently dropped.
+//
+// # Why two HL7 libraries
+//
+// Fields are read with Junction's own lazy ER7 tree (junction/hl7): it is
+// allocation-light, decodes escapes, and keeps "" distinct from empty.
+// github.com/kardianos/hl7 supplies what depends on the HL7 version: its
+// per-version definitions say which fields are DT (date only) and which
+// are TS/DTM, which data types exist (OBX-2 "CWE" in a v2.3 message is an
+// error), which tables bind a field and what their codes are. Its decoder
+// is not used: it turns TS/DT/DTM into time.Time, losing the precision
+// FHIR keeps (1985 is not 1985-01-01) and putting zone-less times in UTC,
+// and it rejects a whole message over one field its struct does not
+// expect. Dates are parsed here (datetime.go), keeping precision, fraction
+// and zone; times without a zone are read in Options.TimeZone (the
+// sender's zone, per v2), and FHIR's need for seconds and a zone on any
+// time of day is met by zero-filling HH or HHMM values.
+package hl7tofhir

@@ -1,0 +1,85 @@
+package hl7tofhir
+
+import "strings"
+
+// OBR -> DiagnosticReport (IG segment-obr-to-diagnosticreport); the OBX
+// segments after it become its Observations (result).
+//
+//   - identifier: OBR-2 placer (PLAC) and OBR-3 filler (FILL) order
+//     numbers, or ORC-2/ORC-3 when OBR leaves them empty; the filler number
+//     (else the placer's) keys the report, and its Observations are keyed
+//     by it and OBX-1, so a corrected result replaces the original;
+//   - status OBR-25 via table 0123 ("unknown" when empty); category OBR-24
+//     (table 0074); code OBR-4 (required);
+//   - effective OBR-7, or OBR-7..OBR-8 as a period; issued OBR-22 when it
+//     has a time of day (an instant needs one).
+func (c *conv) mapOBR(s seg, g group) (*entry, error) {
+	code := c.codeableAt(s, 4, 1)
+	if code.Len() == 0 {
+		return nil, fieldErr(s.at(4, 1, 0), "", "is empty", "the universal service identifier: it is DiagnosticReport.code")
+	}
+	placer, placerKey := c.entityIdentifier(s.field(2, 1), "PLAC")
+	filler, fillerKey := c.entityIdentifier(s.field(3, 1), "FILL")
+	if g.hasORC {
+		if placer == nil {
+			placer, placerKey = c.entityIdentifier(g.orc.field(2, 1), "PLAC")
+		}
+		if filler == nil {
+			filler, fillerKey = c.entityIdentifier(g.orc.field(3, 1), "FILL")
+		}
+	}
+	key := c.msgKey(s)
+	switch {
+	case fillerKey != "":
+		key = "filler|" + fillerKey
+	case placerKey != "":
+		key = "placer|" + placerKey
+	}
+	e, _ := c.entry("DiagnosticReport", key)
+	r := e.res
+
+	status := "unknown"
+	if v := strings.ToUpper(s.get(25, 1, 1)); v != "" {
+		var ok bool
+		if status, ok = reportStatusMap[v]; !ok {
+			return nil, fieldErr(s.at(25, 1, 0), v, "is not a result status", "HL7 table 0123: O, I, S, A, P, C, R, F, X, M, N")
+		}
+	}
+	var ids []any
+	for _, id := range []*Object{placer, filler} {
+		if id != nil {
+			ids = append(ids, id)
+		}
+	}
+	r.Set("identifier", ids)
+	r.Set("status", status)
+	if cat := s.get(24, 1, 1); cat != "" {
+		r.Set("category", []any{obj("coding", []any{obj("system", sysV2+"0074", "code", cat)})})
+	}
+	r.Set("code", code)
+	r.Set("subject", c.patient.ref())
+	if c.encounter != nil {
+		r.Set("encounter", c.encounter.ref())
+	}
+	start, err := c.dateTimeAt(s, 7, 1, 1)
+	if err != nil {
+		return nil, err
+	}
+	end, err := c.dateTimeAt(s, 8, 1, 1)
+	if err != nil {
+		return nil, err
+	}
+	if end != "" {
+		r.Set("effectivePeriod", obj("start", start, "end", end))
+	} else {
+		r.Set("effectiveDateTime", start)
+	}
+	issued, err := c.timeAt(s, 22, 1, 1, false)
+	if err != nil {
+		return nil, err
+	}
+	if issued.hasTime() {
+		r.Set("issued", issued.dateTime(c.opts.TimeZone))
+	}
+	return e, nil
+}

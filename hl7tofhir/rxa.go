@@ -1,0 +1,182 @@
+package hl7tofhir
+
+import "strings"
+
+// ORC/RXA/RXR (VXU^V04) -> Immunization (IG segment-rxa-to-immunization,
+// segment-orc-to-immunization, segment-rxr-to-immunization).
+//
+//   - identifier ORC-2 (PLAC), ORC-3 (FILL); the filler number (else the
+//     placer's) keys the Immunization;
+//   - status: RXA-21 "D" -> entered-in-error, else RXA-20 via table 0322
+//     (CP, PA completed; RE, NA not-done; empty completed); PA also sets
+//     isSubpotent; statusReason RXA-18;
+//   - vaccineCode RXA-5, occurrenceDateTime RXA-3 (both required),
+//     recorded RXA-22, primarySource/reportOrigin from RXA-9 (NIP001: 00
+//     is a new record from the source, 01-08 historical);
+//   - doseQuantity RXA-6 (999 means unknown) with RXA-7 units, lotNumber
+//     RXA-15, expirationDate RXA-16, manufacturer RXA-17 -> Organization;
+//   - performer RXA-10 (function AP) and ORC-12 (function OP) ->
+//     Practitioner; reasonCode RXA-19; route RXR-1, site RXR-2.
+func (c *conv) mapRXA(s seg, g group) (*entry, error) {
+	vaccine := c.codeableAt(s, 5, 1)
+	if vaccine.Len() == 0 {
+		return nil, fieldErr(s.at(5, 1, 0), "", "is empty", "the administered code: it is Immunization.vaccineCode")
+	}
+	when, err := c.dateTimeAt(s, 3, 1, 1)
+	if err != nil {
+		return nil, err
+	}
+	if when == "" {
+		return nil, fieldErr(s.at(3, 1, 0), "", "is empty", "the date/time the administration started: it is Immunization.occurrence")
+	}
+	var placer, filler *Object
+	var placerKey, fillerKey string
+	if g.hasORC {
+		placer, placerKey = c.entityIdentifier(g.orc.field(2, 1), "PLAC")
+		filler, fillerKey = c.entityIdentifier(g.orc.field(3, 1), "FILL")
+	}
+	key := c.msgKey(s)
+	switch {
+	case fillerKey != "":
+		key = "filler|" + fillerKey
+	case placerKey != "":
+		key = "placer|" + placerKey
+	}
+	e, _ := c.entry("Immunization", key)
+	im := e.res
+
+	completion := strings.ToUpper(s.get(20, 1, 1))
+	status := "completed"
+	if completion != "" {
+		var ok bool
+		if status, ok = completionStatusMap[completion]; !ok {
+			return nil, fieldErr(s.at(20, 1, 0), completion, "is not a completion status", "HL7 table 0322: CP, RE, NA, PA")
+		}
+	}
+	if strings.EqualFold(s.get(21, 1, 1), "D") {
+		status = "entered-in-error"
+	}
+	var ids []any
+	for _, id := range []*Object{placer, filler} {
+		if id != nil {
+			ids = append(ids, id)
+		}
+	}
+	im.Set("identifier", ids)
+	im.Set("status", status)
+	if status == "not-done" {
+		im.Set("statusReason", c.codeableAt(s, 18, 1))
+	}
+	im.Set("vaccineCode", vaccine)
+	im.Set("patient", c.patient.ref())
+	if c.encounter != nil {
+		im.Set("encounter", c.encounter.ref())
+	}
+	im.Set("occurrenceDateTime", when)
+	recorded, err := c.dateTimeAt(s, 22, 1, 1)
+	if err != nil {
+		return nil, err
+	}
+	im.Set("recorded", recorded)
+	switch source := s.get(9, 1, 1); {
+	case source == "00":
+		im.Set("primarySource", true)
+	case source != "":
+		im.Set("primarySource", false)
+		im.Set("reportOrigin", c.codeableAt(s, 9, 1))
+	}
+	if mfr := c.manufacturer(s); mfr != nil {
+		im.Set("manufacturer", mfr.ref())
+	}
+	im.Set("lotNumber", s.get(15, 1, 1))
+	exp, err := c.timeAt(s, 16, 1, 1, false)
+	if err != nil {
+		return nil, err
+	}
+	if exp.prec > 0 {
+		im.Set("expirationDate", exp.date())
+	}
+	if amount := s.get(6, 1, 1); amount != "" && amount != "999" {
+		v, err := numberAt(s, 6, 1, 1)
+		if err != nil {
+			return nil, err
+		}
+		q := obj("value", v, "unit", firstNonEmpty(s.get(7, 1, 2), s.get(7, 1, 1)))
+		if c.codeSystem(s.get(7, 1, 3)) == sysUCUM {
+			q.Set("system", sysUCUM).Set("code", s.get(7, 1, 1))
+		}
+		im.Set("doseQuantity", q)
+	}
+	var performers []any
+	for r := 1; r <= s.reps(10); r++ {
+		if p := c.practitioner(s.field(10, r)); p != nil {
+			performers = append(performers, performer("AP", "Administering Provider", p))
+		}
+	}
+	if g.hasORC {
+		for r := 1; r <= g.orc.reps(12); r++ {
+			if p := c.practitioner(g.orc.field(12, r)); p != nil {
+				performers = append(performers, performer("OP", "Ordering Provider", p))
+			}
+		}
+	}
+	im.Set("performer", performers)
+	var reasons []any
+	for r := 1; r <= s.reps(19); r++ {
+		if rc := c.codeableAt(s, 19, r); rc.Len() > 0 {
+			reasons = append(reasons, rc)
+		}
+	}
+	im.Set("reasonCode", reasons)
+	if completion == "PA" {
+		im.Set("isSubpotent", true)
+	}
+	return e, nil
+}
+
+func performer(code, display string, p *entry) *Object {
+	return obj(
+		"function", obj("coding", []any{obj("system", sysV2+"0443", "code", code, "display", display)}),
+		"actor", p.ref())
+}
+
+// manufacturer maps RXA-17 (an MVX code) to an Organization.
+func (c *conv) manufacturer(s seg) *entry {
+	code, name := s.get(17, 1, 1), s.get(17, 1, 2)
+	if code == "" && name == "" {
+		return nil
+	}
+	sys := c.codeSystem(s.get(17, 1, 3))
+	e, isNew := c.entry("Organization", "manufacturer|"+sys+"|"+code+"|"+name)
+	if isNew {
+		if code != "" {
+			e.res.Set("identifier", []any{obj("system", sys, "value", code)})
+		}
+		e.res.Set("name", name)
+	}
+	return e
+}
+
+// mapRXR sets the route (RXR-1) and site (RXR-2) of the current Immunization.
+func (c *conv) mapRXR(s seg, g group) error {
+	if g.imm == nil {
+		c.ignore(s)
+		return nil
+	}
+	if r := c.codeableAt(s, 1, 1); r.Len() > 0 {
+		g.imm.res.Set("route", r)
+	}
+	if st := c.codeableAt(s, 2, 1); st.Len() > 0 {
+		g.imm.res.Set("site", st)
+	}
+	return nil
+}
+
+func firstNonEmpty(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
