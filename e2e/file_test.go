@@ -32,7 +32,7 @@ func readDir(t *testing.T, dir, pattern string) (names []string, content string)
 // its endpoint are acknowledged, SENT, and archived (whatever file layout it uses).
 func TestBundledRoutes(t *testing.T) {
 	t.Parallel()
-	j := startJunction(t, bundledRoutes(t), nil)
+	j := startJunction(t, bundledRoutes(t), map[string]string{"GATEWAY": freeAddr(t)})
 
 	raw := adt("E2E-BUNDLED-1", "Fernández")
 	r := postHL7(t, j.IngestURL(), "emergency-care", raw)

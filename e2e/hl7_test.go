@@ -45,13 +45,16 @@ func bundledRoutes(t *testing.T) string {
 		t.Fatal(err)
 	}
 	s := string(b)
-	for _, want := range []string{"listen: 127.0.0.1:8090", "listen: 127.0.0.1:8000"} {
+	for _, want := range []string{"listen: 127.0.0.1:8090", "listen: 127.0.0.1:8000", "listen: 127.0.0.1:8080", "- fhir/packages/"} {
 		if !strings.Contains(s, want) {
 			t.Fatalf("the bundled routes.yaml no longer has %q: update this test", want)
 		}
 	}
 	s = strings.ReplaceAll(s, "127.0.0.1:8090", "{{ADMIN}}")
 	s = strings.ReplaceAll(s, "127.0.0.1:8000", "{{INGEST}}")
+	s = strings.ReplaceAll(s, "127.0.0.1:8080", "{{GATEWAY}}")
+	// The FHIR packages stay in the repository; the test's folder has none.
+	s = strings.ReplaceAll(s, "- fhir/packages/", "- "+filepath.Join(repoRoot, "fhir", "packages")+"/")
 	return s
 }
 

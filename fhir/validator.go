@@ -467,3 +467,9 @@ func (c *vctx) conformsTo(n *node, url string, from *Package) (bool, error) {
 	}
 	return c.conforms(n, p), nil
 }
+
+// HasProfile reports whether a profile URL is known (core or a loaded package), so a
+// configuration naming an unknown profile is refused at load time.
+func (v *Validator) HasProfile(url string) bool {
+	return v.reg.structure(url, nil) != nil
+}

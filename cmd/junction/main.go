@@ -27,7 +27,13 @@ const usage = `junction: a healthcare integration engine
 Usage:
   junction serve [-config routes.yaml]   run the channels of a configuration
   junction check [-config routes.yaml]   report every mistake in a configuration, with FILE:LINE
+  junction validate [-package PKG]... [-profile URL]... FILE...
+                                         validate FHIR resources offline (one OperationOutcome per file)
+  junction send [flags] FILE...          post message files to a $ingest endpoint and print the answers
   junction bench [flags]                 measure $ingest throughput against a bare reference
+  junction messages [-admin URL] [filters]   find messages (-channel, -status, -q TEXT, -control-id, …)
+  junction resend [-admin URL] [-destination D] ID...   queue messages again for delivery
+  junction reprocess [-admin URL] ID...  run messages through their channel again
   junction help                          this text
 `
 
@@ -46,8 +52,18 @@ func main() {
 		code = serve(args)
 	case "check":
 		code = check(args)
+	case "validate":
+		code = validate(args)
+	case "send":
+		code = send(args)
 	case "bench":
 		code = bench(args)
+	case "messages":
+		code = messagesCmd(args)
+	case "resend":
+		code = resendCmd(args)
+	case "reprocess":
+		code = reprocessCmd(args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 	default:

@@ -1,0 +1,445 @@
+package connectors
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"junction/engine"
+	"junction/fhir"
+	"junction/transforms"
+)
+
+func init() {
+	engine.RegisterSource(engine.SourceSpec{
+		Type:    "fhir-bundle",
+		Summary: "A FHIR endpoint taking Bundles by PUT {base}/Bundle/{id}, as the Care Gateway does: validated against the channel's profiles and packages, a Bundle id taken only once (409 DUPLICATE_ENTITY after), 201 once stored, then forwarded asynchronously to the destinations. Channels naming the same listen and base share one endpoint; a Bundle goes to the channel whose profiles its meta.profile names.",
+		Fields: []engine.FieldSpec{
+			{Name: "listen", Type: "address", Required: true, Description: "host:port to listen on", Example: ":8080"},
+			{Name: "base", Type: "path", Default: "/fhir", Description: "FHIR base path"},
+			{Name: "profiles", Type: "list", Required: true, Description: "profiles a Bundle's meta.profile may name for this channel", Example: "[http://gateway.kl.dk/1.0/StructureDefinition/klgateway-care-delivery-report]"},
+			{Name: "packages", Type: "list", Description: "FHIR packages (.tgz, unpacked folders or loose JSON files) with the profiles, value sets and code systems; relative to the routes.yaml folder"},
+			{Name: "max_body", Type: "size", Default: "10MB", Description: "largest request body taken; larger ones get 413"},
+		},
+		Build: buildFHIRBundle,
+	})
+}
+
+// bundleRoute is one channel's claim on a FHIR endpoint.
+type bundleRoute struct {
+	channel   *engine.Channel
+	profiles  []string
+	validator *fhir.Validator
+}
+
+// bundleEndpoint serves one base path on one listener.
+type bundleEndpoint struct {
+	base    string
+	routes  []*bundleRoute
+	maxBody int64
+	eng     *engine.Engine
+}
+
+func buildFHIRBundle(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
+	listen := n.Addr("listen", true, "")
+	base := "/" + strings.Trim(n.String("base", false, "/fhir"), "/")
+	profiles := n.Strings("profiles", true)
+	pkgPaths := n.Strings("packages", false)
+	maxBody := n.Size("max_body", 10<<20)
+	ch.DataTypes = []string{transforms.FHIR}
+	ch.SourceInfo = fmt.Sprintf("fhir-bundle %s%s/Bundle/{id} profiles=%s", listen, base, strings.Join(profiles, ","))
+
+	for i, p := range pkgPaths {
+		if !filepath.IsAbs(p) {
+			pkgPaths[i] = filepath.Join(e.Dir, p)
+		}
+	}
+	v, err := fhirValidator(pkgPaths)
+	if err != nil {
+		n.ErrorAt(n.Raw("packages"), n.Path+".packages", "%v", err)
+		return
+	}
+	for _, p := range profiles {
+		if !v.HasProfile(p) {
+			n.ErrorAt(n.Raw("profiles"), n.Path+".profiles", "profile %s is not in the channel's packages (or FHIR R4)", p)
+		}
+	}
+	if listen == "" || len(profiles) == 0 || !ch.Enabled {
+		return
+	}
+	l := e.Listener(listen, n.Raw("listen").Line, n.Path+".listen")
+	key := "fhir-bundle " + base
+	ep, _ := l.Values[key].(*bundleEndpoint)
+	if ep == nil {
+		ep = &bundleEndpoint{base: base, eng: e}
+		l.Values[key] = ep
+		l.Router.Route(base, ep.mount)
+	}
+	for _, r := range ep.routes {
+		for _, p := range profiles {
+			if slices.Contains(r.profiles, p) {
+				n.ErrorAt(n.Raw("profiles"), n.Path+".profiles", "channel %q already takes profile %s on %s%s", r.channel.Name, p, listen, base)
+			}
+		}
+	}
+	ep.routes = append(ep.routes, &bundleRoute{channel: ch, profiles: profiles, validator: v})
+	ep.maxBody = max(ep.maxBody, maxBody)
+}
+
+func (ep *bundleEndpoint) mount(r chi.Router) {
+	r.Get("/metadata", ep.capabilities)
+	r.Post("/{type}/$validate", ep.validate)
+	r.Put("/{type}/{id}", ep.put)
+	r.Get("/{type}/{id}", ep.read)
+	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
+		writeOutcome(w, http.StatusNotFound, fhir.Issue{Severity: fhir.SeverityError, Code: fhir.CodeNotSupported,
+			Diagnostics: fmt.Sprintf("Unknown operation %s %s: this server takes PUT %s/Bundle/{id}, GET %s/Bundle/{id}, GET %s/metadata and POST %s/{type}/$validate", req.Method, req.URL.Path, ep.base, ep.base, ep.base, ep.base)})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		writeOutcome(w, http.StatusMethodNotAllowed, fhir.Issue{Severity: fhir.SeverityError, Code: fhir.CodeNotSupported,
+			Diagnostics: fmt.Sprintf("Method %s is not supported on %s: Bundles are sent with PUT %s/Bundle/{id}", req.Method, req.URL.Path, ep.base)})
+	})
+}
+
+// put takes one Bundle. Checks run in HAPI's order: media type, body, JSON, resource type
+// and id, Bundle.type, duplicate, profile choice, validation; then one store commit.
+func (ep *bundleEndpoint) put(w http.ResponseWriter, req *http.Request) {
+	received := time.Now()
+	if !ep.knownType(w, req) {
+		return
+	}
+	urlID := chi.URLParam(req, "id")
+	body, oo, status := ep.readResource(w, req)
+	if oo != nil {
+		writeOutcome(w, status, oo...)
+		return
+	}
+	res, err := transforms.Parse(transforms.FHIR, body, nil)
+	if err != nil {
+		writeOutcome(w, http.StatusBadRequest, parseIssue(err))
+		return
+	}
+	if rt, _ := res.Resource["resourceType"].(string); rt != "Bundle" {
+		writeOutcome(w, http.StatusBadRequest, issue(fhir.CodeProcessing, fmt.Sprintf("Incorrect resource type found, expected \"Bundle\" but found \"%s\"", rt)))
+		return
+	}
+	bodyID, _ := res.Resource["id"].(string)
+	if bodyID != urlID {
+		writeOutcome(w, http.StatusBadRequest, issue(fhir.CodeProcessing, fmt.Sprintf("Can not update resource, resource body must contain an ID element which matches the request URL for update (PUT) operation - Resource body ID of \"%s\" does not match URL ID of \"%s\"", bodyID, urlID)))
+		return
+	}
+	if oo := fhir.CheckBundleType(body); oo != nil {
+		for i := range oo.Issue {
+			oo.Issue[i].Code = fhir.CodeProcessing
+		}
+		writeOutcome(w, http.StatusUnprocessableEntity, oo.Issue...)
+		return
+	}
+	key := "Bundle/" + urlID
+	if _, err := ep.eng.Store().MessageByKey(req.Context(), key); err == nil {
+		writeOutcome(w, http.StatusConflict, duplicateIssue(key))
+		return
+	}
+	route, oo := ep.route(res.Resource)
+	if oo != nil {
+		writeOutcome(w, http.StatusUnprocessableEntity, oo...)
+		return
+	}
+	// The Care Gateway (a HAPI server) gives every validation issue the code "processing".
+	out, err := route.validator.Validate(body, fhir.Options{Profiles: route.profiles, ProcessingCodes: true})
+	if err != nil {
+		ep.eng.Log.Error("validator failed", "channel", route.channel.Name, "err", err)
+		writeOutcome(w, http.StatusInternalServerError, fhir.Issue{Severity: fhir.SeverityFatal, Code: fhir.CodeException, Diagnostics: "validation could not run: " + err.Error()})
+		return
+	}
+	in := &engine.Inbound{DataType: transforms.FHIR, Body: body, Meta: requestMeta(req), ReceivedAt: received, DedupKey: key}
+	if out.HasError() {
+		route.channel.Refuse(req.Context(), in, fmt.Sprintf("refused with 422: %s", summarize(out)))
+		writeOutcome(w, http.StatusUnprocessableEntity, out.Issue...)
+		return
+	}
+	result := route.channel.Process(req.Context(), in)
+	switch {
+	case errors.Is(result.StoreErr, engine.ErrDuplicate):
+		writeOutcome(w, http.StatusConflict, duplicateIssue(key))
+		return
+	case result.StoreErr != nil:
+		ep.eng.Log.Error("bundle not stored", "channel", route.channel.Name, "err", result.StoreErr)
+		w.Header().Set("Retry-After", "5")
+		writeOutcome(w, http.StatusServiceUnavailable, fhir.Issue{Severity: fhir.SeverityError, Code: fhir.CodeTransient, Diagnostics: "the Bundle could not be stored and was not accepted; send it again later"})
+		return
+	case result.Status == engine.StatusError:
+		writeOutcome(w, http.StatusUnprocessableEntity, fhir.Issue{Severity: fhir.SeverityError, Code: fhir.CodeProcessing, Diagnostics: fmt.Sprintf("message %d: %v", result.MessageID, result.Err)})
+		return
+	}
+	w.Header().Set("Location", ep.base+"/Bundle/"+urlID+"/_history/1")
+	w.Header().Set("ETag", `W/"1"`)
+	w.Header().Set("Last-Modified", received.UTC().Format(http.TimeFormat))
+	w.Header().Set("Junction-Message-Id", strconv.FormatInt(result.MessageID, 10))
+	switch preferReturn(req) {
+	case "minimal":
+		w.WriteHeader(http.StatusCreated)
+	case "OperationOutcome":
+		info := fhir.Issue{Severity: fhir.SeverityInformation, Code: fhir.CodeInformational,
+			Diagnostics: fmt.Sprintf("Successfully created resource \"Bundle/%s/_history/1\"", urlID)}
+		writeOutcome(w, http.StatusCreated, append([]fhir.Issue{info}, out.Issue...)...)
+	default:
+		w.Header().Set("Content-Type", fhirJSON)
+		w.WriteHeader(http.StatusCreated)
+		w.Write(body)
+	}
+}
+
+// route picks the channel whose profiles the Bundle's meta.profile names. With one channel
+// on the endpoint a Bundle without meta.profile goes to it (validation then says what is
+// missing).
+func (ep *bundleEndpoint) route(bundle map[string]any) (*bundleRoute, []fhir.Issue) {
+	var claimed []string
+	if meta, ok := bundle["meta"].(map[string]any); ok {
+		if ps, ok := meta["profile"].([]any); ok {
+			for _, p := range ps {
+				if s, ok := p.(string); ok {
+					claimed = append(claimed, s)
+				}
+			}
+		}
+	}
+	for _, r := range ep.routes {
+		for _, p := range claimed {
+			if slices.Contains(r.profiles, canonicalURL(p)) {
+				return r, nil
+			}
+		}
+	}
+	if len(claimed) == 0 && len(ep.routes) == 1 {
+		return ep.routes[0], nil
+	}
+	var accepted []string
+	for _, r := range ep.routes {
+		accepted = append(accepted, r.profiles...)
+	}
+	diag := fmt.Sprintf("Bundle.meta.profile names none of the profiles accepted here: %s", strings.Join(accepted, ", "))
+	if len(claimed) > 0 {
+		diag = fmt.Sprintf("Bundle.meta.profile %s is not accepted here; expected one of: %s", strings.Join(claimed, ", "), strings.Join(accepted, ", "))
+	}
+	return nil, []fhir.Issue{{Severity: fhir.SeverityError, Code: fhir.CodeProcessing, Diagnostics: diag,
+		Location: []string{"Bundle.meta.profile"}, Expression: []string{"Bundle.meta.profile"}}}
+}
+
+// canonicalURL drops a |version suffix from a canonical reference.
+func canonicalURL(p string) string {
+	if i := strings.IndexByte(p, '|'); i >= 0 {
+		return p[:i]
+	}
+	return p
+}
+
+func (ep *bundleEndpoint) read(w http.ResponseWriter, req *http.Request) {
+	if !ep.knownType(w, req) {
+		return
+	}
+	key := "Bundle/" + chi.URLParam(req, "id")
+	id, err := ep.eng.Store().MessageByKey(req.Context(), key)
+	var m *engine.MessageDetail
+	if err == nil {
+		m, err = ep.eng.Store().GetMessage(req.Context(), id)
+	}
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		writeOutcome(w, http.StatusNotFound, fhir.Issue{Severity: fhir.SeverityError, Code: fhir.CodeNotFound, Diagnostics: fmt.Sprintf("Resource %s is not known", key)})
+		return
+	case err != nil:
+		writeOutcome(w, http.StatusServiceUnavailable, fhir.Issue{Severity: fhir.SeverityError, Code: fhir.CodeTransient, Diagnostics: "cannot read the store: " + err.Error()})
+		return
+	}
+	w.Header().Set("Content-Type", fhirJSON)
+	w.Header().Set("ETag", `W/"1"`)
+	w.Header().Set("Last-Modified", m.ReceivedAt.UTC().Format(http.TimeFormat))
+	w.Header().Set("Content-Location", ep.base+"/"+key+"/_history/1")
+	w.Write([]byte(m.Raw))
+}
+
+// validate is $validate: the outcome of validating the body, nothing stored. A profile
+// may be given as ?profile=; else the body's meta.profile picks the channel.
+func (ep *bundleEndpoint) validate(w http.ResponseWriter, req *http.Request) {
+	body, oo, status := ep.readResource(w, req)
+	if oo != nil {
+		writeOutcome(w, status, oo...)
+		return
+	}
+	res, err := transforms.Parse(transforms.FHIR, body, nil)
+	if err != nil {
+		writeOutcome(w, http.StatusBadRequest, parseIssue(err))
+		return
+	}
+	if rt, _ := res.Resource["resourceType"].(string); rt != chi.URLParam(req, "type") {
+		writeOutcome(w, http.StatusBadRequest, issue(fhir.CodeProcessing, fmt.Sprintf("Incorrect resource type found, expected \"%s\" but found \"%s\"", chi.URLParam(req, "type"), rt)))
+		return
+	}
+	var opts fhir.Options
+	route := ep.routes[0]
+	if p := req.URL.Query().Get("profile"); p != "" {
+		opts.Profiles = []string{canonicalURL(p)}
+		for _, r := range ep.routes {
+			if slices.Contains(r.profiles, opts.Profiles[0]) {
+				route = r
+			}
+		}
+	} else if r, _ := ep.route(res.Resource); r != nil {
+		route = r
+		if res.Resource["resourceType"] == "Bundle" {
+			opts.Profiles = r.profiles
+		}
+	}
+	out, err := route.validator.Validate(body, opts)
+	if err != nil {
+		writeOutcome(w, http.StatusInternalServerError, fhir.Issue{Severity: fhir.SeverityFatal, Code: fhir.CodeException, Diagnostics: "validation could not run: " + err.Error()})
+		return
+	}
+	if len(out.Issue) == 0 {
+		out.Issue = []fhir.Issue{{Severity: fhir.SeverityInformation, Code: fhir.CodeInformational, Diagnostics: "No issues detected during validation"}}
+	}
+	writeOutcome(w, http.StatusOK, out.Issue...)
+}
+
+// capabilities is GET {base}/metadata.
+func (ep *bundleEndpoint) capabilities(w http.ResponseWriter, req *http.Request) {
+	var profiles []string
+	for _, r := range ep.routes {
+		profiles = append(profiles, r.profiles...)
+	}
+	cs := map[string]any{
+		"resourceType": "CapabilityStatement",
+		"status":       "active",
+		"date":         ep.eng.StartedAt().UTC().Format(time.RFC3339),
+		"kind":         "instance",
+		"software":     map[string]any{"name": "Junction"},
+		"implementation": map[string]any{
+			"description": "Junction FHIR Bundle gateway",
+			"url":         "http://" + req.Host + ep.base,
+		},
+		"fhirVersion": "4.0.1",
+		"format":      []string{"application/fhir+json", "json"},
+		"rest": []any{map[string]any{
+			"mode": "server",
+			"resource": []any{map[string]any{
+				"type":              "Bundle",
+				"supportedProfile":  profiles,
+				"interaction":       []any{map[string]any{"code": "update"}, map[string]any{"code": "read"}},
+				"updateCreate":      true,
+				"conditionalCreate": false,
+				"conditionalUpdate": false,
+				"operation":         []any{map[string]any{"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}},
+			}},
+		}},
+	}
+	b, _ := json.Marshal(cs)
+	w.Header().Set("Content-Type", fhirJSON)
+	w.Write(b)
+}
+
+// knownType answers 404 for resource types other than Bundle.
+func (ep *bundleEndpoint) knownType(w http.ResponseWriter, req *http.Request) bool {
+	if t := chi.URLParam(req, "type"); t != "Bundle" {
+		writeOutcome(w, http.StatusNotFound, issue(fhir.CodeNotSupported, fmt.Sprintf("Unknown resource type '%s' - Server knows how to handle: [Bundle]", t)))
+		return false
+	}
+	return true
+}
+
+// readResource checks the media type and reads the body within the size limit.
+func (ep *bundleEndpoint) readResource(w http.ResponseWriter, req *http.Request) ([]byte, []fhir.Issue, int) {
+	ct := req.Header.Get("Content-Type")
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || (mt != "application/fhir+json" && mt != "application/json") {
+		return nil, []fhir.Issue{issue(fhir.CodeNotSupported, fmt.Sprintf("Content-Type must be application/fhir+json or application/json, got '%s'", ct))}, http.StatusUnsupportedMediaType
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return nil, []fhir.Issue{issue(fhir.CodeNotSupported, fmt.Sprintf("Content-Type: charset must be utf-8 when given, got '%s'", cs))}, http.StatusUnsupportedMediaType
+	}
+	body, err := readBody(w, req, ep.maxBody)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, []fhir.Issue{{Severity: fhir.SeverityError, Code: fhir.CodeTooLong, Diagnostics: fmt.Sprintf("request body is larger than the %s limit of this endpoint", humanSize(ep.maxBody))}}, http.StatusRequestEntityTooLarge
+		}
+		return nil, []fhir.Issue{issue(fhir.CodeStructure, "could not read the request body: "+err.Error())}, http.StatusBadRequest
+	}
+	return body, nil, 0
+}
+
+func preferReturn(req *http.Request) string {
+	for _, v := range req.Header.Values("Prefer") {
+		for _, part := range strings.Split(v, ";") {
+			if k, val, ok := strings.Cut(strings.TrimSpace(part), "="); ok && strings.EqualFold(k, "return") {
+				switch strings.Trim(val, `"`) {
+				case "minimal":
+					return "minimal"
+				case "OperationOutcome":
+					return "OperationOutcome"
+				case "representation":
+					return "representation"
+				}
+			}
+		}
+	}
+	return "representation"
+}
+
+const fhirJSON = "application/fhir+json;charset=utf-8"
+
+func issue(code, diagnostics string) fhir.Issue {
+	return fhir.Issue{Severity: fhir.SeverityError, Code: code, Diagnostics: diagnostics}
+}
+
+// duplicateIssue is the Care Gateway's own error text, exactly.
+func duplicateIssue(key string) fhir.Issue {
+	return issue(fhir.CodeProcessing, fmt.Sprintf("DUPLICATE_ENTITY: Entity with id '%s' already exists", key))
+}
+
+// parseIssue turns a JSON parse error into an outcome issue with its line and column.
+func parseIssue(err error) fhir.Issue {
+	var ce *transforms.ContentError
+	if errors.As(err, &ce) {
+		i := issue(fhir.CodeStructure, "Failed to parse JSON encoded FHIR content: "+ce.Msg)
+		if ce.Where != "" {
+			i.Diagnostics += " (at " + ce.Where + ")"
+			i.Location = []string{lineColLocation(ce.Where)}
+		}
+		return i
+	}
+	return issue(fhir.CodeStructure, "Failed to parse JSON encoded FHIR content: "+err.Error())
+}
+
+// lineColLocation writes "line 3, col 9" as HAPI's "Line 3, Col 9".
+func lineColLocation(where string) string {
+	return strings.Replace(strings.Replace(where, "line ", "Line ", 1), "col ", "Col ", 1)
+}
+
+func summarize(oo *fhir.OperationOutcome) string {
+	var errs []string
+	for _, i := range oo.Issue {
+		if i.Severity == fhir.SeverityError || i.Severity == fhir.SeverityFatal {
+			errs = append(errs, i.Diagnostics)
+		}
+	}
+	if len(errs) > 3 {
+		errs = append(errs[:3], fmt.Sprintf("and %d more", len(errs)-3))
+	}
+	return strings.Join(errs, "; ")
+}
+
+func writeOutcome(w http.ResponseWriter, status int, issues ...fhir.Issue) {
+	w.Header().Set("Content-Type", fhirJSON)
+	w.WriteHeader(status)
+	w.Write(fhir.NewOutcome(issues...).JSON())
+}
