@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -36,7 +37,9 @@ func bench(args []string) int {
 	msgFile := flags.String("message", "hl7/testdata/adt_a01.hl7", "HL7v2 message to post")
 	dur := flags.Duration("duration", 10*time.Second, "time per concurrency level")
 	levels := flags.String("concurrency", "1,16,64", "concurrency levels")
-	only := flags.String("only", "", "run only this target: junction or bare")
+	only := flags.String("only", "", "run only this target: junction, bare or gateway")
+	gateway := flags.String("gateway", "care-gateway", "fhir-bundle channel of -config to measure with -bundle (empty: skip)")
+	bundleFile := flags.String("bundle", "fhir/testdata/seed-care-delivery-report.json", "FHIR Bundle to PUT to the gateway, under a new id each time")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flags.Parse(args)
 	if *cpuProfile != "" {
@@ -77,10 +80,15 @@ func bench(args []string) int {
 
 	fmt.Printf("junction bench: %s, %d-byte HL7v2 message, channel %s of %s, %s per level\n", time.Now().Format("2006-01-02"), len(body), ch.Name, *config, *dur)
 	fmt.Printf("machine: %s/%s, %d CPUs (GOMAXPROCS %d); load generator in the same process\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
-	fmt.Printf("%-10s %5s %10s %9s %9s %7s %10s %12s %9s\n", "target", "conc", "msg/s", "p50", "p99", "errors", "bytes/msg", "delivered/s", "cpu/msg")
+	if *only != "gateway" {
+		fmt.Printf("%-10s %5s %10s %9s %9s %7s %10s %12s %9s\n", "target", "conc", "msg/s", "p50", "p99", "errors", "bytes/msg", "delivered/s", "cpu/msg")
+	}
 	for _, c := range concs {
 		var ref, j benchResult
 		var err error
+		if *only == "gateway" {
+			break
+		}
 		if *only != "junction" {
 			if ref, err = benchBare(body, c, *dur); err != nil {
 				fmt.Fprintln(os.Stderr, "bench: bare reference:", err)
@@ -97,6 +105,27 @@ func bench(args []string) int {
 			fmt.Printf("  -> junction/bare = %.2f\n", j.PerSecond/ref.PerSecond)
 		}
 		fmt.Println()
+	}
+	if *gateway == "" || (*only != "" && *only != "gateway") {
+		return 0
+	}
+	gw := src.Channel(*gateway)
+	if gw == nil {
+		fmt.Fprintf(os.Stderr, "bench: %s has no channel %q\n", *config, *gateway)
+		return 1
+	}
+	bundle, err := os.ReadFile(*bundleFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	fmt.Printf("Care Gateway: PUT %s (%d bytes) to channel %s: validated, stored, forwarded to a file\n", *bundleFile, len(bundle), gw.Name)
+	fmt.Printf("%-10s %5s %10s %9s %9s %7s %10s %12s %9s\n", "target", "conc", "bundles/s", "p50", "p99", "errors", "bytes/msg", "delivered/s", "cpu/msg")
+	for _, c := range concs {
+		if _, err := benchGateway(src, gw, bundle, c, *dur); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: gateway:", err)
+			return 1
+		}
 	}
 	return 0
 }
@@ -152,18 +181,76 @@ func benchBare(body []byte, conc int, d time.Duration) (benchResult, error) {
 	return r, nil
 }
 
+// benchGateway PUTs the bundle under a fresh id each time to a fhir-bundle channel
+// configured as in its file, with its destinations replaced by one file destination.
+func benchGateway(src *engine.Engine, ch *engine.Channel, bundle []byte, conc int, d time.Duration) (benchResult, error) {
+	var id struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(bundle, &id); err != nil || id.ID == "" {
+		return benchResult{}, fmt.Errorf("the bundle has no id to vary: %v", err)
+	}
+	var items []map[string]any
+	if err := yaml.Unmarshal([]byte(ch.Section), &items); err != nil || len(items) != 1 {
+		return benchResult{}, fmt.Errorf("cannot read channel %s back from its file: %v", ch.Name, err)
+	}
+	c := items[0]
+	c["name"] = "bench"
+	source, _ := c["source"].(map[string]any)
+	source["listen"] = "127.0.0.1:0"
+	if pkgs, ok := source["packages"].([]any); ok {
+		for i, p := range pkgs {
+			if s, ok := p.(string); ok && !filepath.IsAbs(s) {
+				pkgs[i], _ = filepath.Abs(filepath.Join(src.Dir, s))
+			}
+		}
+	}
+	c["destinations"] = []any{map[string]any{"name": "archive", "type": "file", "dir": "out"}}
+	base, _ := source["base"].(string)
+	if base == "" {
+		base = "/fhir"
+	}
+	cfg, err := yaml.Marshal(map[string]any{"store": map[string]any{"path": "junction.db"}, "admin": map[string]any{"listen": "127.0.0.1:0"}, "channels": []any{c}})
+	if err != nil {
+		return benchResult{}, err
+	}
+	old := []byte(`"` + id.ID + `"`)
+	req := loadgen.Request{
+		Method: http.MethodPut,
+		Header: http.Header{"Content-Type": {"application/fhir+json"}, "Prefer": {"return=minimal"}},
+		Vary: func(worker, n int) (string, []byte) {
+			newID := fmt.Sprintf("bench-%d-%d", worker, n)
+			return base + "/Bundle/" + newID, bytes.Replace(bundle, old, []byte(`"`+newID+`"`), 1)
+		},
+	}
+	return runEngine(cfg, "gateway", req, conc, d, func(l *engine.Listener) string { return "http://" + l.BoundAddr() + base + "/Bundle/x" })
+}
+
 // benchJunction runs an engine with the channel's source, filter and transform and one
 // file destination, all in a temporary folder.
 func benchJunction(ch *engine.Channel, body []byte, conc int, d time.Duration) (benchResult, error) {
+	cfg, err := benchConfig(ch)
+	if err != nil {
+		return benchResult{}, err
+	}
+	req := loadgen.Request{Body: body, Header: ingestHeaders(), Check: func(status int, b []byte) error {
+		if !bytes.Contains(b, []byte("\rMSA|AA|")) {
+			return fmt.Errorf("not an AA ACK: %.200q", b)
+		}
+		return nil
+	}}
+	return runEngine(cfg, "junction", req, conc, d, func(l *engine.Listener) string { return "http://" + l.BoundAddr() + "/$ingest" })
+}
+
+// runEngine starts an engine with cfg (one channel named bench) in a temporary folder, runs
+// the load against the URL urlOf gives for its listener, waits for the destination queues
+// to drain, and prints a row.
+func runEngine(cfg []byte, target string, req loadgen.Request, conc int, d time.Duration, urlOf func(*engine.Listener) string) (benchResult, error) {
 	dir, err := os.MkdirTemp("", "junction-bench")
 	if err != nil {
 		return benchResult{}, err
 	}
 	defer os.RemoveAll(dir)
-	cfg, err := benchConfig(ch)
-	if err != nil {
-		return benchResult{}, err
-	}
 	cfgFile := filepath.Join(dir, "routes.yaml")
 	if err := os.WriteFile(cfgFile, cfg, 0o644); err != nil {
 		return benchResult{}, err
@@ -181,13 +268,7 @@ func benchJunction(ch *engine.Channel, body []byte, conc int, d time.Duration) (
 		store.Close()
 		return benchResult{}, err
 	}
-	url := "http://" + eng.Listeners()[0].BoundAddr() + "/$ingest"
-	req := loadgen.Request{URL: url, Body: body, Header: ingestHeaders(), Check: func(status int, b []byte) error {
-		if !bytes.Contains(b, []byte("\rMSA|AA|")) {
-			return fmt.Errorf("not an AA ACK: %.200q", b)
-		}
-		return nil
-	}}
+	req.URL = urlOf(eng.Listeners()[0])
 	start, cpu0 := time.Now(), cpuTime()
 	res, err := loadgen.Run(context.Background(), req, conc, d)
 	if err != nil {
@@ -195,7 +276,7 @@ func benchJunction(ch *engine.Channel, body []byte, conc int, d time.Duration) (
 		store.Close()
 		return benchResult{}, err
 	}
-	// Delivery runs behind the ACKs: wait for the file destination's queue to drain.
+	// Delivery runs behind the answers: wait for the destination queues to drain.
 	ok := res.Requests - res.Errors
 	for {
 		stats, err := store.Stats(context.Background())
@@ -221,7 +302,7 @@ func benchJunction(ch *engine.Channel, body []byte, conc int, d time.Duration) (
 		}
 	}
 	store.Close()
-	printRow("junction", r)
+	printRow(target, r)
 	if res.FirstError != nil {
 		fmt.Printf("  first error: %v\n", res.FirstError)
 	}

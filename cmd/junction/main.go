@@ -31,9 +31,6 @@ Usage:
                                          validate FHIR resources offline (one OperationOutcome per file)
   junction send [flags] FILE...          post message files to a $ingest endpoint and print the answers
   junction bench [flags]                 measure $ingest throughput against a bare reference
-  junction messages [-admin URL] [filters]   find messages (-channel, -status, -q TEXT, -control-id, …)
-  junction resend [-admin URL] [-destination D] ID...   queue messages again for delivery
-  junction reprocess [-admin URL] ID...  run messages through their channel again
   junction help                          this text
 `
 
@@ -58,12 +55,6 @@ func main() {
 		code = send(args)
 	case "bench":
 		code = bench(args)
-	case "messages":
-		code = messagesCmd(args)
-	case "resend":
-		code = resendCmd(args)
-	case "reprocess":
-		code = reprocessCmd(args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 	default:

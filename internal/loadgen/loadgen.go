@@ -31,6 +31,9 @@ type Request struct {
 	// error. Non-2xx responses are errors already and are not passed to Check.
 	// It runs on the worker goroutine, inside the measured latency, so keep it cheap.
 	Check func(status int, body []byte) error
+	// Vary, when set, gives each request its own URL path and body: worker is the worker's
+	// index, n its request count so far (e.g. to PUT resources under unique ids).
+	Vary func(worker, n int) (path string, body []byte)
 }
 
 // Result is the outcome of one Run.
@@ -148,6 +151,8 @@ func Run(ctx context.Context, req Request, concurrency int, d time.Duration, opt
 	workers := make([]*worker, concurrency)
 	for i := range workers {
 		workers[i] = &worker{
+			index:  i,
+			vary:   req.Vary,
 			tr:     tr,
 			tmpl:   tmpl,
 			body:   req.Body,
@@ -228,6 +233,8 @@ func ms(d time.Duration) string {
 }
 
 type worker struct {
+	index  int
+	vary   func(worker, n int) (string, []byte)
 	tr     *http.Transport
 	tmpl   *http.Request
 	body   []byte
@@ -256,9 +263,18 @@ func (w *worker) run(ctx context.Context, deadline time.Time) {
 		}
 		r := new(http.Request)
 		*r = *w.tmpl // shallow copy: Header, URL and context are shared read-only
-		if len(w.body) > 0 {
+		body := w.body
+		if w.vary != nil {
+			var path string
+			path, body = w.vary(w.index, int(w.requests))
+			u := *w.tmpl.URL
+			u.Path = path
+			r.URL = &u
+			r.ContentLength = int64(len(body))
+		}
+		if len(body) > 0 {
 			rb := new(reqBody)
-			rb.Reset(w.body)
+			rb.Reset(body)
 			r.Body = rb
 		}
 		resp, err := w.tr.RoundTrip(r)

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -234,5 +236,41 @@ func TestPercentileAndString(t *testing.T) {
 	r = Result{Concurrency: 1, PerSecond: 900, P50: 150 * time.Microsecond, P99: 420 * time.Microsecond, Errors: 3}
 	if got := r.String(); !strings.Contains(got, "p50=0.15ms p99=0.42ms errors=3") {
 		t.Errorf("String() = %q", got)
+	}
+}
+
+// With Vary, every request has its own path and body.
+func TestVaryGivesEachRequestItsOwnPathAndBody(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]string{}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen[r.URL.Path] = string(b)
+		mu.Unlock()
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	req := Request{Method: "PUT", URL: "http://" + ln.Addr().String() + "/x", Vary: func(worker, n int) (string, []byte) {
+		id := fmt.Sprintf("%d-%d", worker, n)
+		return "/Bundle/" + id, []byte("body " + id)
+	}}
+	res, err := Run(context.Background(), req, 4, 200*time.Millisecond)
+	if err != nil || res.Errors != 0 {
+		t.Fatalf("run: %v %+v", err, res)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if int64(len(seen)) != res.Requests {
+		t.Fatalf("%d distinct paths for %d requests", len(seen), res.Requests)
+	}
+	for path, body := range seen {
+		if "body "+strings.TrimPrefix(path, "/Bundle/") != body {
+			t.Fatalf("path %s got body %q", path, body)
+		}
 	}
 }
