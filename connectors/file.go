@@ -43,7 +43,7 @@ type fileDestination struct {
 
 var filePlaceholders = map[string]bool{"{id}": true, "{channel}": true, "{destination}": true, "{control_id}": true, "{date}": true, "{ext}": true}
 
-func buildFile(n *engine.Node) engine.Destination {
+func buildFile(n *engine.Node, _ *engine.Engine) engine.Destination {
 	d := &fileDestination{}
 	d.dir = n.String("dir", true, "")
 	if d.dir != "" && !filepath.IsAbs(d.dir) {

@@ -47,7 +47,7 @@ type httpDestination struct {
 	client      *http.Client
 }
 
-func buildHTTP(n *engine.Node) engine.Destination {
+func buildHTTP(n *engine.Node, _ *engine.Engine) engine.Destination {
 	d := &httpDestination{headers: http.Header{}}
 	d.url = n.String("url", true, "")
 	if d.url != "" {

@@ -163,7 +163,7 @@ func buildChannel(n *Node, e *Engine, data []byte) *Channel {
 		if dn == nil {
 			continue
 		}
-		d := buildDestination(dn)
+		d := buildDestination(dn, e)
 		if d == nil {
 			continue
 		}
@@ -186,7 +186,7 @@ func buildChannel(n *Node, e *Engine, data []byte) *Channel {
 	return ch
 }
 
-func buildDestination(n *Node) *DestinationRuntime {
+func buildDestination(n *Node, e *Engine) *DestinationRuntime {
 	d := &DestinationRuntime{Line: n.Line(), Retry: DefaultRetry}
 	d.Name = n.String("name", true, "")
 	if d.Name != "" && !namePattern.MatchString(d.Name) {
@@ -211,7 +211,7 @@ func buildDestination(n *Node) *DestinationRuntime {
 		n.ErrorAt(n.Raw("type"), n.Path+".type", "unknown destination type %q (expected one of: %s)", d.Type, strings.Join(typeNames(destinations), ", "))
 		return nil
 	}
-	d.Dest = spec.Build(n)
+	d.Dest = spec.Build(n, e)
 	n.CheckUnknown()
 	if d.Name == "" || d.Dest == nil {
 		return nil

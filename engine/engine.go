@@ -89,6 +89,15 @@ func (e *Engine) StartedAt() time.Time { return e.started }
 func (e *Engine) Start(store Store) error {
 	e.store = store
 	e.started = time.Now()
+	for _, ch := range e.Channels {
+		for _, d := range ch.Destinations {
+			if s, ok := d.Dest.(Starter); ok {
+				if err := s.Start(); err != nil {
+					return fmt.Errorf("%s:%d: channel %s destination %s: %w", e.File, d.Line, ch.Name, d.Name, err)
+				}
+			}
+		}
+	}
 	for _, l := range e.listenerOrder {
 		ln, err := net.Listen("tcp", l.Addr)
 		if err != nil {

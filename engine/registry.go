@@ -34,8 +34,10 @@ type DestinationSpec struct {
 	Type    string
 	Summary string
 	Fields  []FieldSpec
-	// Build decodes the destination's own keys (name, type and retry are the engine's).
-	Build func(n *Node) Destination
+	// Build decodes the destination's own keys (name, type and retry are the engine's). A
+	// destination that also serves something (e.g. a FHIR store's read API) may attach to
+	// one of e's listeners.
+	Build func(n *Node, e *Engine) Destination
 }
 
 // Destination sends one message somewhere. It must be safe for use by one worker at a time
@@ -56,6 +58,10 @@ type Outcome struct {
 	// RetryAfter, when set by the destination (e.g. HTTP Retry-After), overrides the backoff.
 	RetryAfter time.Duration
 }
+
+// Starter is implemented by destinations that open resources when the engine starts (not
+// when the configuration is loaded, so `junction check` opens nothing).
+type Starter interface{ Start() error }
 
 // Closer is implemented by destinations holding resources.
 type Closer interface{ Close() error }
