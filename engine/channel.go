@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"junction/hl7tofhir"
 	"junction/transforms"
 )
 
@@ -21,6 +22,7 @@ type Channel struct {
 	FilteredACK string   // AA (default) or AR: the answer to a filtered message
 	Filters     []*transforms.Program
 	Transforms  []*transforms.Program
+	Converter   *hl7tofhir.Converter // toFHIR() site settings; nil: the defaults
 
 	Destinations []*DestinationRuntime
 	// SourceInfo is a one-line description of the source for listings (e.g. "ingest :8000 emergency-care").
@@ -150,6 +152,7 @@ func (c *Channel) run(msg *transforms.Message) (Status, error) {
 	if len(c.Filters) == 0 && len(c.Transforms) == 0 {
 		return StatusTransformed, nil
 	}
+	msg.Converter = c.Converter
 	s := transforms.NewSession(msg, c.Name)
 	defer s.Close()
 	for _, f := range c.Filters {

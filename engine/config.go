@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"junction/hl7tofhir"
 	"junction/transforms"
 )
 
@@ -153,6 +154,7 @@ func buildChannel(n *Node, e *Engine, data []byte) *Channel {
 		ch.DataTypes = transforms.DataTypes
 	}
 
+	ch.Converter = buildConverter(n)
 	ch.Filters = compileScripts(n, data, "filter", transforms.Filter, ch.DataTypes)
 	ch.Transforms = compileScripts(n, data, "transform", transforms.Transform, ch.DataTypes)
 
@@ -217,6 +219,36 @@ func buildDestination(n *Node, e *Engine) *DestinationRuntime {
 		return nil
 	}
 	return d
+}
+
+// buildConverter reads the channel's site settings for toFHIR() (all optional).
+func buildConverter(n *Node) *hl7tofhir.Converter {
+	m := n.Map("tofhir", false)
+	if m == nil {
+		return nil
+	}
+	opts := hl7tofhir.Options{
+		Systems:            m.StringMap("systems"),
+		NHSNumberSystem:    m.String("nhs_number_system", false, ""),
+		DefaultSystem:      m.String("default_system", false, ""),
+		OrganizationSystem: m.String("organization_system", false, ""),
+		BaseURL:            m.String("base_url", false, ""),
+		IDNamespace:        m.String("id_namespace", false, ""),
+	}
+	if tz := m.String("time_zone", false, ""); tz != "" {
+		loc, err := time.LoadLocation(tz)
+		if err != nil {
+			m.ErrorAt(m.Raw("time_zone"), m.Path+".time_zone", "expected an IANA time zone such as Europe/London, got %q", tz)
+		}
+		opts.TimeZone = loc
+	}
+	m.CheckUnknown()
+	conv, err := hl7tofhir.NewConverter(opts)
+	if err != nil {
+		m.Errorf("%v", err)
+		return nil
+	}
+	return conv
 }
 
 // compileScripts compiles the filter or transform list under key.

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"junction/hl7"
+	"junction/hl7tofhir"
 )
 
 // Data types as the $ingest data-type header spells them.
@@ -35,6 +36,10 @@ type Message struct {
 	HL7      *hl7.Message        // HL7v2
 	Resource map[string]any      // FHIR
 	Rows     []map[string]string // CSV: header row → records
+
+	// Converter turns HL7v2 into FHIR for toFHIR(), with the channel's site settings (nil:
+	// the defaults).
+	Converter *hl7tofhir.Converter
 
 	changed bool   // a set() touched the parsed content
 	body    []byte // setBody() output; overrides everything

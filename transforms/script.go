@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"junction/hl7"
+	"junction/hl7tofhir"
 )
 
 // Script is one filter or transform step with where it was written.
@@ -56,6 +57,7 @@ type Env struct {
 	SegmentCount func(name string) int                         `expr:"segmentCount"`
 	UUID         func() string                                 `expr:"uuid"`
 	HL7Time      func(t time.Time) string                      `expr:"hl7time"`
+	ToFHIR       func() (string, error)                        `expr:"toFHIR"`
 
 	msg *Message
 }
@@ -209,6 +211,7 @@ func newRunner() *runner {
 	}
 	e.UUID = func() string { return uuid.NewString() }
 	e.HL7Time = func(t time.Time) string { return t.Format("20060102150405") }
+	e.ToFHIR = func() (string, error) { return e.msg.toFHIR() }
 	return r
 }
 
@@ -297,6 +300,37 @@ func (m *Message) set(path string, v any, raw bool) error {
 		return nil
 	}
 	return fmt.Errorf("set(%q): set works on HL7v2 and FHIR messages; use setBody for CSV", path)
+}
+
+var (
+	defaultConverterOnce sync.Once
+	defaultConverter     *hl7tofhir.Converter
+)
+
+// toFHIR converts the HL7v2 message, as transformed so far, into a FHIR R4 transaction
+// Bundle (JSON text), following the HL7 v2-to-FHIR mapping IG.
+func (m *Message) toFHIR() (string, error) {
+	if m.HL7 == nil {
+		return "", fmt.Errorf("toFHIR() converts HL7v2 messages; this one is %s", m.DataType)
+	}
+	conv := m.Converter
+	if conv == nil {
+		defaultConverterOnce.Do(func() { defaultConverter, _ = hl7tofhir.NewConverter(hl7tofhir.Options{}) })
+		conv = defaultConverter
+	}
+	raw := m.Raw
+	if m.changed {
+		raw = m.HL7.Bytes()
+	}
+	res, err := conv.Convert(raw)
+	if err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(res.Bundle)
+	if err != nil {
+		return "", fmt.Errorf("toFHIR: %w", err)
+	}
+	return string(b), nil
 }
 
 func (m *Message) setBody(v any) error {

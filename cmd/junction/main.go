@@ -29,6 +29,7 @@ Usage:
   junction check [-config routes.yaml]   report every mistake in a configuration, with FILE:LINE
   junction validate [-package PKG]... [-profile URL]... FILE...
                                          validate FHIR resources offline (one OperationOutcome per file)
+  junction convert FILE...               print the FHIR Bundle each HL7v2 file converts to
   junction send [flags] FILE...          post message files to a $ingest endpoint and print the answers
   junction bench [flags]                 measure $ingest throughput against a bare reference
   junction help                          this text
@@ -51,6 +52,8 @@ func main() {
 		code = check(args)
 	case "validate":
 		code = validate(args)
+	case "convert":
+		code = convert(args)
 	case "send":
 		code = send(args)
 	case "bench":
