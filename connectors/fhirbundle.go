@@ -118,18 +118,8 @@ func (ep *bundleEndpoint) put(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	urlID := chi.URLParam(req, "id")
-	body, oo, status := ep.readResource(w, req)
-	if oo != nil {
-		writeOutcome(w, status, oo...)
-		return
-	}
-	res, err := transforms.Parse(transforms.FHIR, body, nil)
-	if err != nil {
-		writeOutcome(w, http.StatusBadRequest, parseIssue(err))
-		return
-	}
-	if rt, _ := res.Resource["resourceType"].(string); rt != "Bundle" {
-		writeOutcome(w, http.StatusBadRequest, issue(fhir.CodeProcessing, fmt.Sprintf("Incorrect resource type found, expected \"Bundle\" but found \"%s\"", rt)))
+	body, res := ep.readResource(w, req, "Bundle")
+	if res == nil {
 		return
 	}
 	bodyID, _ := res.Resource["id"].(string)
@@ -271,18 +261,8 @@ func (ep *bundleEndpoint) read(w http.ResponseWriter, req *http.Request) {
 // validate is $validate: the outcome of validating the body, nothing stored. A profile
 // may be given as ?profile=; else the body's meta.profile picks the channel.
 func (ep *bundleEndpoint) validate(w http.ResponseWriter, req *http.Request) {
-	body, oo, status := ep.readResource(w, req)
-	if oo != nil {
-		writeOutcome(w, status, oo...)
-		return
-	}
-	res, err := transforms.Parse(transforms.FHIR, body, nil)
-	if err != nil {
-		writeOutcome(w, http.StatusBadRequest, parseIssue(err))
-		return
-	}
-	if rt, _ := res.Resource["resourceType"].(string); rt != chi.URLParam(req, "type") {
-		writeOutcome(w, http.StatusBadRequest, issue(fhir.CodeProcessing, fmt.Sprintf("Incorrect resource type found, expected \"%s\" but found \"%s\"", chi.URLParam(req, "type"), rt)))
+	body, res := ep.readResource(w, req, chi.URLParam(req, "type"))
+	if res == nil {
 		return
 	}
 	var opts fhir.Options
@@ -356,25 +336,39 @@ func (ep *bundleEndpoint) knownType(w http.ResponseWriter, req *http.Request) bo
 	return true
 }
 
-// readResource checks the media type and reads the body within the size limit.
-func (ep *bundleEndpoint) readResource(w http.ResponseWriter, req *http.Request) ([]byte, []fhir.Issue, int) {
+// readResource checks the media type, reads the body within the size limit and parses it
+// as a resource of type wantType. On any failure it has answered, and res is nil.
+func (ep *bundleEndpoint) readResource(w http.ResponseWriter, req *http.Request, wantType string) (body []byte, res *transforms.Message) {
 	ct := req.Header.Get("Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || (mt != "application/fhir+json" && mt != "application/json") {
-		return nil, []fhir.Issue{issue(fhir.CodeNotSupported, fmt.Sprintf("Content-Type must be application/fhir+json or application/json, got '%s'", ct))}, http.StatusUnsupportedMediaType
+		writeOutcome(w, http.StatusUnsupportedMediaType, issue(fhir.CodeNotSupported, fmt.Sprintf("Content-Type must be application/fhir+json or application/json, got '%s'", ct)))
+		return nil, nil
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return nil, []fhir.Issue{issue(fhir.CodeNotSupported, fmt.Sprintf("Content-Type: charset must be utf-8 when given, got '%s'", cs))}, http.StatusUnsupportedMediaType
+		writeOutcome(w, http.StatusUnsupportedMediaType, issue(fhir.CodeNotSupported, fmt.Sprintf("Content-Type: charset must be utf-8 when given, got '%s'", cs)))
+		return nil, nil
 	}
-	body, err := readBody(w, req, ep.maxBody)
+	body, err = readBody(w, req, ep.maxBody)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, []fhir.Issue{{Severity: fhir.SeverityError, Code: fhir.CodeTooLong, Diagnostics: fmt.Sprintf("request body is larger than the %s limit of this endpoint", humanSize(ep.maxBody))}}, http.StatusRequestEntityTooLarge
+			writeOutcome(w, http.StatusRequestEntityTooLarge, fhir.Issue{Severity: fhir.SeverityError, Code: fhir.CodeTooLong, Diagnostics: fmt.Sprintf("request body is larger than the %s limit of this endpoint", humanSize(ep.maxBody))})
+		} else {
+			writeOutcome(w, http.StatusBadRequest, issue(fhir.CodeStructure, "could not read the request body: "+err.Error()))
 		}
-		return nil, []fhir.Issue{issue(fhir.CodeStructure, "could not read the request body: "+err.Error())}, http.StatusBadRequest
+		return nil, nil
 	}
-	return body, nil, 0
+	res, err = transforms.Parse(transforms.FHIR, body, nil)
+	if err != nil {
+		writeOutcome(w, http.StatusBadRequest, parseIssue(err))
+		return nil, nil
+	}
+	if rt, _ := res.Resource["resourceType"].(string); rt != wantType {
+		writeOutcome(w, http.StatusBadRequest, issue(fhir.CodeProcessing, fmt.Sprintf("Incorrect resource type found, expected \"%s\" but found \"%s\"", wantType, rt)))
+		return nil, nil
+	}
+	return body, res
 }
 
 func preferReturn(req *http.Request) string {

@@ -1,7 +1,6 @@
 package connectors
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"junction/engine"
-	"junction/engine/store/sqlite"
 )
 
 // seedBundle is the Care Gateway seed's example report, pretty-printed as it was sent.
@@ -63,7 +61,6 @@ func (r *receiver) count(key string) int {
 
 // startGateway runs a Care Gateway channel on loopback with the KL packages of the repo.
 func startGateway(t testing.TB, rcv *receiver) (*engine.Engine, string) {
-	dir := t.TempDir()
 	pkgs, _ := filepath.Abs("../fhir/packages")
 	cfg := fmt.Sprintf(`store:
   path: junction.db
@@ -82,26 +79,7 @@ channels:
       - { name: flis, type: http, method: PUT, url: "http://%[2]s/flis/Bundle/{control_id}", retry: { backoff: 20ms } }
       - { name: sei2, type: http, method: PUT, url: "http://%[2]s/sei2/Bundle/{control_id}", retry: { backoff: 20ms } }
 `, pkgs, rcv.addr)
-	file := filepath.Join(dir, "routes.yaml")
-	os.WriteFile(file, []byte(cfg), 0o644)
-	eng, err := engine.Load(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.Log = discard()
-	store, err := sqlite.Open(eng.StorePath, sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Start(store); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		eng.Stop(ctx)
-		store.Close()
-	})
+	eng := runRoutes(t, cfg)
 	return eng, "http://" + eng.Listeners()[0].BoundAddr() + "/fhir"
 }
 

@@ -18,7 +18,7 @@ import (
 )
 
 // runRoutes starts an engine with the given routes.yaml text on a real store.
-func runRoutes(t *testing.T, routes string) *engine.Engine {
+func runRoutes(t testing.TB, routes string) *engine.Engine {
 	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "routes.yaml")

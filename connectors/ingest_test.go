@@ -8,15 +8,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"junction/engine"
-	"junction/engine/store/sqlite"
 	"junction/hl7"
 )
 
@@ -54,29 +50,7 @@ const adtA01 = "MSH|^~\\&|SENDER|FAC|DEX|QVV|20240213144932||ADT^A01|8457239|P|2
 
 // startEngine runs the routes above on loopback with a real SQLite store.
 func startEngine(t testing.TB) (*engine.Engine, string) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "routes.yaml")
-	if err := os.WriteFile(file, []byte(testRoutes), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.Load(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.Log = discard()
-	store, err := sqlite.Open(eng.StorePath, sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Start(store); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		eng.Stop(ctx)
-		store.Close()
-	})
+	eng := runRoutes(t, testRoutes)
 	return eng, "http://" + eng.Listeners()[0].BoundAddr() + "/$ingest"
 }
 
