@@ -151,7 +151,7 @@ func (ep *bundleEndpoint) put(w http.ResponseWriter, req *http.Request) {
 		writeOutcome(w, http.StatusInternalServerError, fhir.Issue{Severity: fhir.SeverityFatal, Code: fhir.CodeException, Diagnostics: "validation could not run: " + err.Error()})
 		return
 	}
-	in := &engine.Inbound{DataType: transforms.FHIR, Body: body, Meta: requestMeta(req), ReceivedAt: received, DedupKey: key}
+	in := &engine.Inbound{DataType: transforms.FHIR, Body: body, Meta: requestMeta(req), ReceivedAt: received, DedupKey: key, Parsed: res}
 	if out.HasError() {
 		route.channel.Refuse(req.Context(), in, fmt.Sprintf("refused with 422: %s", summarize(out)))
 		writeOutcome(w, http.StatusUnprocessableEntity, out.Issue...)

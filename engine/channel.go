@@ -52,6 +52,9 @@ type Inbound struct {
 	OrgCode      string
 	ReceivedAt   time.Time
 	DedupKey     string
+	// Parsed, when the source has parsed the content already (with transforms.Parse),
+	// spares parsing it twice.
+	Parsed *transforms.Message
 }
 
 // Result is what became of an inbound message.
@@ -90,7 +93,12 @@ func (c *Channel) Process(ctx context.Context, in *Inbound) Result {
 		DedupKey:     in.DedupKey,
 	}
 	res := Result{}
-	msg, err := transforms.Parse(in.DataType, in.Body, in.Meta)
+	msg, err := in.Parsed, error(nil)
+	if msg == nil {
+		msg, err = transforms.Parse(in.DataType, in.Body, in.Meta)
+	} else {
+		msg.Meta = in.Meta
+	}
 	if err != nil {
 		nm.Status, nm.Error = StatusError, err.Error()
 		res.Status, res.Err = StatusError, err

@@ -205,7 +205,7 @@ func benchGateway(src *engine.Engine, ch *engine.Channel, bundle []byte, conc in
 			}
 		}
 	}
-	c["destinations"] = []any{map[string]any{"name": "archive", "type": "file", "dir": "out"}}
+	c["destinations"] = []any{map[string]any{"name": "archive", "type": "file", "dir": "out", "filename": "{channel}-{date}.{ext}", "append": true}}
 	base, _ := source["base"].(string)
 	if base == "" {
 		base = "/fhir"
