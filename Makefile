@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/junction
 FUZZTIME ?= 15s
 
-.PHONY: build run check test test-race test-all fuzz lint bench deps clean
+.PHONY: build run check test test-race test-all fuzz lint bench deps clean screenshots
 
 build:
 	$(GO) build -o $(BIN) ./cmd/junction
@@ -18,18 +18,22 @@ check: build
 # every other test (end-to-end ones start the real binary on loopback), short fuzz runs.
 test: deps lint test-race test-all fuzz
 
+# Go modules, and headless Chromium (Debian's package) for the UI's browser tests.
 deps:
 	$(GO) mod download
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 lint:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# JUNCTION_BROWSER_TESTS=1: the UI's browser tests fail, rather than skip, without Chromium.
 test-race:
-	$(GO) test -race -count=1 ./engine/... ./hl7/... ./transforms/... ./connectors/... ./ui/...
+	JUNCTION_BROWSER_TESTS=1 $(GO) test -race -count=1 ./engine/... ./hl7/... ./transforms/... ./connectors/... ./ui/...
 
+# Every package not run under the race detector above (new packages are picked up).
 test-all:
-	$(GO) test -count=1 ./cmd/... ./internal/... ./e2e/...
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/(engine|hl7|transforms|connectors|ui)(/|$$)')
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./hl7/
@@ -40,7 +44,12 @@ fuzz:
 # Go micro-benchmarks. Figures depend on the machine; compare ratios.
 bench: build
 	./$(BIN) bench -config routes.yaml
-	$(GO) test -run '^$$' -bench . -benchmem ./hl7/ ./engine/... ./transforms/
+	$(GO) test -run '^$$' -bench . -benchmem ./hl7/ ./engine/... ./transforms/ ./hl7tofhir/ ./fhir/
+
+# Screenshots of the UI for the README (docs/*.png), taken with headless Chromium
+# against a running engine holding realistic messages.
+screenshots:
+	JUNCTION_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run '^TestScreenshots$$' ./ui/
 
 clean:
 	rm -rf bin data out

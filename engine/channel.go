@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"junction/hl7tofhir"
@@ -40,7 +41,10 @@ type DestinationRuntime struct {
 	Dest    Destination
 	Channel *Channel
 
-	wake chan struct{}
+	wake chan struct{} // new messages were queued
+	kick chan struct{} // an operator resent, paused or resumed: look at the queue again
+	// paused mirrors the queue's pause flag in the store (see SetPaused, holdLease).
+	paused atomic.Bool
 }
 
 // Inbound is a message as a source hands it over.
@@ -52,6 +56,7 @@ type Inbound struct {
 	OrgCode      string
 	ReceivedAt   time.Time
 	DedupKey     string
+	OriginalID   int64 // reprocessing: the message this one is a new run of
 	// Parsed, when the source has parsed the content already (with transforms.Parse),
 	// spares parsing it twice.
 	Parsed *transforms.Message
@@ -91,6 +96,7 @@ func (c *Channel) Process(ctx context.Context, in *Inbound) Result {
 		Meta:         in.Meta,
 		Raw:          in.Body,
 		DedupKey:     in.DedupKey,
+		OriginalID:   in.OriginalID,
 	}
 	res := Result{}
 	msg, err := in.Parsed, error(nil)
@@ -205,6 +211,21 @@ func (d *DestinationRuntime) Wake() {
 	default:
 	}
 }
+
+// Kick tells the destination's worker that an operator changed its queue (a resend, a
+// pause or resume): unlike Wake it also ends a wait for a retry at the head of the queue.
+func (d *DestinationRuntime) Kick() {
+	if d.kick == nil {
+		return
+	}
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Paused tells whether the destination's queue is paused (as this node last saw it).
+func (d *DestinationRuntime) Paused() bool { return d.paused.Load() }
 
 // IsContentError reports whether err is a problem with the message itself (as opposed to
 // ours), so the sender is told AE with a 4xx.

@@ -25,12 +25,21 @@ func (e *Engine) runWorker(ctx context.Context, ch *Channel, d *DestinationRunti
 		if !w.holdLease(ctx) {
 			continue
 		}
+		if d.paused.Load() {
+			// Paused by an operator: keep the lease (so no other node takes the queue) but
+			// take no work. A kick (resume) ends the wait at once; a resume on another node
+			// is seen at the next lease renewal.
+			w.settle()
+			w.cursor = 0
+			sleep(ctx, nil, d.kick, idlePoll)
+			continue
+		}
 		batch, err := e.store.Pending(ctx, ch.Name, d.Name, w.cursor, batchSize)
 		if err != nil {
 			if ctx.Err() == nil {
 				w.log.Error("cannot read the queue", "err", err)
 			}
-			sleep(ctx, nil, errorBackoff)
+			sleep(ctx, nil, nil, errorBackoff)
 			continue
 		}
 		if len(batch) == 0 {
@@ -43,7 +52,7 @@ func (e *Engine) runWorker(ctx context.Context, ch *Channel, d *DestinationRunti
 				w.cursor = 0
 				continue
 			}
-			sleep(ctx, d.wake, idlePoll)
+			sleep(ctx, d.wake, d.kick, idlePoll)
 			continue
 		}
 		results, blockedUntil := w.send(ctx, batch)
@@ -53,9 +62,12 @@ func (e *Engine) runWorker(ctx context.Context, ch *Channel, d *DestinationRunti
 		}
 		if !blockedUntil.IsZero() {
 			// The head waits for its retry; new messages must not overtake it. Its new
-			// attempt count and time must be stored before it is read again.
+			// attempt count and time must be stored before it is read again. An operator's
+			// kick (a resend, a pause) ends the wait: read again from the queue's head.
 			w.settle()
-			sleep(ctx, nil, time.Until(blockedUntil))
+			if sleep(ctx, nil, d.kick, time.Until(blockedUntil)) {
+				w.cursor = 0
+			}
 		}
 	}
 }
@@ -91,10 +103,15 @@ func (w *queueWorker) holdLease(ctx context.Context) bool {
 		}
 		w.leaseRenew = time.Time{}
 		w.cursor = 0
-		sleep(ctx, nil, leaseTTL/3)
+		sleep(ctx, nil, nil, leaseTTL/3)
 		return false
 	}
 	w.leaseRenew = time.Now().Add(leaseTTL / 3)
+	// The pause flag lives in the store (it applies on every node): read it with each
+	// renewal. A pause or resume made through this engine applies at once (SetPaused).
+	if p, err := w.e.store.QueuePaused(ctx, w.ch.Name, w.d.Name); err == nil {
+		w.d.paused.Store(p)
+	}
 	return true
 }
 
@@ -151,6 +168,9 @@ func (w *queueWorker) finish() {
 func (w *queueWorker) send(ctx context.Context, batch []Delivery) (results []AttemptResult, blockedUntil time.Time) {
 	results = make([]AttemptResult, 0, len(batch))
 	for i := range batch {
+		if w.d.paused.Load() {
+			break // paused meanwhile: what is sent is recorded, the rest waits
+		}
 		dl := &batch[i]
 		now := time.Now()
 		if dl.NextAttempt.After(now) {
@@ -214,16 +234,20 @@ func (d *DestinationRuntime) classify(dl *Delivery, out Outcome, now time.Time) 
 	return r
 }
 
-// sleep waits for d, a wake-up, or the end of ctx.
-func sleep(ctx context.Context, wake <-chan struct{}, d time.Duration) {
+// sleep waits for d, a wake-up (new messages), a kick (an operator's action), or the end
+// of ctx; nil channels never fire. It reports whether it was kicked.
+func sleep(ctx context.Context, wake, kick <-chan struct{}, d time.Duration) (kicked bool) {
 	if d <= 0 {
-		return
+		return false
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 	case <-wake:
+	case <-kick:
+		return true
 	case <-t.C:
 	}
+	return false
 }

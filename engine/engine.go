@@ -35,6 +35,7 @@ type Engine struct {
 	started time.Time
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
+	monitor monitor // statistics samples for the admin UI (monitor.go)
 }
 
 // Listener is one HTTP listen address shared by every source that names it.
@@ -108,12 +109,14 @@ func (e *Engine) Start(store Store) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
+	e.startMonitor(ctx)
 	for _, ch := range e.Channels {
 		if !ch.Enabled {
 			continue
 		}
 		for _, d := range ch.Destinations {
 			d.wake = make(chan struct{}, 1)
+			d.kick = make(chan struct{}, 1)
 			e.workers.Add(1)
 			go func() {
 				defer e.workers.Done()

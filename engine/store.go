@@ -59,6 +59,13 @@ type NewMessage struct {
 // ErrDuplicate is returned by Accept when NewMessage.DedupKey is already taken.
 var ErrDuplicate = errors.New("duplicate")
 
+// ErrBadFilter is wrapped by ListMessages errors about the filter itself (e.g. a text
+// query with nothing to search for).
+var ErrBadFilter = errors.New("bad filter")
+
+// ErrNoDeliveries is returned by Resend for a message that was never routed.
+var ErrNoDeliveries = errors.New("the message has no deliveries")
+
 // Delivery is one queued destination row handed to a destination worker.
 type Delivery struct {
 	MessageID   int64
@@ -100,12 +107,26 @@ type AttemptResult struct {
 	At          time.Time
 }
 
-// MessageFilter selects messages for listing. Zero values mean "any".
+// MessageFilter selects messages for listing. Zero values mean "any"; set fields combine
+// with AND.
 type MessageFilter struct {
-	Channel  string
-	Status   Status
-	BeforeID int64 // cursor: only messages with id < BeforeID
-	Limit    int   // default 100, max 1000
+	Channel string
+	Status  Status // the message's own status
+	// DestinationStatus: at least one delivery has this status (QUEUED, SENT or ERROR);
+	// with Destination, that destination's delivery.
+	DestinationStatus Status
+	Destination       string    // with DestinationStatus; alone: messages routed to it
+	Since, Until      time.Time // received at >= Since and < Until
+	// Text is free text over message content, answered from the full-text index (which
+	// may lag ingestion by a moment): every whitespace-separated word must occur, words
+	// are matched whole and case- and accent-insensitively, "quoted words" as a phrase,
+	// and a trailing * matches a prefix (smi*).
+	Text         string
+	ControlID    string // exact; found through the full-text index too
+	OrgCode      string // exact
+	SourceDomain string // exact
+	BeforeID     int64  // cursor: only messages with id < BeforeID
+	Limit        int    // default 100, max 1000
 }
 
 // MessageSummary is one row of a message listing.
@@ -134,6 +155,50 @@ type DestinationStatus struct {
 	Encoded  *string `json:"encoded,omitempty"`
 	Sent     *string `json:"sent,omitempty"`
 	Response *string `json:"response,omitempty"`
+	// Edited is content an operator edited for a resend, which this delivery sends
+	// instead of the message's own (GetMessage only; nil when not edited).
+	Edited *string `json:"edited,omitempty"`
+}
+
+// Event is one entry of the audit trail of operator actions.
+type Event struct {
+	At          time.Time `json:"at"`
+	MessageID   int64     `json:"message_id,omitempty"`
+	Channel     string    `json:"channel,omitempty"`
+	Destination string    `json:"destination,omitempty"`
+	Kind        string    `json:"kind"` // resend, resend-edited, reprocess, reprocessed-from, pause, resume
+	Detail      string    `json:"detail,omitempty"`
+}
+
+// ResendRequest queues a message's deliveries again.
+type ResendRequest struct {
+	MessageID    int64
+	Destinations []string // empty: every destination of the message
+	// Content, when not nil, is sent instead of the message's content (an operator's
+	// edit); it is stored on the delivery and the resend is logged as edited. When nil, a
+	// delivery sends the message's own content again (dropping an earlier edit).
+	Content []byte
+	Detail  string // logged with the event (e.g. who or which job)
+}
+
+// QueueInfo is the state of one destination queue as the store holds it.
+type QueueInfo struct {
+	Channel     string            `json:"channel"`
+	Destination string            `json:"destination"`
+	Counts      DestinationCounts `json:"counts"`
+	Paused      bool              `json:"paused"`
+	Holder      string            `json:"lease_holder,omitempty"`
+	HolderUntil *time.Time        `json:"lease_until,omitempty"`
+	// The most recent failed attempt (retried or final), if any.
+	LastError        string     `json:"last_error,omitempty"`
+	LastErrorAt      *time.Time `json:"last_error_at,omitempty"`
+	LastErrorMessage int64      `json:"last_error_message,omitempty"`
+}
+
+// SearchStatus tells how far the background full-text indexer has come.
+type SearchStatus struct {
+	IndexedThrough int64 `json:"indexed_through"` // every message with id <= this is searchable
+	LatestID       int64 `json:"latest_id"`       // the newest message id
 }
 
 // MessageDetail is a message with every stored stage.
@@ -143,6 +208,7 @@ type MessageDetail struct {
 	OriginalID  int64             `json:"original_id,omitempty"`
 	Raw         string            `json:"raw"`
 	Transformed *string           `json:"transformed,omitempty"` // nil when unchanged from raw
+	Events      []Event           `json:"events,omitempty"`      // operator actions on it, oldest first
 }
 
 // DestinationCounts are per-status counts of one destination's rows.
@@ -199,6 +265,24 @@ type Store interface {
 	GetMessage(ctx context.Context, id int64) (*MessageDetail, error)
 	// Stats returns lifetime counts per channel.
 	Stats(ctx context.Context) (map[string]ChannelStats, error)
+
+	// Resend puts deliveries of a message back on their queues: status QUEUED, attempts
+	// kept, next attempt now, counters and the message's status adjusted, and an event
+	// logged, in one transaction. It returns the destinations queued again. Unknown
+	// messages or destinations wrap ErrNotFound; a message without deliveries (FILTERED,
+	// or failed at the source) wraps ErrNoDeliveries.
+	Resend(ctx context.Context, r ResendRequest) ([]string, error)
+	// AddEvent appends to the audit trail.
+	AddEvent(ctx context.Context, ev Event) error
+	// SetQueuePaused pauses or resumes a destination queue (and logs it). Workers on
+	// every node sharing the store stop taking work from a paused queue.
+	SetQueuePaused(ctx context.Context, channel, destination string, paused bool, detail string) error
+	// QueuePaused tells whether a queue is paused.
+	QueuePaused(ctx context.Context, channel, destination string) (bool, error)
+	// Queues returns the state of every queue the store knows.
+	Queues(ctx context.Context) ([]QueueInfo, error)
+	// SearchStatus tells how far full-text indexing has come.
+	SearchStatus(ctx context.Context) (SearchStatus, error)
 
 	// Close flushes pending writes and closes the database.
 	Close() error

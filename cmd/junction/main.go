@@ -32,6 +32,9 @@ Usage:
   junction convert FILE...               print the FHIR Bundle each HL7v2 file converts to
   junction send [flags] FILE...          post message files to a $ingest endpoint and print the answers
   junction bench [flags]                 measure $ingest throughput against a bare reference
+  junction messages [-admin URL] [filters]   find messages (-channel, -status, -q TEXT, -control-id, …)
+  junction resend [-admin URL] [-destination D] ID...   queue messages again for delivery
+  junction reprocess [-admin URL] ID...  run messages through their channel again
   junction help                          this text
 `
 
@@ -58,6 +61,12 @@ func main() {
 		code = send(args)
 	case "bench":
 		code = bench(args)
+	case "messages":
+		code = messagesCmd(args)
+	case "resend":
+		code = resendCmd(args)
+	case "reprocess":
+		code = reprocessCmd(args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 	default:

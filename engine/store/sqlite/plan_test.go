@@ -3,6 +3,7 @@ package sqlite
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"junction/engine"
 )
@@ -67,4 +68,24 @@ func TestQueryPlans(t *testing.T) {
 	}
 	q, args, _ = listSQL(engine.MessageFilter{})
 	expect("list all", plan(q, args...), nil, []string{"TEMP B-TREE"})
+
+	// Text search walks the full-text index newest first and looks each candidate up.
+	for _, f := range []engine.MessageFilter{
+		{Text: "smith"},
+		{Text: "smith", Channel: "c", BeforeID: 10, Status: engine.StatusError},
+		{ControlID: "C1", OrgCode: "X"},
+	} {
+		q, args, _ := listSQLRange(f, 5, 100)
+		expect("search", plan(q, args...), []string{"SCAN search VIRTUAL TABLE INDEX", ":DESC", "SEARCH messages USING INTEGER PRIMARY KEY"},
+			[]string{"TEMP B-TREE", "SCAN messages"})
+	}
+	// A destination's status is checked on the page's rows by rowid range.
+	q, args, _ = listSQL(engine.MessageFilter{DestinationStatus: engine.StatusError, Destination: "d"})
+	expect("destination error", plan(q, args...), []string{"messages_status", "SEARCH d EXISTS USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"},
+		[]string{"TEMP B-TREE", "SCAN messages"})
+	q, args, _ = listSQL(engine.MessageFilter{DestinationStatus: engine.StatusQueued, Destination: "d"})
+	expect("destination queued", plan(q, args...), []string{"deliveries_outbox"}, []string{"TEMP B-TREE", "SCAN messages"})
+	// A time range is a primary key range.
+	q, args, _ = listSQLRange(engine.MessageFilter{Since: time.Unix(1, 0), Until: time.Unix(2, 0)}, 5, 100)
+	expect("time range", plan(q, args...), []string{"SEARCH messages USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"}, []string{"TEMP B-TREE"})
 }

@@ -17,7 +17,7 @@ import (
 // pendingSQL reads one queue's QUEUED rows from the deliveries_outbox partial index.
 const pendingSQL = `
 	SELECT d.id >> 8, d.attempts, d.next_attempt, m.control_id, m.data_type, m.meta,
-	       coalesce(c.transformed, c.raw)
+	       coalesce(d.content, c.transformed, c.raw)
 	FROM deliveries d JOIN messages m ON m.id = d.id >> 8 JOIN contents c ON c.message_id = m.id
 	WHERE d.queue_id = (SELECT id FROM queues WHERE channel = ? AND destination = ?)
 	  AND d.status = 'QUEUED' AND d.id >= ?
@@ -96,12 +96,16 @@ func (s *Store) readTx(ctx context.Context, f func(tx *sql.Tx) error) error {
 
 // ListMessages implements engine.Store.
 func (s *Store) ListMessages(ctx context.Context, f engine.MessageFilter) ([]engine.MessageSummary, error) {
-	q, args, err := listSQL(f)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: ListMessages: %w", err)
-	}
 	var out []engine.MessageSummary
-	err = s.readTx(ctx, func(tx *sql.Tx) error {
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		lo, hi, err := idBounds(ctx, tx, f.Since, f.Until)
+		if err != nil {
+			return err
+		}
+		q, args, err := listSQLRange(f, lo, hi)
+		if err != nil {
+			return err
+		}
 		rows, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
 			return err
@@ -157,13 +161,37 @@ func (s *Store) ListMessages(ctx context.Context, f engine.MessageFilter) ([]eng
 		return drows.Err()
 	})
 	if err != nil {
+		var fe *FilterError
+		if errors.As(err, &fe) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("sqlite: ListMessages: %w", err)
 	}
 	return out, nil
 }
 
-// listSQL builds the ListMessages query for f.
+// FilterError is a MessageFilter that cannot be answered as given (an unknown status,
+// a text query with nothing to search for).
+type FilterError struct{ Field, Msg string }
+
+func (e *FilterError) Error() string { return e.Field + ": " + e.Msg }
+
+// Unwrap makes errors.Is(err, engine.ErrBadFilter) true.
+func (e *FilterError) Unwrap() error { return engine.ErrBadFilter }
+
+// listSQL builds the ListMessages query for f, without id bounds for its time range.
 func listSQL(f engine.MessageFilter) (q string, args []any, err error) {
+	return listSQLRange(f, 0, 0)
+}
+
+// listSQLRange builds the ListMessages query for f. lo and hi (0: none) bound the ids
+// the time range can match (see idBounds), so a range far in the past is a primary-key
+// range scan rather than a walk from the newest message.
+//
+// Messages with text or a control id to match come from the full-text index, walked
+// newest first (FTS4 hands docids out in descending order and stops at LIMIT); the
+// other conditions are checked on each candidate's row.
+func listSQLRange(f engine.MessageFilter, lo, hi int64) (q string, args []any, err error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
@@ -172,35 +200,127 @@ func listSQL(f engine.MessageFilter) (q string, args []any, err error) {
 		limit = 1000
 	}
 	var where []string
+	var match string
+	if f.Text != "" || f.ControlID != "" {
+		var parts []string
+		if f.Text != "" {
+			m := ftsQuery(f.Text)
+			if m == "" {
+				return "", nil, &FilterError{"q", "nothing to search for: give words or numbers"}
+			}
+			parts = append(parts, m)
+		}
+		if f.ControlID != "" {
+			// The control id is in the content (MSH-10, the resource id): the index finds the
+			// candidates, the column says which are exact.
+			if m := ftsQuery(`"` + f.ControlID + `"`); m != "" {
+				parts = append(parts, m)
+			}
+		}
+		match = strings.Join(parts, " ")
+	}
+	idCol := "id"
+	if match != "" {
+		idCol = "search.docid"
+		where = append(where, "search MATCH ?")
+		args = append(args, match)
+	}
+	if f.ControlID != "" {
+		where = append(where, "control_id = ?")
+		args = append(args, f.ControlID)
+	}
 	if f.Channel != "" {
 		where = append(where, "channel = ?")
 		args = append(args, f.Channel)
 	}
-	if f.Status != "" {
-		if !engine.ValidStatus(string(f.Status)) {
-			return "", nil, fmt.Errorf("unknown status %q", f.Status)
+	if f.OrgCode != "" {
+		where = append(where, "org_code = ?")
+		args = append(args, f.OrgCode)
+	}
+	if f.SourceDomain != "" {
+		where = append(where, "source_domain = ?")
+		args = append(args, f.SourceDomain)
+	}
+	status := f.Status
+	if f.DestinationStatus == engine.StatusError && status == "" {
+		// A message with a failed delivery is ERROR itself: its status index narrows it.
+		status = engine.StatusError
+	}
+	if status != "" {
+		if !engine.ValidStatus(string(status)) {
+			return "", nil, &FilterError{"status", fmt.Sprintf("unknown status %q", status)}
 		}
 		// Literals (from the fixed set just checked), repeating the partial indexes' own
 		// conditions, let SQLite use messages_status or deliveries_outbox.
-		where = append(where, "status = '"+string(f.Status)+"'")
-		switch f.Status {
+		where = append(where, "status = '"+string(status)+"'")
+		switch status {
 		case engine.StatusSent:
 		case engine.StatusQueued:
-			where = append(where, "id IN (SELECT id >> 8 FROM deliveries WHERE status = 'QUEUED')")
+			if f.DestinationStatus == "" {
+				where = append(where, "id IN (SELECT id >> 8 FROM deliveries WHERE status = 'QUEUED')")
+			}
 		default:
 			where = append(where, "status NOT IN ('SENT', 'QUEUED')")
 		}
 	}
+	if ds := f.DestinationStatus; ds != "" || f.Destination != "" {
+		switch ds {
+		case "", engine.StatusQueued, engine.StatusSent, engine.StatusError:
+		default:
+			return "", nil, &FilterError{"destination_status", fmt.Sprintf("expected QUEUED, SENT or ERROR, got %q", ds)}
+		}
+		var cond []string
+		if ds != "" {
+			cond = append(cond, "d.status = '"+string(ds)+"'")
+		}
+		if f.Destination != "" {
+			qc := "destination = ?"
+			args = append(args, f.Destination)
+			if f.Channel != "" {
+				qc += " AND channel = ?"
+				args = append(args, f.Channel)
+			}
+			cond = append(cond, "d.queue_id IN (SELECT id FROM queues WHERE "+qc+")")
+		}
+		if ds == engine.StatusQueued {
+			// The outbox index holds exactly the QUEUED rows.
+			where = append(where, "id IN (SELECT d.id >> 8 FROM deliveries d WHERE "+strings.Join(cond, " AND ")+")")
+		} else {
+			where = append(where, "EXISTS (SELECT 1 FROM deliveries d WHERE d.id BETWEEN messages.id << 8 AND (messages.id << 8) | 255 AND "+
+				strings.Join(cond, " AND ")+")")
+		}
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "received_at >= ?")
+		args = append(args, f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "received_at < ?")
+		args = append(args, f.Until.UnixNano())
+	}
 	if f.BeforeID > 0 {
-		where = append(where, "id < ?")
+		where = append(where, idCol+" < ?")
 		args = append(args, f.BeforeID)
 	}
-	q = `SELECT id, channel, status, control_id, data_type, source_domain, org_code, received_at, error
-		FROM messages`
+	if lo > 0 {
+		where = append(where, idCol+" >= ?")
+		args = append(args, lo)
+	}
+	if hi > 0 {
+		where = append(where, idCol+" <= ?")
+		args = append(args, hi)
+	}
+	const cols = `SELECT id, channel, status, control_id, data_type, source_domain, org_code, received_at, error`
+	if match != "" {
+		// CROSS JOIN keeps the index the outer loop, in docid order.
+		q = cols + " FROM search CROSS JOIN messages ON messages.id = search.docid"
+	} else {
+		q = cols + " FROM messages"
+	}
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id DESC LIMIT ?"
+	q += " ORDER BY " + idCol + " DESC LIMIT ?"
 	args = append(args, limit)
 	return q, args, nil
 }
@@ -257,7 +377,7 @@ func (s *Store) GetMessage(ctx context.Context, id int64) (*engine.MessageDetail
 		d.Destinations = []engine.DestinationStatus{}
 		rows, err := tx.QueryContext(ctx, `
 			SELECT q.destination, d.status, d.attempts, d.next_attempt, d.last_error, d.updated_at,
-			       d.encoded, d.sent, d.response
+			       d.encoded, d.sent, d.response, d.content
 			FROM deliveries d JOIN queues q ON q.id = d.queue_id
 			WHERE d.id BETWEEN ? AND ? ORDER BY d.id`, id<<8, id<<8|0xff)
 		if err != nil {
@@ -267,12 +387,17 @@ func (s *Store) GetMessage(ctx context.Context, id int64) (*engine.MessageDetail
 		for rows.Next() {
 			var ds engine.DestinationStatus
 			var next, upd int64
-			var enc, sent, resp []byte
+			var enc, sent, resp, edited []byte
 			if err := rows.Scan(&ds.Name, &ds.Status, &ds.Attempts, &next, &ds.LastError, &upd,
-				&enc, &sent, &resp); err != nil {
+				&enc, &sent, &resp, &edited); err != nil {
 				return err
 			}
 			fillTimes(&ds, next, upd)
+			content := content
+			if edited != nil {
+				e := string(edited)
+				ds.Edited, content = &e, e
+			}
 			if ds.Attempts > 0 {
 				e := content
 				if enc != nil {
@@ -290,7 +415,12 @@ func (s *Store) GetMessage(ctx context.Context, id int64) (*engine.MessageDetail
 			}
 			d.Destinations = append(d.Destinations, ds)
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		d.Events, err = readEvents(ctx, tx, `WHERE message_id = ? ORDER BY id`, id)
+		return err
 	})
 	if errors.Is(err, engine.ErrNotFound) || errors.Is(err, engine.ErrStoreClosed) {
 		return nil, err

@@ -7,7 +7,7 @@ import (
 )
 
 // schemaVersion is the version this build writes into PRAGMA user_version.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // migrations[i] moves a database from user_version i to i+1. Each runs in one transaction
 // together with the user_version bump.
@@ -96,6 +96,47 @@ CREATE TABLE deliveries (
 	response     BLOB
 );
 CREATE INDEX deliveries_outbox ON deliveries (queue_id, id) WHERE status = 'QUEUED';
+`,
+	// 1 -> 2: operator features (the admin UI).
+	//
+	//   - queues.paused: an operator paused the queue; workers on every node stop taking
+	//     work from it. queues.last_error*: the queue's most recent failed attempt, kept by
+	//     Record (only batches with errors write it).
+	//   - deliveries.content: content an operator edited for a resend; NULL = the
+	//     message's own (transformed, else raw). Pending sends it when set.
+	//   - events: the audit trail of operator actions (resend, edited resend, reprocess,
+	//     pause, resume), shown with the message or channel they touched.
+	//   - search: the full-text index of message content, FTS4 (compiled into
+	//     mattn/go-sqlite3 without build tags) and contentless (docid = message id; the text
+	//     lives in contents already). It is filled in the background by the indexer, never
+	//     on the Accept path; search_state.indexed_to is its persisted cursor: every message
+	//     with id <= indexed_to is indexed. automerge keeps segment merges incremental, so
+	//     no index write ever stalls the writer on one big merge.
+	`
+ALTER TABLE queues ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE queues ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
+ALTER TABLE queues ADD COLUMN last_error_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE queues ADD COLUMN last_error_message INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE deliveries ADD COLUMN content BLOB;
+
+CREATE TABLE events (
+	id          INTEGER PRIMARY KEY,
+	at          INTEGER NOT NULL,
+	message_id  INTEGER NOT NULL DEFAULT 0,
+	channel     TEXT NOT NULL DEFAULT '',
+	destination TEXT NOT NULL DEFAULT '',
+	kind        TEXT NOT NULL,
+	detail      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX events_message ON events (message_id, id);
+
+CREATE VIRTUAL TABLE search USING fts4(body, content="", tokenize=unicode61);
+INSERT INTO search (search) VALUES ('automerge=8');
+CREATE TABLE search_state (
+	id         INTEGER PRIMARY KEY CHECK (id = 1),
+	indexed_to INTEGER NOT NULL
+);
+INSERT INTO search_state (id, indexed_to) VALUES (1, 0);
 `,
 }
 

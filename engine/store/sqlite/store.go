@@ -34,6 +34,9 @@ type Options struct {
 	BusyTimeout time.Duration
 	// MaxBatch caps how many queued writes one transaction takes (default 512).
 	MaxBatch int
+	// NoIndexer turns the background full-text indexer off (search then finds only
+	// what was indexed before). For tests and benchmarks of the write path alone.
+	NoIndexer bool
 	// PageSize is the page size of a newly created database file (default 4096). It has
 	// no effect on an existing file. 16 KiB pages store ~10% fewer bytes per message, but
 	// every commit writes whole pages to the WAL: at low concurrency, where a commit holds
@@ -74,6 +77,14 @@ type Store struct {
 	closed bool
 	shut   atomic.Bool // set by Close; read without the lock by readers
 	reqs   chan *request
+	idle   chan *request // low-priority work (the indexer's), taken when reqs is empty
+
+	// The full-text indexer (search.go).
+	idxKick   chan struct{} // the writer committed new messages
+	idxCancel context.CancelFunc
+	idxDone   chan struct{}
+	indexedTo atomic.Int64
+	idxStarve time.Duration // indexStarve when opened
 
 	w          *writer // owned by the writer goroutine; kept here for tests
 	writerDone chan struct{}
@@ -105,6 +116,9 @@ func Open(path string, opts Options) (*Store, error) {
 		path:       abs,
 		opts:       opts,
 		reqs:       make(chan *request, 4*opts.MaxBatch),
+		idle:       make(chan *request),
+		idxKick:    make(chan struct{}, 1),
+		idxStarve:  indexStarve,
 		writerDone: make(chan struct{}),
 	}
 	if err := s.open(); err != nil {
@@ -118,6 +132,13 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s.w = w
 	go w.run()
+	ictx, cancel := context.WithCancel(context.Background())
+	s.idxCancel, s.idxDone = cancel, make(chan struct{})
+	if opts.NoIndexer {
+		close(s.idxDone)
+	} else {
+		go s.runIndexer(ictx)
+	}
 	return s, nil
 }
 
@@ -234,6 +255,9 @@ func (s *Store) SizeBytes() (int64, error) {
 // into the database file and closes it. Calls after the first return the first's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		// The indexer first: its requests must not meet a closed writer.
+		s.idxCancel()
+		<-s.idxDone
 		s.shut.Store(true)
 		s.mu.Lock()
 		s.closed = true

@@ -27,6 +27,10 @@ const (
 	opTake
 	opRelease
 	opCheckpoint // runs between transactions; used by tests and benchmarks
+	opResend
+	opEvent
+	opPause
+	opIndex // the background indexer's batch: its own transaction, low priority
 )
 
 // maxDestinations bounds NewMessage.Destinations: the ordinal lives in the low 8 bits of
@@ -45,12 +49,44 @@ type request struct {
 	results []recordReq
 	lease   leaseReq
 	mode    string // checkpoint mode
+	resend  resendReq
+	event   engine.Event
+	pause   pauseReq
+	index   indexReq
 
 	// Answer, valid once done is closed.
+	id    int64
+	ok    bool
+	names []string // opResend: the destinations queued again
+	err   error
+	done  chan struct{}
+}
+
+type resendReq struct {
+	messageID    int64
+	destinations []string
+	content      any // nil or []byte
+	detail       string
+	at           int64
+}
+
+type pauseReq struct {
+	channel, destination string
+	paused               bool
+	detail               string
+	at                   int64
+}
+
+// indexReq adds documents to the full-text index and moves its cursor from from to
+// through (every message in between is indexed, or has no text).
+type indexReq struct {
+	from, through int64
+	docs          []indexDoc
+}
+
+type indexDoc struct {
 	id   int64
-	ok   bool
-	err  error
-	done chan struct{}
+	body []byte
 }
 
 type acceptReq struct {
@@ -108,6 +144,29 @@ func (s *Store) submit(ctx context.Context, r *request) error {
 		s.mu.RUnlock()
 		return ctx.Err()
 	}
+	return s.await(ctx, r)
+}
+
+// submitIdle hands r to the writer through its low-priority channel, which the writer
+// reads only when no other request is waiting. It gives up (returning false, nothing
+// queued) after patience; the caller may then use submit.
+func (s *Store) submitIdle(ctx context.Context, r *request, patience time.Duration) (bool, error) {
+	r.ctx = ctx
+	r.done = make(chan struct{})
+	t := time.NewTimer(patience)
+	defer t.Stop()
+	select {
+	case s.idle <- r:
+	case <-t.C:
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	return true, s.await(ctx, r)
+}
+
+// await waits for the writer's answer to a queued request.
+func (s *Store) await(ctx context.Context, r *request) error {
 	select {
 	case <-r.done:
 		return r.err
@@ -282,6 +341,44 @@ func (s *Store) Checkpoint(ctx context.Context, mode string) error {
 	return s.submit(ctx, &request{kind: opCheckpoint, mode: mode})
 }
 
+// Resend implements engine.Store.
+func (s *Store) Resend(ctx context.Context, rr engine.ResendRequest) ([]string, error) {
+	if rr.MessageID <= 0 {
+		return nil, fmt.Errorf("sqlite: Resend: message %d: %w", rr.MessageID, engine.ErrNotFound)
+	}
+	r := &request{kind: opResend, resend: resendReq{
+		messageID:    rr.MessageID,
+		destinations: append([]string(nil), rr.Destinations...),
+		content:      blobArg(rr.Content),
+		detail:       rr.Detail,
+		at:           time.Now().UnixNano(),
+	}}
+	if err := s.submit(ctx, r); err != nil {
+		return nil, err
+	}
+	return r.names, nil
+}
+
+// AddEvent implements engine.Store.
+func (s *Store) AddEvent(ctx context.Context, ev engine.Event) error {
+	if ev.Kind == "" {
+		return errors.New("sqlite: AddEvent: empty kind")
+	}
+	if ev.At.IsZero() {
+		ev.At = time.Now()
+	}
+	return s.submit(ctx, &request{kind: opEvent, event: ev})
+}
+
+// SetQueuePaused implements engine.Store.
+func (s *Store) SetQueuePaused(ctx context.Context, channel, destination string, paused bool, detail string) error {
+	if channel == "" || destination == "" {
+		return errors.New("sqlite: SetQueuePaused: empty channel or destination")
+	}
+	return s.submit(ctx, &request{kind: opPause, pause: pauseReq{channel: channel, destination: destination,
+		paused: paused, detail: detail, at: time.Now().UnixNano()}})
+}
+
 // queueKey names a destination queue.
 type queueKey struct{ channel, destination string }
 
@@ -300,6 +397,12 @@ func (c *queueCounts) add(status string, n int64) {
 
 type channelCounts struct{ received, filtered, errored int64 }
 
+// lastError is a queue's most recent failed attempt in the current transaction.
+type lastError struct {
+	text    string
+	at, msg int64
+}
+
 // writer owns the write connection. Its fields are used only by its goroutine.
 type writer struct {
 	s    *Store
@@ -312,11 +415,15 @@ type writer struct {
 	insQueue, findQueue, acquire, release *sql.Stmt
 	take                                  *sql.Stmt
 	addChannel, addQueue                  *sql.Stmt
+	msgChannel, requeue, insEvent, pause  *sql.Stmt
+	setLastError, insSearch               *sql.Stmt
+	indexedTo, setIndexedTo               *sql.Stmt
 
 	queues    map[queueKey]int64 // committed queue ids
 	txQueues  map[queueKey]int64 // queue ids resolved in the current transaction
 	chanDelta map[string]*channelCounts
 	qDelta    map[int64]*queueCounts
+	lastErr   map[int64]lastError
 	batch     []*request
 	// syncFull is the connection's synchronous setting: FULL while a batch holds an Accept
 	// (an acknowledged message must survive power loss), NORMAL for batches of delivery
@@ -325,6 +432,8 @@ type writer struct {
 	// lastBatch is the size of the previous batch: under load the writer lingers briefly
 	// for more work, so one fsync serves more messages.
 	lastBatch int
+	// idleTimer measures the quiet time before the writer takes background work (next).
+	idleTimer *time.Timer
 
 	// hook, when set (by tests, before the first request), injects failures: it is called
 	// with stage "delivery" before an Accept's delivery inserts (an error is treated as a
@@ -342,6 +451,7 @@ func newWriter(s *Store) (*writer, error) {
 		txQueues:  map[queueKey]int64{},
 		chanDelta: map[string]*channelCounts{},
 		qDelta:    map[int64]*queueCounts{},
+		lastErr:   map[int64]lastError{},
 	}
 	ctx := context.Background()
 	prep := []struct {
@@ -378,6 +488,15 @@ func newWriter(s *Store) (*writer, error) {
 			ON CONFLICT (name) DO UPDATE SET received = received + excluded.received,
 			filtered = filtered + excluded.filtered, errored = errored + excluded.errored`},
 		{&w.addQueue, `UPDATE queues SET queued = queued + ?, sent = sent + ?, error = error + ? WHERE id = ?`},
+		{&w.msgChannel, `SELECT channel FROM messages WHERE id = ?`},
+		{&w.requeue, `UPDATE deliveries SET status = 'QUEUED', next_attempt = ?, content = ?, updated_at = ? WHERE id = ?`},
+		{&w.insEvent, `INSERT INTO events (at, message_id, channel, destination, kind, detail) VALUES (?, ?, ?, ?, ?, ?)`},
+		{&w.pause, `INSERT INTO queues (channel, destination, paused) VALUES (?, ?, ?)
+			ON CONFLICT (channel, destination) DO UPDATE SET paused = excluded.paused`},
+		{&w.setLastError, `UPDATE queues SET last_error = ?, last_error_at = ?, last_error_message = ? WHERE id = ?`},
+		{&w.insSearch, `INSERT INTO search (docid, body) VALUES (?, ?)`},
+		{&w.indexedTo, `SELECT indexed_to FROM search_state WHERE id = 1`},
+		{&w.setIndexedTo, `UPDATE search_state SET indexed_to = ? WHERE id = 1`},
 	}
 	for _, p := range prep {
 		st, err := w.conn.PrepareContext(ctx, p.sql)
@@ -392,7 +511,8 @@ func newWriter(s *Store) (*writer, error) {
 func (w *writer) close() {
 	for _, st := range []*sql.Stmt{w.begin, w.commit, w.rollback,
 		w.insMsg, w.insContent, w.delContent, w.insDel, w.delMsg, w.delDels, w.loadDels, w.updDel, w.setStatus,
-		w.insQueue, w.findQueue, w.acquire, w.take, w.release, w.addChannel, w.addQueue} {
+		w.insQueue, w.findQueue, w.acquire, w.take, w.release, w.addChannel, w.addQueue,
+		w.msgChannel, w.requeue, w.insEvent, w.pause, w.setLastError, w.insSearch, w.indexedTo, w.setIndexedTo} {
 		if st != nil {
 			st.Close()
 		}
@@ -406,9 +526,15 @@ func (w *writer) run() {
 	defer w.close()
 	max := w.s.opts.MaxBatch
 	for {
-		r, ok := <-w.s.reqs
+		r, ok := w.next()
 		if !ok {
 			return
+		}
+		if r.kind == opIndex {
+			// Background work, taken only when nothing else waited: alone, in its own
+			// transaction.
+			w.process([]*request{r})
+			continue
 		}
 		batch := append(w.batch[:0], r)
 		var linger <-chan time.Time
@@ -445,6 +571,34 @@ func (w *writer) run() {
 	}
 }
 
+// next waits for the next request: from reqs; from the low-priority idle channel only
+// once reqs has stayed empty for writerIdleGap (a request arriving meanwhile is taken at
+// once). ok is false once reqs is closed and drained.
+func (w *writer) next() (r *request, ok bool) {
+	select {
+	case r, ok = <-w.s.reqs:
+		return r, ok
+	default:
+	}
+	if w.idleTimer == nil {
+		w.idleTimer = time.NewTimer(writerIdleGap)
+	} else {
+		w.idleTimer.Reset(writerIdleGap)
+	}
+	select {
+	case r, ok = <-w.s.reqs:
+		w.idleTimer.Stop()
+		return r, ok
+	case <-w.idleTimer.C:
+	}
+	select {
+	case r, ok = <-w.s.reqs:
+		return r, ok
+	case r = <-w.s.idle:
+		return r, true
+	}
+}
+
 // maxCulprits bounds how many times one batch is retried without a request whose
 // failure could not be isolated in place before the whole batch is failed.
 const maxCulprits = 3
@@ -452,7 +606,7 @@ const maxCulprits = 3
 // process commits one batch and answers every request in it.
 func (w *writer) process(batch []*request) {
 	live := make([]*request, 0, len(batch))
-	var checkpoints []*request
+	var checkpoints, indexes []*request
 	for _, r := range batch {
 		switch {
 		case r.ctx.Err() != nil:
@@ -460,6 +614,8 @@ func (w *writer) process(batch []*request) {
 			r.err = r.ctx.Err()
 		case r.kind == opCheckpoint:
 			checkpoints = append(checkpoints, r)
+		case r.kind == opIndex:
+			indexes = append(indexes, r)
 		default:
 			live = append(live, r)
 		}
@@ -481,6 +637,9 @@ func (w *writer) process(batch []*request) {
 		for _, r := range live {
 			r.id, r.ok, r.err = 0, false, nil
 		}
+	}
+	for _, r := range indexes {
+		r.err = w.indexBatch(r)
 	}
 	for _, r := range checkpoints {
 		r.err = w.s.checkpoint(context.Background(), r.mode)
@@ -505,6 +664,7 @@ func (w *writer) transact(live []*request) (culprit int, err error) {
 	clear(w.txQueues)
 	clear(w.chanDelta)
 	clear(w.qDelta)
+	clear(w.lastErr)
 	defer func() {
 		if err != nil {
 			_, _ = w.rollback.Exec()
@@ -528,6 +688,16 @@ func (w *writer) transact(live []*request) (culprit int, err error) {
 		w.queues[k] = id
 	}
 	w.s.commits.Add(1)
+	for _, r := range live {
+		if r.kind == opAccept && r.err == nil {
+			// New messages to index: tell the indexer (never blocks).
+			select {
+			case w.s.idxKick <- struct{}{}:
+			default:
+			}
+			break
+		}
+	}
 	return -1, nil
 }
 
@@ -620,6 +790,15 @@ func (w *writer) apply(r *request) error {
 		if _, err := w.release.Exec(r.lease.channel, r.lease.destination, r.lease.owner); err != nil {
 			itemErr = fmt.Errorf("sqlite: ReleaseQueue: %w", err)
 		}
+	case opResend:
+		itemErr, fatal = w.resendOne(r)
+	case opEvent:
+		ev := r.event
+		if _, err := w.insEvent.Exec(ev.At.UnixNano(), ev.MessageID, ev.Channel, ev.Destination, ev.Kind, ev.Detail); err != nil {
+			itemErr = fmt.Errorf("sqlite: AddEvent: %w", err)
+		}
+	case opPause:
+		itemErr, fatal = w.setPaused(r)
 	}
 	if fatal == nil && w.hook != nil {
 		fatal = w.hook(r, "applied")
@@ -829,6 +1008,14 @@ func (w *writer) record(r *request) (itemErr, fatal error) {
 		c.add(d.from, -1)
 		c.add(d.to, 1)
 	}
+	for i, res := range r.results {
+		if res.errText != "" {
+			d := msgs[where[i][0]].dels[where[i][1]]
+			if prev, ok := w.lastErr[d.queue]; !ok || res.at >= prev.at {
+				w.lastErr[d.queue] = lastError{text: res.errText, at: res.at, msg: res.messageID}
+			}
+		}
+	}
 	return nil, nil
 }
 
@@ -880,5 +1067,149 @@ func (w *writer) applyCounters() error {
 			return fmt.Errorf("sqlite: counters: %w", err)
 		}
 	}
+	for id, le := range w.lastErr {
+		if _, err := w.setLastError.Exec(le.text, le.at, le.msg, id); err != nil {
+			return fmt.Errorf("sqlite: last error: %w", err)
+		}
+	}
+	return nil
+}
+
+// resendOne queues chosen deliveries of one message again. Every lookup comes first, so
+// an unknown message or destination fails the request before anything is written; a
+// failure after the first write leaves the transaction to be retried without it.
+func (w *writer) resendOne(r *request) (itemErr, fatal error) {
+	rs := &r.resend
+	var channel string
+	if err := w.msgChannel.QueryRow(rs.messageID).Scan(&channel); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("message %d: %w", rs.messageID, engine.ErrNotFound), nil
+		}
+		return fmt.Errorf("sqlite: Resend: %w", err), nil
+	}
+	type del struct {
+		id, queue    int64
+		status, dest string
+		chosen       bool
+	}
+	var dels []del
+	rows, err := w.loadDels.Query(rs.messageID<<8, rs.messageID<<8|0xff)
+	if err != nil {
+		return fmt.Errorf("sqlite: Resend: %w", err), nil
+	}
+	for rows.Next() {
+		var d del
+		if err := rows.Scan(&d.id, &d.queue, &d.status, &d.dest); err != nil {
+			rows.Close()
+			return fmt.Errorf("sqlite: Resend: %w", err), nil
+		}
+		dels = append(dels, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: Resend: %w", err), nil
+	}
+	if len(dels) == 0 {
+		return fmt.Errorf("message %d: %w", rs.messageID, engine.ErrNoDeliveries), nil
+	}
+	if len(rs.destinations) == 0 {
+		for i := range dels {
+			dels[i].chosen = true
+		}
+	}
+	for _, name := range rs.destinations {
+		found := false
+		for i := range dels {
+			if dels[i].dest == name {
+				dels[i].chosen, found = true, true
+			}
+		}
+		if !found {
+			return fmt.Errorf("message %d has no destination %q: %w", rs.messageID, name, engine.ErrNotFound), nil
+		}
+	}
+	kind := "resend"
+	if rs.content != nil {
+		kind = "resend-edited"
+	}
+	var names []string
+	for i := range dels {
+		d := &dels[i]
+		if !d.chosen {
+			continue
+		}
+		if _, err := w.requeue.Exec(rs.at, rs.content, rs.at, d.id); err != nil {
+			return nil, fmt.Errorf("sqlite: Resend: %w", err)
+		}
+		if _, err := w.insEvent.Exec(rs.at, rs.messageID, channel, d.dest, kind, rs.detail); err != nil {
+			return nil, fmt.Errorf("sqlite: Resend: event: %w", err)
+		}
+		if d.status != string(engine.StatusQueued) {
+			c := w.qCounts(d.queue)
+			c.add(d.status, -1)
+			c.add(string(engine.StatusQueued), 1)
+			d.status = string(engine.StatusQueued)
+		}
+		names = append(names, d.dest)
+	}
+	if _, err := w.setStatus.Exec(aggregate(dels, func(d del) string { return d.status }), rs.messageID); err != nil {
+		return nil, fmt.Errorf("sqlite: Resend: message status: %w", err)
+	}
+	r.names = names
+	return nil, nil
+}
+
+// setPaused sets a queue's paused flag (creating the queue row if it is new) and logs it.
+func (w *writer) setPaused(r *request) (itemErr, fatal error) {
+	p := r.pause
+	if _, err := w.pause.Exec(p.channel, p.destination, p.paused); err != nil {
+		return fmt.Errorf("sqlite: SetQueuePaused: %w", err), nil
+	}
+	kind := "resume"
+	if p.paused {
+		kind = "pause"
+	}
+	if _, err := w.insEvent.Exec(p.at, 0, p.channel, p.destination, kind, p.detail); err != nil {
+		return nil, fmt.Errorf("sqlite: SetQueuePaused: event: %w", err)
+	}
+	// A queue row created here is committed with this transaction; forget nothing cached:
+	// resolveQueues looks rows up by name when it meets a new queue.
+	return nil, nil
+}
+
+// indexBatch adds one batch of documents to the full-text index in its own transaction
+// (synchronous=NORMAL: a batch lost to a power cut is indexed again, since the cursor is
+// committed with it). It checks the cursor first, so a batch is never indexed twice.
+func (w *writer) indexBatch(r *request) error {
+	if err := w.setSync([]*request{r}); err != nil {
+		return err
+	}
+	if _, err := w.begin.Exec(); err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	err := func() error {
+		var at int64
+		if err := w.indexedTo.QueryRow().Scan(&at); err != nil {
+			return err
+		}
+		if at != r.index.from {
+			return fmt.Errorf("index cursor is at %d, not %d", at, r.index.from)
+		}
+		for _, d := range r.index.docs {
+			if _, err := w.insSearch.Exec(d.id, d.body); err != nil {
+				return fmt.Errorf("message %d: %w", d.id, err)
+			}
+		}
+		if _, err := w.setIndexedTo.Exec(r.index.through); err != nil {
+			return err
+		}
+		_, err := w.commit.Exec()
+		return err
+	}()
+	if err != nil {
+		_, _ = w.rollback.Exec()
+		return fmt.Errorf("sqlite: index: %w", err)
+	}
+	w.s.commits.Add(1)
 	return nil
 }

@@ -1,0 +1,134 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Operator actions: resend, reprocess, pause and resume. The admin API calls these; each
+// is logged in the store's audit trail.
+
+// OpError is an operator request that cannot be carried out as asked (a destination
+// that is not configured, a disabled channel, …). Its text says why.
+type OpError struct{ Msg string }
+
+func (e *OpError) Error() string { return e.Msg }
+
+func opErrorf(format string, args ...any) error { return &OpError{Msg: fmt.Sprintf(format, args...)} }
+
+// Destination finds a configured destination.
+func (e *Engine) Destination(channel, destination string) (*DestinationRuntime, error) {
+	ch := e.Channel(channel)
+	if ch == nil {
+		return nil, fmt.Errorf("no channel is named %q: %w", channel, ErrNotFound)
+	}
+	for _, d := range ch.Destinations {
+		if d.Name == destination {
+			return d, nil
+		}
+	}
+	return nil, fmt.Errorf("channel %s has no destination %q: %w", channel, destination, ErrNotFound)
+}
+
+// Resend queues a message's deliveries again (all of them when destinations is empty),
+// optionally with edited content (see Store.Resend), and kicks their workers. detail is
+// logged with it. It returns the destinations queued again.
+func (e *Engine) Resend(ctx context.Context, id int64, destinations []string, content []byte, detail string) ([]string, error) {
+	m, err := e.store.GetMessage(ctx, id)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("no message has id %d: %w", id, ErrNotFound)
+		}
+		return nil, err
+	}
+	ch := e.Channel(m.Channel)
+	if ch == nil {
+		return nil, opErrorf("message %d belongs to channel %s, which is no longer configured", id, m.Channel)
+	}
+	if len(m.Destinations) == 0 {
+		return nil, opErrorf("message %d was never routed (it is %s): reprocess it instead", id, m.Status)
+	}
+	has := map[string]bool{}
+	for _, d := range m.Destinations {
+		has[d.Name] = true
+	}
+	if len(destinations) == 0 {
+		for _, d := range m.Destinations {
+			destinations = append(destinations, d.Name)
+		}
+	}
+	for _, name := range destinations {
+		if !has[name] {
+			return nil, opErrorf("message %d was not routed to a destination named %q", id, name)
+		}
+		if _, err := e.Destination(ch.Name, name); err != nil {
+			return nil, opErrorf("destination %q of channel %s is no longer configured", name, ch.Name)
+		}
+	}
+	names, err := e.store.Resend(ctx, ResendRequest{MessageID: id, Destinations: destinations, Content: content, Detail: detail})
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		if d, err := e.Destination(ch.Name, name); err == nil {
+			d.Kick()
+		}
+	}
+	return names, nil
+}
+
+// Reprocess runs a message's raw content (or edited content, when not nil) through its
+// channel again as a new message linked to it (OriginalID), and logs it on the original.
+func (e *Engine) Reprocess(ctx context.Context, id int64, content []byte, detail string) (Result, error) {
+	m, err := e.store.GetMessage(ctx, id)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Result{}, fmt.Errorf("no message has id %d: %w", id, ErrNotFound)
+		}
+		return Result{}, err
+	}
+	ch := e.Channel(m.Channel)
+	if ch == nil {
+		return Result{}, opErrorf("message %d belongs to channel %s, which is no longer configured", id, m.Channel)
+	}
+	if !ch.Enabled {
+		return Result{}, opErrorf("channel %s is disabled", ch.Name)
+	}
+	body, kind := []byte(m.Raw), "reprocess"
+	if content != nil {
+		body, kind = content, "reprocess-edited"
+	}
+	res := ch.Process(ctx, &Inbound{
+		DataType: m.DataType, Body: body, Meta: m.Meta, SourceDomain: m.SourceDomain, OrgCode: m.OrgCode,
+		ReceivedAt: time.Now(), OriginalID: id,
+	})
+	if res.StoreErr != nil {
+		return res, res.StoreErr
+	}
+	note := "as message " + strconv.FormatInt(res.MessageID, 10) + " (" + string(res.Status) + ")"
+	if detail != "" {
+		note += "; " + detail
+	}
+	if err := e.store.AddEvent(ctx, Event{MessageID: id, Channel: ch.Name, Kind: kind, Detail: note}); err != nil {
+		e.Log.Warn("cannot log a reprocess", "message", id, "err", err)
+	}
+	return res, nil
+}
+
+// SetPaused pauses or resumes a destination's queue. The flag is kept in the store, so
+// it survives restarts and applies to every node; this node's worker sees it at once.
+func (e *Engine) SetPaused(ctx context.Context, channel, destination string, paused bool, detail string) error {
+	d, err := e.Destination(channel, destination)
+	if err != nil {
+		return err
+	}
+	if err := e.store.SetQueuePaused(ctx, channel, destination, paused, detail); err != nil {
+		return err
+	}
+	d.paused.Store(paused)
+	d.Kick()
+	return nil
+}
