@@ -1,0 +1,201 @@
+package connectors
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"junction/engine"
+	"junction/fhirstore"
+)
+
+func init() {
+	engine.RegisterDestination(engine.DestinationSpec{
+		Type:    "fhir-store",
+		Summary: "Stores FHIR resources in Junction's own versioned FHIR R4 store, a SQLite file: each message, a transaction or batch Bundle (such as toFHIR() makes) or a single resource with an id, is applied in one transaction. Optionally serves read, vread, history and search over HTTP, as the Healthcare Exchange's FHIR facade does. A message the store refuses (not FHIR, a bad entry) is an ERROR at once.",
+		Fields: []engine.FieldSpec{
+			{Name: "path", Type: "path", Default: "data/fhir.db", Description: "the store's SQLite file, created if missing; relative to the routes.yaml folder. Destinations naming the same file share its contents"},
+			{Name: "serve.listen", Type: "address", Description: "serve GET {base}/{type}/{id}, .../_history, .../_history/{vid}, {base}/{type}?params and {base}/metadata on this host:port; a source's listen address shares its listener", Example: "127.0.0.1:8000"},
+			{Name: "serve.base", Type: "path", Default: "/", Description: "the API's base path, e.g. / (GET /Patient?_id=...) or /fhir", Example: "/fhir"},
+		},
+		Build: buildFHIRStore,
+	})
+}
+
+type fhirStoreDestination struct {
+	path  string
+	store *fhirstore.Store // open between Start and Close
+
+	// Set when serving: the API, its listener, the base it claims there and where this
+	// destination is written, for other destinations' errors.
+	api      *fhirstore.API
+	listener *engine.Listener
+	base     string // "/" or e.g. "/fhir"
+	where    string
+}
+
+// claimPrefix marks what serves which base path in a listener's Values: the fhir-bundle
+// source uses "fhir-bundle /fhir", this destination "fhir-store /fhir".
+const claimPrefix = "fhir-store "
+
+func buildFHIRStore(n *engine.Node, e *engine.Engine) engine.Destination {
+	d := &fhirStoreDestination{path: n.String("path", false, "data/fhir.db")}
+	if strings.TrimSpace(d.path) == "" {
+		n.ErrorAt(n.Raw("path"), n.Path+".path", "must not be empty (expected a SQLite file name such as data/fhir.db)")
+	}
+	if !filepath.IsAbs(d.path) {
+		d.path = filepath.Join(e.Dir, d.path)
+	}
+	if sv := n.Map("serve", false); sv != nil {
+		listen := sv.Addr("listen", true, "")
+		base := sv.String("base", false, "/")
+		if !strings.HasPrefix(base, "/") || strings.ContainsAny(base, "{}*?# \t") {
+			sv.ErrorAt(sv.Raw("base"), sv.Path+".base", "expected a URL path such as / or /fhir, got %q", base)
+		} else if listen != "" {
+			d.serve(sv, e, listen, base)
+		}
+		sv.CheckUnknown()
+	}
+	return d
+}
+
+// serve registers the API on the listener, unless something already serves its base
+// there. Sources built later are checked again by Start.
+func (d *fhirStoreDestination) serve(sv *engine.Node, e *engine.Engine, listen, base string) {
+	l := e.Listener(listen, sv.Raw("listen").Line, sv.Path+".listen")
+	api := fhirstore.NewAPI(base)
+	shown := api.Base()
+	if shown == "" {
+		shown = "/"
+	}
+	d.where = fmt.Sprintf("the fhir-store destination at %s:%d", sv.File, sv.Line())
+	// Errors point at base, or at listen when base is left to its default.
+	at, path := sv.Raw("base"), sv.Path+".base"
+	if at == nil {
+		at, path = sv.Raw("listen"), sv.Path+".listen"
+	}
+	if other := d.otherClaim(l, shown); other != "" {
+		sv.ErrorAt(at, path, "%s on %s is already served by %s: give this store another serve.base", shown, listen, other)
+		return
+	}
+	for _, pattern := range api.Patterns()[1:] {
+		probe := strings.NewReplacer("{type}", "Patient", "{id}", "x", "{vid}", "1").Replace(pattern)
+		if found := l.Router.Find(chi.NewRouteContext(), "GET", probe); found != "" {
+			sv.ErrorAt(at, path, "GET %s on %s is already routed (to %s): give this store another serve.base", probe, listen, found)
+			return
+		}
+	}
+	// A source on this base may answer metadata for itself: then it keeps it.
+	metadata := l.Router.Find(chi.NewRouteContext(), "GET", api.Patterns()[0]) == ""
+	api.Register(l.Router, metadata)
+	l.Values[claimPrefix+shown] = d
+	d.api, d.listener, d.base = api, l, shown
+}
+
+// otherClaim names what else serves base on l ("" when nothing): a claim "<type> <base>"
+// in its Values that is not d's.
+func (d *fhirStoreDestination) otherClaim(l *engine.Listener, base string) string {
+	for key, v := range l.Values {
+		typ, b, ok := strings.Cut(key, " ")
+		if !ok || b != base || v == d {
+			continue
+		}
+		if other, ok := v.(*fhirStoreDestination); ok {
+			return other.where
+		}
+		return "a " + typ + " source"
+	}
+	return ""
+}
+
+// Start opens the store (not Build: `junction check` opens nothing), after checking that
+// no source built after this destination took its base.
+func (d *fhirStoreDestination) Start() error {
+	if d.api != nil {
+		if other := d.otherClaim(d.listener, d.base); other != "" {
+			return fmt.Errorf("serve.base %s on %s is also served by %s: give this store another serve.base", d.base, d.listener.Addr, other)
+		}
+	}
+	st, err := fhirstore.Open(d.path)
+	if err != nil {
+		return err
+	}
+	d.store = st
+	if d.api != nil {
+		d.api.SetStore(st)
+	}
+	return nil
+}
+
+// Close stops serving and closes the store.
+func (d *fhirStoreDestination) Close() error {
+	if d.api != nil {
+		d.api.SetStore(nil)
+	}
+	if d.store == nil {
+		return nil
+	}
+	err := d.store.Close()
+	d.store = nil
+	return err
+}
+
+func (d *fhirStoreDestination) Send(ctx context.Context, dl *engine.Delivery) engine.Outcome {
+	if bytes.HasPrefix(bytes.TrimLeft(dl.Content, "\ufeff \r\n\t"), []byte("MSH")) {
+		return engine.Outcome{Permanent: true, Err: errors.New("the fhir-store destination takes FHIR JSON, but this message is HL7v2: convert it in the channel's transform with setBody(toFHIR())")}
+	}
+	resp, err := d.store.Apply(ctx, dl.Content)
+	out := engine.Outcome{Response: resp}
+	var fe *fhirstore.Error
+	switch {
+	case errors.As(err, &fe) && fe.Status < 500:
+		out.Err, out.Permanent = fmt.Errorf("the FHIR store refused the message: %s", fe.Msg), true
+	case err != nil:
+		out.Err = err // the disk or the database: worth retrying
+	default:
+		if failed := failedEntries(resp); failed != "" {
+			// The rest of the batch is stored; resending re-applies it harmlessly (an
+			// identical PUT makes no version).
+			out.Err, out.Permanent = fmt.Errorf("the FHIR store applied the batch but refused %s", failed), true
+		}
+	}
+	return out
+}
+
+// failedEntries lists the entries of a batch-response that failed, "" when none did (a
+// transaction-response never has any: a transaction fails whole).
+func failedEntries(resp []byte) string {
+	if !bytes.Contains(resp, []byte(`"batch-response"`)) {
+		return ""
+	}
+	var r struct {
+		Entry []struct {
+			Response struct {
+				Status  string
+				Outcome struct {
+					Issue []struct{ Diagnostics string }
+				}
+			}
+		}
+	}
+	if json.Unmarshal(resp, &r) != nil {
+		return ""
+	}
+	var failed []string
+	for _, e := range r.Entry {
+		if !strings.HasPrefix(e.Response.Status, "2") {
+			msg := e.Response.Status
+			if is := e.Response.Outcome.Issue; len(is) > 0 {
+				msg = is[0].Diagnostics
+			}
+			failed = append(failed, msg)
+		}
+	}
+	return strings.Join(failed, "; ")
+}
