@@ -59,8 +59,9 @@ func TestBundledRoutes(t *testing.T) {
 		j.WaitMessage(t, id, "SENT", func(m APIMessage) bool { return m.Status == "SENT" })
 	}
 	m := j.Message(t, adtID)
-	if m.Channel != "ed-adt" || m.Transformed == nil || !strings.Contains(*m.Transformed, "|FERNÁNDEZ^") {
-		t.Errorf("ADT in %s transformed to %s, want ed-adt with FERNÁNDEZ", m.Channel, strp(m.Transformed))
+	// The bundled channel upper-cases the family name, then converts to a FHIR Bundle.
+	if m.Channel != "ed-adt" || m.Transformed == nil || !strings.HasPrefix(*m.Transformed, `{"resourceType":"Bundle"`) || !strings.Contains(*m.Transformed, `"family":"FERNÁNDEZ"`) {
+		t.Errorf("ADT in %s transformed to %s, want ed-adt with a Bundle holding FERNÁNDEZ", m.Channel, strp(m.Transformed))
 	}
 	if _, all := readDir(t, filepath.Join(j.Dir, "out", "ed-adt"), "*"); m.Transformed != nil && !strings.Contains(all, *m.Transformed) {
 		t.Errorf("the transformed ADT is in no file under out/ed-adt")
