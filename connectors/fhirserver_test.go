@@ -170,3 +170,40 @@ channels:
 		t.Fatalf("status %d, ACK %q", status, body)
 	}
 }
+
+// CSV rows become FHIR through a transform and are stored the same way: one Patient per
+// row, retrievable by id from the store's API on the same listener.
+func TestCSVRowsToFHIRStore(t *testing.T) {
+	eng := runRoutes(t, `store:
+  path: junction.db
+channels:
+  - name: csv-patients
+    source: { type: ingest, listen: "127.0.0.1:0", domain: emergency-care, data_types: [CSV] }
+    transform:
+      - >-
+        setBody({"resourceType": "Bundle", "type": "transaction", "entry": map(rows, ({
+          "resource": {"resourceType": "Patient", "id": #.nhs, "name": [{"family": #.family}]},
+          "request": {"method": "PUT", "url": "Patient/" + #.nhs}}))})
+    destinations:
+      - { name: store, type: fhir-store, path: fhir.db, serve: { listen: "127.0.0.1:0", base: / } }
+`)
+	addr := eng.Listeners()[0].BoundAddr()
+	status, _, body := post(t, "http://"+addr+"/$ingest", "POST", headers("data-type", "CSV"), "nhs,family\n1111111111,Smith\n2222222222,Jones\n")
+	if status != 200 {
+		t.Fatalf("ingest: %d %s", status, body)
+	}
+	var got string
+	waitFor(t, "Patient/2222222222 in the store", func() bool {
+		resp, err := http.Get("http://" + addr + "/Patient/2222222222")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		got = string(b)
+		return resp.StatusCode == 200
+	})
+	if !strings.Contains(got, `"family":"Jones"`) {
+		t.Fatalf("Patient/2222222222 = %s", got)
+	}
+}
