@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -140,3 +141,15 @@ func TestEveryMistakeReportedAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// A destination that panics fails its delivery; the engine goes on.
+func TestSafeSendTurnsPanicsIntoErrors(t *testing.T) {
+	out := engine.SafeSendForTest(panicking{}, &engine.Delivery{MessageID: 1})
+	if out.Err == nil || !out.Permanent || !strings.Contains(out.Err.Error(), "boom") {
+		t.Fatalf("outcome = %+v", out)
+	}
+}
+
+type panicking struct{}
+
+func (panicking) Send(context.Context, *engine.Delivery) engine.Outcome { panic("boom") }

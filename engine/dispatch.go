@@ -179,7 +179,7 @@ func (w *queueWorker) send(ctx context.Context, batch []Delivery) (results []Att
 		if now.After(w.leaseRenew) && len(results) > 0 {
 			break // renew the lease before going on
 		}
-		out := w.d.Dest.Send(ctx, dl)
+		out := safeSend(ctx, w.d.Dest, dl)
 		if ctx.Err() != nil {
 			break // shutting down: this attempt does not count, the row stays queued
 		}
@@ -203,6 +203,17 @@ func (e *Engine) takeFromDead(ctx context.Context, ch *Channel, d *DestinationRu
 		e.Log.Warn("took the queue over from a process that ended without releasing it", "channel", ch.Name, "destination", d.Name, "from", holder)
 	}
 	return ok, err
+}
+
+// safeSend calls a destination, turning a panic (a bug in a connector) into a failed
+// attempt instead of a crash: the message stays in the log with the panic as its error.
+func safeSend(ctx context.Context, d Destination, dl *Delivery) (out Outcome) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = Outcome{Err: fmt.Errorf("destination failed unexpectedly (a bug; please report it): %v", r), Permanent: true}
+		}
+	}()
+	return d.Send(ctx, dl)
 }
 
 // classify turns a send outcome into the row's next state under the retry policy.
