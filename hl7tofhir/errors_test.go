@@ -59,9 +59,9 @@ func TestErrors(t *testing.T) {
 			"MRG: segment is missing (expected an MRG segment: ADT^A40 names the merged-away patient in MRG-1)"},
 		{"merge into itself", msg("MSH|^~\\&|PAS|RX1|JUNCTION|RX1|20240612093015||ADT^A40^ADT_A39|E-8|P|2.5", pidOK, "MRG|9434765919^^^NHS^NH"),
 			`MRG-1: "9434765919" names the same Patient as PID-3 (id 9434765919) (expected the identifiers of a different, merged-away patient)`},
-		{"CWE is not a v2.3 type", msg("MSH|^~\\&|LIMS|LAB|JUNCTION|RX1|20240612093015||ORU^R01|E-9|P|2.3", pidOK,
-			"OBR|1||F1|1234-5^Test^LN", "OBX|1|CWE|1234-5^Test^LN||POS^Positive^HL70078||||||F"),
-			`OBX-2: "CWE" is not a data type of HL7 v2.3 (expected a value type defined in v2.3 (HL7 table 0125))`},
+		{"no such value type", msg("MSH|^~\\&|LIMS|LAB|JUNCTION|RX1|20240612093015||ORU^R01|E-9|P|2.3", pidOK,
+			"OBR|1||F1|1234-5^Test^LN", "OBX|1|XYZ|1234-5^Test^LN||POS^Positive^HL70078||||||F"),
+			`OBX-2: "XYZ" is not a data type of HL7 v2.3 (expected a value type defined in v2.3 (HL7 table 0125))`},
 		{"NM that is not a number", msg("MSH|^~\\&|LIMS|LAB|JUNCTION|RX1|20240612093015||ORU^R01|E-10|P|2.5.1", pidOK,
 			"OBR|1||F1|1234-5^Test^LN", "OBX|1|NM|1234-5^Test^LN||12,5|mg||||||F", "OBX|2|NM|1234-6^Test^LN||abc|mg||||||F"),
 			`OBX[1]-5: "12,5" is not a valid NM number (expected a decimal such as 72.5)`},
@@ -118,5 +118,38 @@ func TestBadOptions(t *testing.T) {
 		if _, err := NewConverter(o); err == nil {
 			t.Errorf("NewConverter(%+v) succeeded, want an error", o)
 		}
+	}
+}
+
+// A newer value type under an older version label (CWE in a v2.3 message) is taken, as
+// real senders send it.
+func TestNewerValueTypeUnderOlderVersion(t *testing.T) {
+	raw := "MSH|^~\\&|LIMS|LAB|JUNCTION|RX1|20240612093015||ORU^R01|E-9|P|2.3\r" +
+		"PID|1||9434765919^^^NHS^NH||SMITH^JOHN||19800101|M\r" +
+		"OBR|1||F1|1234-5^Test^LN\r" +
+		"OBX|1|CWE|1234-5^Test^LN||POS^Positive^HL70078||||||F\r"
+	res, err := Convert([]byte(raw), Options{})
+	if err != nil {
+		t.Fatalf("Convert: %v", err)
+	}
+	if b := string(res.JSON()); !strings.Contains(b, `"valueCodeableConcept"`) {
+		t.Fatalf("no valueCodeableConcept in %s", b)
+	}
+}
+
+// A bare PV1 in a result message (no patient class) gives no Encounter, not an error.
+func TestBarePV1InORU(t *testing.T) {
+	raw := "MSH|^~\\&|LIMS|LAB|JUNCTION|RX1|20240612093015||ORU^R01|E-11|P|2.5\r" +
+		"PID|1||9434765919^^^NHS^NH||SMITH^JOHN||19800101|M\r" +
+		"PV1|1\r" +
+		"OBR|1||F1|1234-5^Test^LN\r" +
+		"OBX|1|NM|1234-5^Test^LN||5.4|mmol/L^mmol/L^UCUM|||||F\r"
+	res, err := Convert([]byte(raw), Options{})
+	if err != nil {
+		t.Fatalf("Convert: %v", err)
+	}
+	b := string(res.JSON())
+	if strings.Contains(b, `"resourceType": "Encounter"`) || !strings.Contains(b, `"resourceType": "Observation"`) {
+		t.Fatalf("want Observations and no Encounter:\n%.600s", b)
 	}
 }

@@ -122,6 +122,17 @@ func hasValue(o *Object) bool {
 	return false
 }
 
+// anyVersionHasDataType: senders often use a newer value type (CWE) under an older
+// version label (2.3); what matters for the mapping is that the type exists at all.
+func anyVersionHasDataType(vt string) bool {
+	for _, v := range versions {
+		if v.hasDataType(vt) {
+			return true
+		}
+	}
+	return false
+}
+
 // observationValue sets value[x] from OBX-5 according to OBX-2.
 func (c *conv) observationValue(s seg, o *Object) error {
 	vt := strings.ToUpper(s.get(2, 1, 1))
@@ -132,7 +143,7 @@ func (c *conv) observationValue(s seg, o *Object) error {
 		}
 		return nil
 	}
-	if !c.spec.hasDataType(vt) {
+	if !c.spec.hasDataType(vt) && !anyVersionHasDataType(vt) {
 		return fieldErr(s.at(2, 1, 0), vt, "is not a data type of HL7 v"+c.spec.name, "a value type defined in v"+c.spec.name+" (HL7 table 0125)")
 	}
 	if n == 0 {

@@ -20,6 +20,11 @@ import "strings"
 //   - hospitalization: PV1-5, PV1-13, PV1-14, PV1-15, PV1-16, PV1-36, PV1-38.
 func (c *conv) mapEncounter(s seg, segs []seg) error {
 	class := strings.ToUpper(s.get(2, 1, 1))
+	if class == "" && (c.event == "R01" || c.event == "V04") {
+		// In results and immunisations PV1 is optional context, often sent bare: without
+		// a patient class there is no Encounter to make (Encounter.class is required).
+		return nil
+	}
 	cl, ok := patientClassMap[class]
 	if !ok {
 		codes := c.spec.tableCodes("0004")
