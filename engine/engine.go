@@ -90,20 +90,30 @@ func (e *Engine) StartedAt() time.Time { return e.started }
 func (e *Engine) Start(store Store) error {
 	e.store = store
 	e.started = time.Now()
+	var started []Destination // closed again if the start fails part way
+	fail := func(err error) error {
+		e.closeListeners()
+		for _, d := range started {
+			if c, ok := d.(Closer); ok {
+				c.Close()
+			}
+		}
+		return err
+	}
 	for _, ch := range e.Channels {
 		for _, d := range ch.Destinations {
 			if s, ok := d.Dest.(Starter); ok {
 				if err := s.Start(); err != nil {
-					return fmt.Errorf("%s:%d: channel %s destination %s: %w", e.File, d.Line, ch.Name, d.Name, err)
+					return fail(fmt.Errorf("%s:%d: channel %s destination %s: %w", e.File, d.Line, ch.Name, d.Name, err))
 				}
+				started = append(started, d.Dest)
 			}
 		}
 	}
 	for _, l := range e.listenerOrder {
 		ln, err := net.Listen("tcp", l.Addr)
 		if err != nil {
-			e.closeListeners()
-			return fmt.Errorf("%s:%d: %s: cannot listen on %s: %w", e.File, l.Line, l.Path, l.Addr, err)
+			return fail(fmt.Errorf("%s:%d: %s: cannot listen on %s: %w", e.File, l.Line, l.Path, l.Addr, err))
 		}
 		l.bound = ln
 	}
