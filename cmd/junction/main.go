@@ -35,6 +35,11 @@ Usage:
   junction messages [-admin URL] [filters]   find messages (-channel, -status, -q TEXT, -control-id, …)
   junction resend [-admin URL] [-destination D] ID...   queue messages again for delivery
   junction reprocess [-admin URL] ID...  run messages through their channel again
+  junction keys -dir DIR [-alg ES256|RS256]   make a key pair and its jwks.json for signing tokens
+  junction token -key FILE -iss ISS -aud AUD -sub CLIENT -org CODE[,CODE] -category DOMAIN[,DOMAIN] [-ttl 5m] [-kid K]
+                                         print a signed bearer token (a negative -ttl gives an expired one)
+  junction user add [-file users.yaml] [-role viewer|operator|admin] NAME
+                                         add or replace an operator account (password: one line on stdin)
   junction help                          this text
 `
 
@@ -67,6 +72,12 @@ func main() {
 		code = resendCmd(args)
 	case "reprocess":
 		code = reprocessCmd(args)
+	case "keys":
+		code = keysCmd(args)
+	case "token":
+		code = tokenCmd(args)
+	case "user":
+		code = userCmd(args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 	default:
