@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"junction/auth"
 	"junction/engine"
 	"junction/fhir"
 	"junction/transforms"
@@ -22,14 +23,14 @@ import (
 func init() {
 	engine.RegisterSource(engine.SourceSpec{
 		Type:    "fhir-bundle",
-		Summary: "A FHIR endpoint taking Bundles by PUT {base}/Bundle/{id}, as the Care Gateway does: validated against the channel's profiles and packages, a Bundle id taken only once (409 DUPLICATE_ENTITY after), 201 once stored, then forwarded asynchronously to the destinations. Channels naming the same listen and base share one endpoint; a Bundle goes to the channel whose profiles its meta.profile names.",
-		Fields: []engine.FieldSpec{
+		Summary: "A FHIR endpoint taking Bundles by PUT {base}/Bundle/{id}, as the Care Gateway does: validated against the channel's profiles and packages, a Bundle id taken only once (409 DUPLICATE_ENTITY after), 201 once stored, then forwarded asynchronously to the destinations. Channels naming the same listen and base share one endpoint; a Bundle goes to the channel whose profiles its meta.profile names. With auth, a bearer token must grant the organisation managing each citizen (Patient.managingOrganization) in the Bundle.",
+		Fields: append([]engine.FieldSpec{
 			{Name: "listen", Type: "address", Required: true, Description: "host:port to listen on", Example: ":8080"},
 			{Name: "base", Type: "path", Default: "/fhir", Description: "FHIR base path"},
 			{Name: "profiles", Type: "list", Required: true, Description: "profiles a Bundle's meta.profile may name for this channel", Example: "[http://gateway.kl.dk/1.0/StructureDefinition/klgateway-care-delivery-report]"},
 			{Name: "packages", Type: "list", Description: "FHIR packages (.tgz, unpacked folders or loose JSON files) with the profiles, value sets and code systems; relative to the routes.yaml folder"},
 			{Name: "max_body", Type: "size", Default: "10MB", Description: "largest request body taken; larger ones get 413"},
-		},
+		}, sourceSecurityFields...),
 		Build: buildFHIRBundle,
 	})
 }
@@ -37,6 +38,7 @@ func init() {
 // bundleRoute is one channel's claim on a FHIR endpoint.
 type bundleRoute struct {
 	channel   *engine.Channel
+	verifier  *auth.Verifier // nil: no token needed
 	profiles  []string
 	validator *fhir.Validator
 }
@@ -76,7 +78,9 @@ func buildFHIRBundle(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 	if listen == "" || len(profiles) == 0 || !ch.Enabled {
 		return
 	}
+	verifier := sourceAuth(n, e)
 	l := e.Listener(listen, n.Raw("listen").Line, n.Path+".listen")
+	sourceTLS(n, e, l)
 	key := "fhir-bundle " + base
 	ep, _ := l.Values[key].(*bundleEndpoint)
 	if ep == nil {
@@ -91,7 +95,7 @@ func buildFHIRBundle(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 			}
 		}
 	}
-	ep.routes = append(ep.routes, &bundleRoute{channel: ch, profiles: profiles, validator: v})
+	ep.routes = append(ep.routes, &bundleRoute{channel: ch, profiles: profiles, validator: v, verifier: verifier})
 	ep.maxBody = max(ep.maxBody, maxBody)
 }
 
@@ -134,14 +138,19 @@ func (ep *bundleEndpoint) put(w http.ResponseWriter, req *http.Request) {
 		writeOutcome(w, http.StatusUnprocessableEntity, oo.Issue...)
 		return
 	}
-	key := "Bundle/" + urlID
-	if _, err := ep.eng.Store().MessageByKey(req.Context(), key); err == nil {
-		writeOutcome(w, http.StatusConflict, duplicateIssue(key))
-		return
-	}
+	// Who may send comes before anything that tells about stored Bundles.
 	route, oo := ep.route(res.Resource)
 	if oo != nil {
 		writeOutcome(w, http.StatusUnprocessableEntity, oo...)
+		return
+	}
+	grant, ok := ep.authorize(w, req, route, res.Resource)
+	if !ok {
+		return
+	}
+	key := "Bundle/" + urlID
+	if _, err := ep.eng.Store().MessageByKey(req.Context(), key); err == nil {
+		writeOutcome(w, http.StatusConflict, duplicateIssue(key))
 		return
 	}
 	// The Care Gateway (a HAPI server) gives every validation issue the code "processing".
@@ -151,7 +160,7 @@ func (ep *bundleEndpoint) put(w http.ResponseWriter, req *http.Request) {
 		writeOutcome(w, http.StatusInternalServerError, fhir.Issue{Severity: fhir.SeverityFatal, Code: fhir.CodeException, Diagnostics: "validation could not run: " + err.Error()})
 		return
 	}
-	in := &engine.Inbound{DataType: transforms.FHIR, Body: body, Meta: requestMeta(req), ReceivedAt: received, DedupKey: key, Parsed: res}
+	in := &engine.Inbound{DataType: transforms.FHIR, Body: body, Meta: requestMeta(req, grant), ReceivedAt: received, DedupKey: key, Parsed: res}
 	if out.HasError() {
 		route.channel.Refuse(req.Context(), in, fmt.Sprintf("refused with 422: %s", summarize(out)))
 		writeOutcome(w, http.StatusUnprocessableEntity, out.Issue...)
@@ -223,6 +232,53 @@ func (ep *bundleEndpoint) route(bundle map[string]any) (*bundleRoute, []fhir.Iss
 	}
 	return nil, []fhir.Issue{{Severity: fhir.SeverityError, Code: fhir.CodeProcessing, Diagnostics: diag,
 		Location: []string{"Bundle.meta.profile"}, Expression: []string{"Bundle.meta.profile"}}}
+}
+
+// authorize checks the bearer token and that it grants the organisation managing every
+// citizen in the Bundle (the reporting municipality). On refusal it has answered.
+func (ep *bundleEndpoint) authorize(w http.ResponseWriter, req *http.Request, route *bundleRoute, bundle map[string]any) (*auth.Grant, bool) {
+	if route.verifier == nil {
+		return nil, true
+	}
+	g, err := route.verifier.VerifyRequest(req)
+	if err == nil {
+		for _, org := range managingOrganisations(bundle) {
+			if err = g.AllowsOrganisation(org); err != nil {
+				break
+			}
+		}
+	}
+	if err == nil {
+		return g, true
+	}
+	status, code := auth.StatusOf(err), fhir.CodeLogin
+	if status == http.StatusForbidden {
+		code = fhir.CodeForbidden
+	}
+	ep.eng.Log.Info("bundle refused", "status", status, "reason", err.Error(), "remote", req.RemoteAddr)
+	w.Header().Set("WWW-Authenticate", auth.WWWAuthenticate(err))
+	writeOutcome(w, status, issue(code, err.Error()))
+	return nil, false
+}
+
+// managingOrganisations lists Patient.managingOrganization.identifier.value of the
+// Bundle's entries.
+func managingOrganisations(bundle map[string]any) []string {
+	var orgs []string
+	entries, _ := bundle["entry"].([]any)
+	for _, e := range entries {
+		entry, _ := e.(map[string]any)
+		res, _ := entry["resource"].(map[string]any)
+		if res["resourceType"] != "Patient" {
+			continue
+		}
+		mo, _ := res["managingOrganization"].(map[string]any)
+		id, _ := mo["identifier"].(map[string]any)
+		if v, _ := id["value"].(string); v != "" {
+			orgs = append(orgs, v)
+		}
+	}
+	return orgs
 }
 
 // canonicalURL drops a |version suffix from a canonical reference.

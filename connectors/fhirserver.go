@@ -45,7 +45,7 @@ func buildFHIRServer(n *engine.Node, _ *engine.Engine) engine.Destination {
 		}
 	}
 	d.mode = n.OneOf("mode", "transaction", "transaction", "resources")
-	for k, v := range n.StringMap("headers") {
+	for k, v := range n.SecretMap("headers") {
 		d.headers.Set(k, v)
 	}
 	d.client = &http.Client{Timeout: n.Duration("timeout", 30*time.Second)}

@@ -57,7 +57,7 @@ func buildHTTP(n *engine.Node, _ *engine.Engine) engine.Destination {
 		}
 	}
 	d.method = n.OneOf("method", "POST", "POST", "PUT")
-	for k, v := range n.StringMap("headers") {
+	for k, v := range n.SecretMap("headers") {
 		d.headers.Set(k, v)
 	}
 	d.forward = n.Strings("forward_headers", false)

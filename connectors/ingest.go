@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"junction/auth"
 	"junction/engine"
 	"junction/fhir"
 	"junction/hl7"
@@ -23,8 +24,8 @@ import (
 func init() {
 	engine.RegisterSource(engine.SourceSpec{
 		Type:    "ingest",
-		Summary: "HTTP POST {listen}/$ingest as the Healthcare Exchange takes it: HL7v2, FHIR or CSV as text/plain, routed by the source-domain and data-type headers, answered with an HL7 ACK (HL7v2) or an OperationOutcome (FHIR, CSV).",
-		Fields: []engine.FieldSpec{
+		Summary: "HTTP POST {listen}/$ingest as the Healthcare Exchange takes it: HL7v2, FHIR or CSV as text/plain, routed by the source-domain and data-type headers, answered with an HL7 ACK (HL7v2) or an OperationOutcome (FHIR, CSV). With auth, a bearer token must grant the organisation-code and the source-domain sent.",
+		Fields: append([]engine.FieldSpec{
 			{Name: "listen", Type: "address", Required: true, Description: "host:port to listen on; channels naming the same address share one listener", Example: ":8000"},
 			{Name: "domain", Type: "text", Required: true, Description: "the source-domain header value this channel takes", Example: "emergency-care"},
 			{Name: "data_types", Type: "list", Default: "[Hl7v2]", Description: "data-type header values this channel takes: Hl7v2, FHIR, CSV (spelt exactly so)"},
@@ -32,7 +33,7 @@ func init() {
 			{Name: "ack.facility", Type: "text", Default: "", Description: "MSH-4 of our ACKs", Example: "QVV"},
 			{Name: "ack.version", Type: "text", Default: "2.4", Description: "MSH-12 of an ACK when the message's own version cannot be read"},
 			{Name: "max_body", Type: "size", Default: "10MB", Description: "largest request body taken; larger ones get 413"},
-		},
+		}, sourceSecurityFields...),
 		Build: buildIngest,
 	})
 }
@@ -41,10 +42,11 @@ const ingestPath = "/$ingest"
 
 // ingestRoute is one channel's claim on a (source-domain, data-type) pair.
 type ingestRoute struct {
-	channel *engine.Channel
-	ack     ackConfig
-	maxBody int64
-	line    int
+	channel  *engine.Channel
+	verifier *auth.Verifier // nil: no token needed
+	ack      ackConfig
+	maxBody  int64
+	line     int
 }
 
 type ackConfig struct{ application, facility, version string }
@@ -77,6 +79,7 @@ func buildIngest(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 		a.CheckUnknown()
 	}
 	r.maxBody = n.Size("max_body", 10<<20)
+	r.verifier = sourceAuth(n, e)
 	ch.DataTypes = types
 	ch.SourceInfo = fmt.Sprintf("ingest %s%s source-domain=%s data-type=%s", listen, ingestPath, domain, strings.Join(types, ","))
 	if listen == "" || domain == "" || !ch.Enabled {
@@ -84,6 +87,7 @@ func buildIngest(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 	}
 
 	l := e.Listener(listen, n.Raw("listen").Line, n.Path+".listen")
+	sourceTLS(n, e, l)
 	tbl, _ := l.Values["ingest"].(*ingestTable)
 	if tbl == nil {
 		tbl = &ingestTable{routes: map[[2]string]*ingestRoute{}, domains: map[string][]*ingestRoute{}, first: r}
@@ -134,9 +138,13 @@ func (h *ingestHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	received := time.Now()
 	dataType := req.Header.Get("data-type")
 	body, route, reply := h.envelope(w, req, dataType)
+	var grant *auth.Grant
+	if reply == nil && route.verifier != nil {
+		grant, reply = h.authorize(req, route)
+	}
 	var msg *transforms.Message
 	if reply == nil {
-		reply, msg = h.process(req, route, dataType, body, received)
+		reply, msg = h.process(req, route, dataType, body, received, grant)
 	}
 	if route == nil {
 		route = h.table.first
@@ -231,11 +239,30 @@ func headerExample(name string) string {
 }
 
 // process hands the message to its channel and turns the result into a reply.
-func (h *ingestHandler) process(req *http.Request, route *ingestRoute, dataType string, body []byte, received time.Time) (*ingestReply, *transforms.Message) {
+// authorize checks the bearer token, then that it grants the organisation and the
+// source-domain sent. Refusals are AR: 401 (with WWW-Authenticate) or 403.
+func (h *ingestHandler) authorize(req *http.Request, route *ingestRoute) (*auth.Grant, *ingestReply) {
+	g, err := route.verifier.VerifyRequest(req)
+	if err == nil {
+		err = g.Allows(req.Header.Get("organisation-code"), req.Header.Get("source-domain"))
+	}
+	if err == nil {
+		return g, nil
+	}
+	status, code := auth.StatusOf(err), fhir.CodeLogin
+	if status == http.StatusForbidden {
+		code = fhir.CodeForbidden
+	}
+	r := refuse(status, "AR", code, "%v", err)
+	r.header = http.Header{"Www-Authenticate": {auth.WWWAuthenticate(err)}}
+	return nil, r
+}
+
+func (h *ingestHandler) process(req *http.Request, route *ingestRoute, dataType string, body []byte, received time.Time, grant *auth.Grant) (*ingestReply, *transforms.Message) {
 	in := &engine.Inbound{
 		DataType:     dataType,
 		Body:         body,
-		Meta:         requestMeta(req),
+		Meta:         requestMeta(req, grant),
 		SourceDomain: req.Header.Get("source-domain"),
 		OrgCode:      req.Header.Get("organisation-code"),
 		ReceivedAt:   received,
@@ -274,7 +301,7 @@ func (h *ingestHandler) process(req *http.Request, route *ingestRoute, dataType 
 }
 
 // requestMeta keeps the request's headers (lower-cased, credentials left out) and source facts.
-func requestMeta(req *http.Request) map[string]string {
+func requestMeta(req *http.Request, grant *auth.Grant) map[string]string {
 	m := make(map[string]string, len(req.Header)+2)
 	for k, v := range req.Header {
 		switch k {
@@ -284,6 +311,7 @@ func requestMeta(req *http.Request) map[string]string {
 		m[strings.ToLower(k)] = strings.Join(v, ", ")
 	}
 	m["remote-addr"] = req.RemoteAddr
+	callerMeta(m, req, grant)
 	return m
 }
 

@@ -3,12 +3,15 @@ package engine
 import (
 	"fmt"
 	"net"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"junction/auth"
 )
 
 // ConfigErrors collects every problem found in a configuration, each with FILE:LINE.
@@ -202,6 +205,40 @@ func (n *Node) StringMap(key string) map[string]string {
 		out[k.Value] = v.Value
 	}
 	return out
+}
+
+// Secret returns a text value with ${ENV_VAR} and ${file:PATH} expanded (paths relative to
+// the configuration's folder), so secrets need not sit in routes.yaml in clear.
+func (n *Node) Secret(key string, required bool, def string) string {
+	v := n.String(key, required, def)
+	if !strings.Contains(v, "${") {
+		return v
+	}
+	out, err := auth.ExpandSecretsIn(v, filepath.Dir(n.File))
+	if err != nil {
+		y, path := n.child(key)
+		n.ErrorAt(y, path, "%v", err)
+		return ""
+	}
+	return out
+}
+
+// SecretMap is StringMap with Secret's expansion of every value.
+func (n *Node) SecretMap(key string) map[string]string {
+	m := n.StringMap(key)
+	for k, v := range m {
+		if !strings.Contains(v, "${") {
+			continue
+		}
+		out, err := auth.ExpandSecretsIn(v, filepath.Dir(n.File))
+		if err != nil {
+			y, path := n.child(key)
+			n.ErrorAt(y, path+"."+k, "%v", err)
+			continue
+		}
+		m[k] = out
+	}
+	return m
 }
 
 // Int returns an integer under key.

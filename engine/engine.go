@@ -4,6 +4,7 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,8 +47,12 @@ type Listener struct {
 	Router chi.Router
 	// Values lets connectors keep per-listener state, e.g. $ingest's dispatch table.
 	Values map[string]any
-	server *http.Server
-	bound  net.Listener
+	// TLS, when set by a source's tls block, makes the listener serve HTTPS (and, with a
+	// client CA, require client certificates); TLSFrom names the block, for conflicts.
+	TLS     *tls.Config
+	TLSFrom string
+	server  *http.Server
+	bound   net.Listener
 }
 
 func newEngine(file string, data []byte) *Engine {
@@ -114,6 +119,9 @@ func (e *Engine) Start(store Store) error {
 		ln, err := net.Listen("tcp", l.Addr)
 		if err != nil {
 			return fail(fmt.Errorf("%s:%d: %s: cannot listen on %s: %w", e.File, l.Line, l.Path, l.Addr, err))
+		}
+		if l.TLS != nil {
+			ln = tls.NewListener(ln, l.TLS)
 		}
 		l.bound = ln
 	}

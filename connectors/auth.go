@@ -1,0 +1,118 @@
+package connectors
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"reflect"
+
+	"junction/auth"
+	"junction/engine"
+)
+
+// Keys every source with a listener may carry: who may send (auth) and HTTPS (tls).
+var sourceSecurityFields = []engine.FieldSpec{
+	{Name: "auth.issuer", Type: "text", Description: "bearer tokens: the exact iss expected (setting auth turns token checks on)", Example: "https://idp.example/realms/exchange"},
+	{Name: "auth.audience", Type: "text", Description: "bearer tokens: the aud expected", Example: "junction"},
+	{Name: "auth.jwks", Type: "path or https URL", Description: "the identity server's public keys as a JWKS (or auth.pem: a list of PEM files)", Example: "keys/jwks.json"},
+	{Name: "auth.claims", Type: "map", Default: "{ organisations: org, categories: category }", Description: "names of the claims granting organisations and categories (source-domains): a string, a list or a space-separated string"},
+	{Name: "auth.leeway", Type: "duration", Default: "30s", Description: "clock skew tolerated on exp and nbf"},
+	{Name: "tls.cert", Type: "path", Description: "serve HTTPS with this certificate (PEM) …", Example: "tls/server.pem"},
+	{Name: "tls.key", Type: "path", Description: "… and its key; ${file:…} and ${ENV} work here"},
+	{Name: "tls.client_ca", Type: "path", Description: "require client certificates signed by these CAs (mutual TLS)", Example: "tls/clients.pem"},
+}
+
+// sourceAuth reads a source's auth block into a token verifier (nil: no checks).
+func sourceAuth(n *engine.Node, e *engine.Engine) *auth.Verifier {
+	a := n.Map("auth", false)
+	if a == nil {
+		return nil
+	}
+	cfg := auth.BearerConfig{
+		Issuer:        a.String("issuer", true, ""),
+		Audience:      a.String("audience", true, ""),
+		JWKS:          a.Secret("jwks", false, ""),
+		PEM:           a.Strings("pem", false),
+		Leeway:        a.Duration("leeway", 30e9),
+		BaseDir:       e.Dir,
+		OrgClaim:      "org",
+		CategoryClaim: "category",
+	}
+	if c := a.Map("claims", false); c != nil {
+		cfg.OrgClaim = c.String("organisations", false, "org")
+		cfg.CategoryClaim = c.String("categories", false, "category")
+		c.CheckUnknown()
+	}
+	if cfg.JWKS == "" && len(cfg.PEM) == 0 {
+		a.Errorf("expected jwks (a JWKS file or https URL) or pem (public key files) to check tokens with")
+	}
+	a.CheckUnknown()
+	if cfg.Issuer == "" || cfg.Audience == "" || (cfg.JWKS == "" && len(cfg.PEM) == 0) {
+		return nil
+	}
+	v, err := auth.NewVerifier(cfg)
+	if err != nil {
+		a.Errorf("%v", err)
+		return nil
+	}
+	return v
+}
+
+// sourceTLS reads a source's tls block onto its listener. Sources sharing a listener must
+// give it the same block.
+func sourceTLS(n *engine.Node, e *engine.Engine, l *engine.Listener) {
+	t := n.Map("tls", false)
+	if t == nil {
+		if l.TLSFrom != "" {
+			n.Errorf("listener %s serves HTTPS (%s); give this source the same tls block", l.Addr, l.TLSFrom)
+		}
+		return
+	}
+	rel := func(p string) string {
+		if p != "" && !filepath.IsAbs(p) {
+			return filepath.Join(e.Dir, p)
+		}
+		return p
+	}
+	cert, key, ca := rel(t.Secret("cert", true, "")), rel(t.Secret("key", true, "")), rel(t.Secret("client_ca", false, ""))
+	t.CheckUnknown()
+	if cert == "" || key == "" {
+		return
+	}
+	cfg, err := auth.ServerTLSConfig(cert, key, ca)
+	if err != nil {
+		t.Errorf("%v", err)
+		return
+	}
+	where := fmt.Sprintf("%s:%d", n.File, t.Line())
+	switch {
+	case l.TLS == nil && l.TLSFrom == "":
+		l.TLS, l.TLSFrom = cfg, where
+	case !sameTLS(l.TLS, cfg):
+		t.Errorf("listener %s already has another tls block (%s): sources sharing a listener share its TLS", l.Addr, l.TLSFrom)
+	}
+}
+
+// sameTLS compares what matters of two server configurations built from files.
+func sameTLS(a, b *tls.Config) bool {
+	if a == nil || b == nil || a.ClientAuth != b.ClientAuth || len(a.Certificates) != len(b.Certificates) {
+		return false
+	}
+	for i := range a.Certificates {
+		if !reflect.DeepEqual(a.Certificates[i].Certificate, b.Certificates[i].Certificate) {
+			return false
+		}
+	}
+	return true
+}
+
+// callerMeta adds who sent a request (token subject, client certificate) to its metadata.
+func callerMeta(meta map[string]string, r *http.Request, g *auth.Grant) {
+	if g != nil && g.Subject != "" {
+		meta["token-subject"] = g.Subject
+	}
+	if s := auth.ClientSubject(r); s != "" {
+		meta["client-subject"] = s
+	}
+}
