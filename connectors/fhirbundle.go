@@ -79,6 +79,7 @@ func buildFHIRBundle(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 		return
 	}
 	verifier := sourceAuth(n, e)
+	ch.Open = !n.Has("auth")
 	l := e.Listener(listen, n.Raw("listen").Line, n.Path+".listen")
 	sourceTLS(n, e, l)
 	key := "fhir-bundle " + base
