@@ -21,6 +21,32 @@ var sourceSecurityFields = []engine.FieldSpec{
 	{Name: "tls.cert", Type: "path", Description: "serve HTTPS with this certificate (PEM) …", Example: "tls/server.pem"},
 	{Name: "tls.key", Type: "path", Description: "… and its key; ${file:…} and ${ENV} work here"},
 	{Name: "tls.client_ca", Type: "path", Description: "require client certificates signed by these CAs (mutual TLS)", Example: "tls/clients.pem"},
+	{Name: "limits.read_header_timeout", Type: "duration", Default: "10s", Description: "time a client has to send the request headers (slow clients are cut off)"},
+	{Name: "limits.read_timeout", Type: "duration", Default: "1m", Description: "time a client has to send the whole request"},
+	{Name: "limits.write_timeout", Type: "duration", Default: "1m", Description: "time a client has to read the whole answer"},
+	{Name: "limits.max_concurrent", Type: "number", Default: "512", Description: "requests served at once on the listener; more get 503 with Retry-After"},
+}
+
+// sourceLimits reads a source's limits block onto its listener (shared by its sources:
+// they must agree).
+func sourceLimits(n *engine.Node, l *engine.Listener) {
+	m := n.Map("limits", false)
+	if m == nil {
+		return
+	}
+	lim := engine.ListenerLimits{
+		ReadHeaderTimeout: m.Duration("read_header_timeout", engine.DefaultLimits.ReadHeaderTimeout),
+		ReadTimeout:       m.Duration("read_timeout", engine.DefaultLimits.ReadTimeout),
+		WriteTimeout:      m.Duration("write_timeout", engine.DefaultLimits.WriteTimeout),
+		MaxConcurrent:     m.Int("max_concurrent", engine.DefaultLimits.MaxConcurrent, 1),
+	}
+	m.CheckUnknown()
+	where := fmt.Sprintf("%s:%d", n.File, m.Line())
+	if l.LimitsFrom != "" && l.Limits != lim {
+		m.Errorf("listener %s already has other limits (%s): sources sharing a listener share its limits", l.Addr, l.LimitsFrom)
+		return
+	}
+	l.Limits, l.LimitsFrom = lim, where
 }
 
 // sourceAuth reads a source's auth block into a token verifier (nil: no checks).

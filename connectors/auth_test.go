@@ -283,3 +283,59 @@ func TestSecretsFromEnvironment(t *testing.T) {
 		t.Fatalf("Authorization = %q", h)
 	}
 }
+
+// Listener limits: a client that holds a request open takes a slot, so with
+// max_concurrent 1 the next request gets 503 at once; a client that never finishes its
+// headers is cut off.
+func TestListenerLimits(t *testing.T) {
+	eng := runRoutes(t, `store:
+  path: junction.db
+channels:
+  - name: ed-adt
+    source:
+      type: ingest
+      listen: 127.0.0.1:0
+      domain: emergency-care
+      limits: { max_concurrent: 1, read_header_timeout: 300ms, read_timeout: 5s }
+`)
+	addr := eng.Listeners()[0].BoundAddr()
+	// A request whose body never fully arrives holds the only slot.
+	slow, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fmt.Fprintf(slow, "POST /$ingest HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nsource-domain: emergency-care\r\norganisation-code: r0d\r\ndata-type: Hl7v2\r\nContent-Length: 1000\r\n\r\nMSH|")
+	var status int
+	var body string
+	waitFor(t, "a 503 while the slot is held", func() bool {
+		status, _, body = post(t, "http://"+addr+"/$ingest", "POST", headers(), adtA01)
+		return status == http.StatusServiceUnavailable
+	})
+	if !strings.Contains(body, "limit 1") {
+		t.Errorf("503 body %q does not name the limit", body)
+	}
+	slow.Close()
+	waitFor(t, "the slot to be free again", func() bool {
+		status, _, _ = post(t, "http://"+addr+"/$ingest", "POST", headers(), adtA01)
+		return status == http.StatusOK
+	})
+
+	// Headers that never end: the server closes the connection.
+	dribble, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dribble.Close()
+	fmt.Fprintf(dribble, "POST /$ingest HTTP/1.1\r\nHost: x\r\n")
+	dribble.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 512)
+	for {
+		if _, err := dribble.Read(buf); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("the server kept a connection whose headers never ended")
+			}
+			break // closed by the server
+		}
+	}
+}

@@ -82,6 +82,7 @@ func buildFHIRBundle(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 	ch.Open = !n.Has("auth")
 	l := e.Listener(listen, n.Raw("listen").Line, n.Path+".listen")
 	sourceTLS(n, e, l)
+	sourceLimits(n, l)
 	key := "fhir-bundle " + base
 	ep, _ := l.Values[key].(*bundleEndpoint)
 	if ep == nil {

@@ -89,6 +89,7 @@ func buildIngest(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 
 	l := e.Listener(listen, n.Raw("listen").Line, n.Path+".listen")
 	sourceTLS(n, e, l)
+	sourceLimits(n, l)
 	tbl, _ := l.Values["ingest"].(*ingestTable)
 	if tbl == nil {
 		tbl = &ingestTable{routes: map[[2]string]*ingestRoute{}, domains: map[string][]*ingestRoute{}, first: r}

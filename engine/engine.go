@@ -51,8 +51,11 @@ type Listener struct {
 	// client CA, require client certificates); TLSFrom names the block, for conflicts.
 	TLS     *tls.Config
 	TLSFrom string
-	server  *http.Server
-	bound   net.Listener
+	// Limits protect the listener from slow and greedy clients; sources set them.
+	Limits     ListenerLimits
+	LimitsFrom string
+	server     *http.Server
+	bound      net.Listener
 }
 
 func newEngine(file string, data []byte) *Engine {
@@ -66,13 +69,24 @@ func newEngine(file string, data []byte) *Engine {
 	}
 }
 
+// ListenerLimits bound what one listener gives its clients.
+type ListenerLimits struct {
+	ReadHeaderTimeout time.Duration // time to send the request headers
+	ReadTimeout       time.Duration // time to send the whole request
+	WriteTimeout      time.Duration // time to read the whole answer
+	MaxConcurrent     int           // requests served at once; more get 503 at once
+}
+
+// DefaultLimits are safe for HL7v2 and FHIR traffic from integration engines.
+var DefaultLimits = ListenerLimits{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, MaxConcurrent: 512}
+
 // Listener returns the shared listener for addr, creating it at first use.
 func (e *Engine) Listener(addr string, line int, path string) *Listener {
 	if l, ok := e.listeners[addr]; ok {
 		return l
 	}
 	r := chi.NewRouter()
-	l := &Listener{Addr: addr, Line: line, Path: path, Router: r, Values: map[string]any{}}
+	l := &Listener{Addr: addr, Line: line, Path: path, Router: r, Values: map[string]any{}, Limits: DefaultLimits}
 	e.listeners[addr] = l
 	e.listenerOrder = append(e.listenerOrder, l)
 	return l
@@ -144,10 +158,10 @@ func (e *Engine) Start(store Store) error {
 	}
 	for _, l := range e.listenerOrder {
 		l.server = &http.Server{
-			Handler:           l.Router,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       60 * time.Second,
-			WriteTimeout:      60 * time.Second,
+			Handler:           capConcurrent(l.Router, l.Limits.MaxConcurrent),
+			ReadHeaderTimeout: l.Limits.ReadHeaderTimeout,
+			ReadTimeout:       l.Limits.ReadTimeout,
+			WriteTimeout:      l.Limits.WriteTimeout,
 			IdleTimeout:       2 * time.Minute,
 			MaxHeaderBytes:    64 << 10,
 			ErrorLog:          slog.NewLogLogger(e.Log.Handler(), slog.LevelWarn),
@@ -209,4 +223,23 @@ func (e *Engine) Stop(ctx context.Context) error {
 		}
 	}
 	return first
+}
+
+// capConcurrent answers 503 at once when max requests are already being served, so a
+// flood cannot pile up goroutines and memory; senders retry 503s.
+func capConcurrent(h http.Handler, max int) http.Handler {
+	if max <= 0 {
+		return h
+	}
+	slots := make(chan struct{}, max)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+			h.ServeHTTP(w, r)
+		default:
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, fmt.Sprintf("too many concurrent requests on this listener (limit %d): send again shortly", max), http.StatusServiceUnavailable)
+		}
+	})
 }
