@@ -21,6 +21,9 @@ import (
 // AdminConfig is the admin listener (JSON API, later the UI).
 type AdminConfig struct {
 	Listen string
+	// UsersFile is the operator accounts file (admin.users_file, relative to the folder of
+	// routes.yaml). When set, the UI and API need a login; when empty they are open.
+	UsersFile string
 }
 
 // RetryPolicy says how often and how fast a destination retries a failed delivery.
@@ -81,6 +84,12 @@ func LoadBytes(file string, data []byte) (*Engine, error) {
 		e.Admin.Listen = admin.Addr("listen", false, "127.0.0.1:8090")
 		if y := admin.Raw("listen"); y != nil {
 			e.adminLine = y.Line
+		}
+		if uf := admin.String("users_file", false, ""); uf != "" {
+			if !filepath.IsAbs(uf) {
+				uf = filepath.Join(filepath.Dir(file), uf)
+			}
+			e.Admin.UsersFile = uf
 		}
 		admin.CheckUnknown()
 	} else {

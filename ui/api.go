@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"junction/auth"
 	"junction/engine"
 )
 
@@ -27,6 +28,11 @@ type Server struct {
 	router chi.Router
 	jobs   *jobManager
 	pages  *pages
+
+	// Login (auth.go): users is nil when it is off.
+	users    *auth.Users
+	sessions *auth.SessionStore
+	limiter  *auth.LoginLimiter
 }
 
 // eventLister is implemented by stores that list a channel's recent events (SQLite).
@@ -34,26 +40,35 @@ type eventLister interface {
 	Events(ctx context.Context, channel string, limit int) ([]engine.Event, error)
 }
 
-// New builds the admin handler for a started engine.
-func New(eng *engine.Engine) *Server {
-	s := &Server{eng: eng, router: chi.NewRouter()}
+// New builds the admin handler for a started engine. Without WithUsers the UI and API
+// are open to anyone who can reach them.
+func New(eng *engine.Engine, opts ...Option) *Server {
+	s := &Server{eng: eng, router: chi.NewRouter(),
+		sessions: auth.NewSessionStore(0, 0), limiter: auth.NewLoginLimiter(0, 0)}
+	for _, o := range opts {
+		o(s)
+	}
 	s.jobs = newJobManager(s)
 	s.pages = newPages()
 	r := s.router
-	r.Use(guard)
+	r.Use(guard, s.authenticate)
+	op, admin := auth.RoleOperator, auth.RoleAdmin
+	r.Post("/api/login", s.login)
+	r.Post("/api/logout", s.logout)
+	r.Get("/api/audit", s.need(admin, s.getAudit))
 	r.Get("/api/channels", s.listChannels)
 	r.Get("/api/channels/{name}", s.getChannel)
-	r.Post("/api/channels/{name}/destinations/{dest}/pause", s.pauseDestination(true))
-	r.Post("/api/channels/{name}/destinations/{dest}/resume", s.pauseDestination(false))
+	r.Post("/api/channels/{name}/destinations/{dest}/pause", s.need(op, s.pauseDestination(true)))
+	r.Post("/api/channels/{name}/destinations/{dest}/resume", s.need(op, s.pauseDestination(false)))
 	r.Get("/api/throughput", s.throughput)
 	r.Get("/api/messages", s.listMessages)
 	r.Get("/api/messages/{id}", s.getMessage)
-	r.Post("/api/messages/{id}/resend", s.resend)
-	r.Post("/api/messages/{id}/reprocess", s.reprocess)
+	r.Post("/api/messages/{id}/resend", s.need(op, s.resend))
+	r.Post("/api/messages/{id}/reprocess", s.need(op, s.reprocess))
 	r.Get("/api/jobs", s.listJobs)
-	r.Post("/api/jobs", s.startJob)
+	r.Post("/api/jobs", s.need(op, s.startJob))
 	r.Get("/api/jobs/{id}", s.getJob)
-	r.Post("/api/jobs/{id}/cancel", s.cancelJob)
+	r.Post("/api/jobs/{id}/cancel", s.need(op, s.cancelJob))
 	r.Get("/openapi.json", s.openapi)
 	s.routePages(r)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -291,7 +306,8 @@ func (s *Server) pauseDestination(paused bool) http.HandlerFunc {
 	}
 }
 
-// actor describes who asked for an operator action, for the audit trail.
+// actor describes who asked for an operator action, for the audit trail: "by NAME (role)
+// from HOST via CLIENT" when login is on, "from HOST via CLIENT" when it is off.
 func actor(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -301,7 +317,11 @@ func actor(r *http.Request) string {
 	if len(by) > 40 {
 		by = by[:40]
 	}
-	return "from " + host + " via " + by
+	who := ""
+	if sess, ok := sessionOf(r); ok {
+		who = "by " + sess.User + " (" + string(sess.Role) + ") "
+	}
+	return who + "from " + host + " via " + by
 }
 
 // ---------------------------------------------------------------------------------------
@@ -581,11 +601,14 @@ func (s *Server) startJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	j, err := s.jobs.start(body, actor(r))
+	by := actor(r)
+	j, err := s.jobs.start(body, by)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	filter, _ := json.Marshal(j.Filter)
+	s.audit(r, engine.Event{Kind: "job", Detail: by + ": started bulk job " + strconv.FormatInt(j.ID, 10) + ": " + j.Action + " " + string(filter)})
 	w.Header().Set("Location", "/api/jobs/"+strconv.FormatInt(j.ID, 10))
 	writeJSON(w, http.StatusAccepted, j)
 }
@@ -613,6 +636,7 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	if j, ok := s.job(w, r); ok {
 		j.cancel()
+		s.audit(r, engine.Event{Kind: "job-cancel", Detail: actor(r) + ": cancelled bulk job " + chi.URLParam(r, "id")})
 		writeJSON(w, http.StatusOK, j.view())
 	}
 }

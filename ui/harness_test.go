@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"junction/auth"
 	_ "junction/connectors"
 	"junction/engine"
 	"junction/engine/store/sqlite"
@@ -92,10 +93,16 @@ type harness struct {
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
+	return newHarnessIn(t, t.TempDir(), "")
+}
+
+// newHarnessIn runs the harness with its routes.yaml in dir, with head put before it
+// (e.g. an admin section).
+func newHarnessIn(t testing.TB, dir, head string) *harness {
+	t.Helper()
 	h := &harness{t: t, rc: newReceiver(t)}
-	dir := t.TempDir()
 	file := filepath.Join(dir, "routes.yaml")
-	os.WriteFile(file, []byte(strings.ReplaceAll(harnessRoutes, "{{URL}}", h.rc.srv.URL+"/in")), 0o644)
+	os.WriteFile(file, []byte(head+strings.ReplaceAll(harnessRoutes, "{{URL}}", h.rc.srv.URL+"/in")), 0o644)
 	eng, err := engine.Load(file)
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +116,15 @@ func newHarness(t testing.TB) *harness {
 	if err := eng.Start(h.store); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(eng))
+	var opts []Option
+	if eng.Admin.UsersFile != "" {
+		users, err := auth.LoadUsers(eng.Admin.UsersFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, WithUsers(users))
+	}
+	srv := httptest.NewServer(New(eng, opts...))
 	h.base = srv.URL
 	t.Cleanup(func() {
 		srv.Close()
@@ -232,6 +247,16 @@ func (h *harness) waitStatus(id int64, dest string, want engine.Status) engine.M
 		return false, fmt.Sprintf("%+v", m.Destinations)
 	})
 	return m
+}
+
+// waitSettled waits until no delivery is queued, so the receiver can go down without
+// catching a message of an earlier step in flight.
+func (h *harness) waitSettled() {
+	h.t.Helper()
+	waitFor(h.t, "every queue to be empty", func() (bool, string) {
+		q := h.messages("destination_status=QUEUED")
+		return len(q) == 0, fmt.Sprintf("%d queued", len(q))
+	})
 }
 
 // waitIndexed waits until the search index covers every message so far.

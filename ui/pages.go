@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"junction/auth"
 	"junction/engine"
 )
 
@@ -107,11 +108,24 @@ type pageData struct {
 	Title string
 	Nav   string // which menu entry is current
 	Data  any
+	// The operator logged in; all empty when login is off.
+	User string
+	Role auth.Role
+	CSRF string // the session's CSRF token, for app.js's API calls
 }
 
-func (p *pages) render(w http.ResponseWriter, status int, name, title, nav string, data any) {
+// Can says whether the operator may do what needs role (always, when login is off).
+func (d pageData) Can(role string) bool {
+	return d.User == "" || auth.Allows(d.Role, auth.Role(role))
+}
+
+func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name, title, nav string, data any) {
 	var b bytes.Buffer
-	if err := p.t[name].Execute(&b, pageData{Title: title, Nav: nav, Data: data}); err != nil {
+	d := pageData{Title: title, Nav: nav, Data: data}
+	if sess, ok := sessionOf(r); ok {
+		d.User, d.Role, d.CSRF = sess.User, sess.Role, sess.CSRF
+	}
+	if err := p.t[name].Execute(&b, d); err != nil {
 		http.Error(w, "template "+name+": "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -121,11 +135,11 @@ func (p *pages) render(w http.ResponseWriter, status int, name, title, nav strin
 }
 
 func (p *pages) notFound(w http.ResponseWriter, r *http.Request, msg string) {
-	p.render(w, http.StatusNotFound, "problem", "Not found", "", msg)
+	p.render(w, r, http.StatusNotFound, "problem", "Not found", "", msg)
 }
 
-func (p *pages) problem(w http.ResponseWriter, status int, msg string) {
-	p.render(w, status, "problem", "Problem", "", msg)
+func (p *pages) problem(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	p.render(w, r, status, "problem", "Problem", "", msg)
 }
 
 func (s *Server) routePages(r chi.Router) {
@@ -141,6 +155,8 @@ func (s *Server) routePages(r chi.Router) {
 	r.Get("/channels/{name}", s.channelPage)
 	r.Get("/jobs", s.jobsPage)
 	r.Get("/jobs/{id}", s.jobPage)
+	r.Get("/login", s.loginPage)
+	r.Get("/audit", s.need(auth.RoleAdmin, s.auditPage))
 	r.Get("/swagger", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/swagger/index.html", http.StatusFound)
 	})
@@ -148,7 +164,7 @@ func (s *Server) routePages(r chi.Router) {
 		http.Redirect(w, r, "/swagger/index.html", http.StatusFound)
 	})
 	r.Get("/swagger/index.html", func(w http.ResponseWriter, r *http.Request) {
-		s.pages.render(w, http.StatusOK, "swagger", "API reference", "api", nil)
+		s.pages.render(w, r, http.StatusOK, "swagger", "API reference", "api", nil)
 	})
 }
 
@@ -165,14 +181,14 @@ type dashboardData struct {
 func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request) {
 	views, err := s.channelViews(r.Context())
 	if err != nil {
-		s.pages.problem(w, http.StatusServiceUnavailable, "Cannot read statistics: "+err.Error())
+		s.pages.problem(w, r, http.StatusServiceUnavailable, "Cannot read statistics: "+err.Error())
 		return
 	}
 	d := dashboardData{Channels: views, StartedAt: s.eng.StartedAt(), Node: s.eng.Node}
 	if ss, err := s.eng.Store().SearchStatus(r.Context()); err == nil {
 		d.Search = &ss
 	}
-	s.pages.render(w, http.StatusOK, "dashboard", "Dashboard", "dashboard", d)
+	s.pages.render(w, r, http.StatusOK, "dashboard", "Dashboard", "dashboard", d)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -221,7 +237,7 @@ func (s *Server) messagesPage(w http.ResponseWriter, r *http.Request) {
 		d.Limit, d.Before = f.Limit, f.BeforeID
 		d.Page, err = s.findMessages(r.Context(), f)
 		if err != nil && !errors.Is(err, engine.ErrBadFilter) {
-			s.pages.problem(w, http.StatusServiceUnavailable, "Cannot list messages: "+err.Error())
+			s.pages.problem(w, r, http.StatusServiceUnavailable, "Cannot list messages: "+err.Error())
 			return
 		}
 	}
@@ -252,7 +268,7 @@ func (s *Server) messagesPage(w http.ResponseWriter, r *http.Request) {
 			d.Lag = ss.LatestID - ss.IndexedThrough
 		}
 	}
-	s.pages.render(w, status, "messages", "Messages", "messages", d)
+	s.pages.render(w, r, status, "messages", "Messages", "messages", d)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -272,7 +288,7 @@ type messageData struct {
 func (s *Server) messagePage(w http.ResponseWriter, r *http.Request) {
 	id, err := messageID(r)
 	if err != nil {
-		s.pages.problem(w, http.StatusBadRequest, err.Error())
+		s.pages.problem(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
 	m, err := s.eng.Store().GetMessage(r.Context(), id)
@@ -281,7 +297,7 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.pages.problem(w, http.StatusServiceUnavailable, "Cannot read the message: "+err.Error())
+		s.pages.problem(w, r, http.StatusServiceUnavailable, "Cannot read the message: "+err.Error())
 		return
 	}
 	d := messageData{M: m, Raw: viewContent(m.DataType, m.Raw), Content: m.Raw, Signature: signature(m)}
@@ -301,7 +317,7 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request) {
 			d.Refresh = true
 		}
 	}
-	s.pages.render(w, http.StatusOK, "message", "Message "+strconv.FormatInt(id, 10), "messages", d)
+	s.pages.render(w, r, http.StatusOK, "message", "Message "+strconv.FormatInt(id, 10), "messages", d)
 }
 
 // signature summarises a message's statuses; the page polls the API and reloads when
@@ -326,17 +342,17 @@ func (s *Server) channelPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.pages.problem(w, http.StatusServiceUnavailable, "Cannot read statistics: "+err.Error())
+		s.pages.problem(w, r, http.StatusServiceUnavailable, "Cannot read statistics: "+err.Error())
 		return
 	}
-	s.pages.render(w, http.StatusOK, "channel", "Channel "+v.Name, "dashboard", v)
+	s.pages.render(w, r, http.StatusOK, "channel", "Channel "+v.Name, "dashboard", v)
 }
 
 // ---------------------------------------------------------------------------------------
 // Jobs
 
 func (s *Server) jobsPage(w http.ResponseWriter, r *http.Request) {
-	s.pages.render(w, http.StatusOK, "jobs", "Jobs", "jobs", s.jobs.list())
+	s.pages.render(w, r, http.StatusOK, "jobs", "Jobs", "jobs", s.jobs.list())
 }
 
 func (s *Server) jobPage(w http.ResponseWriter, r *http.Request) {
@@ -346,5 +362,5 @@ func (s *Server) jobPage(w http.ResponseWriter, r *http.Request) {
 		s.pages.notFound(w, r, "No job has id "+strconv.Quote(chi.URLParam(r, "id"))+" (jobs are kept in memory until restart).")
 		return
 	}
-	s.pages.render(w, http.StatusOK, "job", "Job "+strconv.FormatInt(id, 10), "jobs", j.view())
+	s.pages.render(w, r, http.StatusOK, "job", "Job "+strconv.FormatInt(id, 10), "jobs", j.view())
 }

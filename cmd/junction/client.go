@@ -11,12 +11,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"junction/auth"
 )
 
 const defaultAdmin = "http://127.0.0.1:8090"
@@ -31,10 +35,62 @@ func adminFlag(fs *flag.FlagSet) *string {
 	return fs.String("admin", def, "admin listener URL (default $JUNCTION_ADMIN or "+defaultAdmin+")")
 }
 
+// userFlag adds -user to fs: the operator account to log in as, when the admin listener
+// has login on (admin.users_file).
+func userFlag(fs *flag.FlagSet) *string {
+	return fs.String("user", os.Getenv("JUNCTION_USER"), "log in as this operator (password from $JUNCTION_PASSWORD, else one line on standard input); default $JUNCTION_USER")
+}
+
 // apiClient calls the admin API.
 type apiClient struct {
 	base string
 	http *http.Client
+	csrf string // the session's CSRF token, once logged in
+}
+
+// login logs in as user with the password from $JUNCTION_PASSWORD, else read from standard
+// input; the session cookie is kept for the client's later calls. A user "" does nothing.
+func (c *apiClient) login(user string, stdinTaken bool) error {
+	if user == "" {
+		return nil
+	}
+	password := os.Getenv("JUNCTION_PASSWORD")
+	if password == "" {
+		if stdinTaken {
+			return errors.New("the ids come from standard input: give the password in $JUNCTION_PASSWORD")
+		}
+		terminal := false
+		if st, err := os.Stdin.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			terminal = true
+			fmt.Fprintf(os.Stderr, "Password for %s: ", user)
+		}
+		var err error
+		password, err = auth.ReadPassword(os.Stdin)
+		if terminal {
+			fmt.Fprintln(os.Stderr)
+		}
+		if err != nil {
+			return fmt.Errorf("reading the password from standard input: %v", err)
+		}
+		if password == "" {
+			return errors.New("no password: set $JUNCTION_PASSWORD or give it as one line on standard input")
+		}
+	}
+	if c.http.Jar == nil {
+		jar, err := cookiejar.New(nil)
+		if err != nil {
+			return err
+		}
+		c.http.Jar = jar
+	}
+	var out struct {
+		CSRF string `json:"csrf_token"`
+	}
+	if err := c.call(http.MethodPost, "/api/login", map[string]string{"username": user, "password": password}, &out); err != nil {
+		return fmt.Errorf("logging in as %s: %w", user, err)
+	}
+	c.csrf = out.CSRF
+	return nil
 }
 
 func newAPIClient(admin string) *apiClient {
@@ -63,6 +119,9 @@ func (c *apiClient) call(method, path string, body, out any) error {
 	if method != http.MethodGet {
 		req.Header.Set("X-Requested-By", "junction-cli")
 		req.Header.Set("Content-Type", "application/json")
+		if c.csrf != "" {
+			req.Header.Set("X-CSRF-Token", c.csrf)
+		}
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -78,6 +137,12 @@ func (c *apiClient) call(method, path string, body, out any) error {
 			Error string `json:"error"`
 		}
 		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			if resp.StatusCode == http.StatusUnauthorized && path != "/api/login" {
+				return errors.New(e.Error + " (give -user NAME, with the password in $JUNCTION_PASSWORD)")
+			}
+			if resp.StatusCode == http.StatusTooManyRequests {
+				return fmt.Errorf("%s (Retry-After: %s s)", e.Error, resp.Header.Get("Retry-After"))
+			}
 			return errors.New(e.Error)
 		}
 		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
@@ -117,6 +182,7 @@ func messagesCmd(args []string) int {
 		fs.PrintDefaults()
 	}
 	admin := adminFlag(fs)
+	user := userFlag(fs)
 	vals := map[string]*string{}
 	for _, f := range []struct{ flag, key, help string }{
 		{"channel", "channel", "channel name"},
@@ -149,6 +215,10 @@ func messagesCmd(args []string) int {
 	}
 	q.Set("limit", strconv.Itoa(*limit))
 	c := newAPIClient(*admin)
+	if err := c.login(*user, false); err != nil {
+		fmt.Fprintln(os.Stderr, "junction messages:", err)
+		return 1
+	}
 	out := os.Stdout
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	if !*asJSON && !*idsOnly {
@@ -264,6 +334,7 @@ func resendCmd(args []string) int {
 		fs.PrintDefaults()
 	}
 	admin := adminFlag(fs)
+	user := userFlag(fs)
 	var dests nameList
 	fs.Var(&dests, "destination", "resend to this destination only (repeat for more; default: all of the message's)")
 	contentFile := fs.String("content", "", "send this file's content instead of the message's (one id only; logged as an edit)")
@@ -289,6 +360,10 @@ func resendCmd(args []string) int {
 		body["content"] = string(b)
 	}
 	c := newAPIClient(*admin)
+	if err := c.login(*user, slices.Contains(fs.Args(), "-")); err != nil {
+		fmt.Fprintln(os.Stderr, "junction resend:", err)
+		return 1
+	}
 	code := 0
 	for _, id := range ids {
 		var out struct {
@@ -317,12 +392,17 @@ func reprocessCmd(args []string) int {
 		fs.PrintDefaults()
 	}
 	admin := adminFlag(fs)
+	user := userFlag(fs)
 	fs.Parse(args)
 	ids, ok := messageIDs("reprocess", fs.Args())
 	if !ok {
 		return 2
 	}
 	c := newAPIClient(*admin)
+	if err := c.login(*user, slices.Contains(fs.Args(), "-")); err != nil {
+		fmt.Fprintln(os.Stderr, "junction reprocess:", err)
+		return 1
+	}
 	code := 0
 	for _, id := range ids {
 		var out struct {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"junction/auth"
 	_ "junction/connectors"
 	"junction/engine"
 	"junction/engine/store/sqlite"
@@ -32,9 +33,9 @@ Usage:
   junction convert FILE...               print the FHIR Bundle each HL7v2 file converts to
   junction send [flags] FILE...          post message files to a $ingest endpoint and print the answers
   junction bench [flags]                 measure $ingest throughput against a bare reference
-  junction messages [-admin URL] [filters]   find messages (-channel, -status, -q TEXT, -control-id, …)
-  junction resend [-admin URL] [-destination D] ID...   queue messages again for delivery
-  junction reprocess [-admin URL] ID...  run messages through their channel again
+  junction messages [-admin URL] [-user NAME] [filters]   find messages (-channel, -status, -q TEXT, -control-id, …)
+  junction resend [-admin URL] [-user NAME] [-destination D] ID...   queue messages again for delivery
+  junction reprocess [-admin URL] [-user NAME] ID...  run messages through their channel again
   junction keys -dir DIR [-alg ES256|RS256]   make a key pair and its jwks.json for signing tokens
   junction token -key FILE -iss ISS -aud AUD -sub CLIENT -org CODE[,CODE] -category DOMAIN[,DOMAIN] [-ttl 5m] [-kid K]
                                          print a signed bearer token (a negative -ttl gives an expired one)
@@ -132,6 +133,18 @@ func serve(args []string) int {
 		return 1
 	}
 	eng.Log = log
+	var uiOpts []ui.Option
+	if eng.Admin.UsersFile != "" {
+		users, err := auth.LoadUsers(eng.Admin.UsersFile)
+		if err != nil {
+			log.Error("cannot load the operator accounts", "admin.users_file", eng.Admin.UsersFile, "err", err)
+			return 1
+		}
+		if users.Len() == 0 {
+			log.Warn("the users file holds no operator accounts: nobody can log in (add one with junction user add)", "admin.users_file", eng.Admin.UsersFile)
+		}
+		uiOpts = append(uiOpts, ui.WithUsers(users))
+	}
 	store, err := sqlite.Open(eng.StorePath, sqlite.Options{})
 	if err != nil {
 		log.Error("cannot open the message store", "path", eng.StorePath, "err", err)
@@ -149,7 +162,11 @@ func serve(args []string) int {
 		store.Close()
 		return 1
 	}
-	admin := &http.Server{Handler: ui.New(eng), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	if eng.Admin.UsersFile == "" {
+		log.Warn("SECURITY: the admin UI and API are open to anyone who can reach " + adminLn.Addr().String() +
+			": set admin.users_file in the configuration (accounts: junction user add) to require a login")
+	}
+	admin := &http.Server{Handler: ui.New(eng, uiOpts...), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() {
 		if err := admin.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("admin listener stopped", "err", err)

@@ -5,6 +5,9 @@
 
 (function () {
   const page = document.body.dataset.page;
+  // The session's CSRF token, when operators log in: every mutating call carries it.
+  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  const csrf = csrfMeta ? csrfMeta.content : "";
 
   // api calls the REST API; mutating calls carry the header the server requires against
   // cross-site requests. It resolves to the decoded JSON, or throws an Error carrying the
@@ -13,12 +16,16 @@
     const opts = { method: method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
     if (method !== "GET") {
       opts.headers["X-Requested-By"] = "junction-ui";
+      if (csrf) opts.headers["X-CSRF-Token"] = csrf;
       opts.headers["Content-Type"] = "application/json";
       opts.body = JSON.stringify(body || {});
     }
     const resp = await fetch(path, opts);
     let data = null;
     try { data = await resp.json(); } catch (e) { /* not JSON */ }
+    if (resp.status === 401 && page !== "login") {
+      location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+    }
     if (!resp.ok) {
       throw new Error((data && data.error) || (resp.status + " " + resp.statusText));
     }
@@ -319,11 +326,36 @@
       deepLinking: true,
       requestInterceptor: function (req) {
         req.headers["X-Requested-By"] = "swagger-ui";
+        if (csrf) req.headers["X-CSRF-Token"] = csrf;
         return req;
       },
     });
   }
 
-  const pages = { dashboard: dashboard, messages: messages, message: message, channel: channel, jobs: jobs, job: job, swagger: swagger };
+  // ---------------------------------------------------------------- login
+  function login() {
+    const form = $("#login-form");
+    form.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      const out = $("#login-result");
+      say(out, "Logging in…", true);
+      try {
+        await api("POST", "/api/login", { username: $("#username").value, password: $("#password").value });
+        location.href = form.dataset.next || "/";
+      } catch (e) {
+        say(out, e.message, false);
+      }
+    });
+  }
+
+  const logout = $("#logout");
+  if (logout) {
+    logout.addEventListener("click", async function () {
+      try { await api("POST", "/api/logout"); } catch (e) { /* the session is gone anyway */ }
+      location.href = "/login";
+    });
+  }
+
+  const pages = { login: login, dashboard: dashboard, messages: messages, message: message, channel: channel, jobs: jobs, job: job, swagger: swagger };
   if (pages[page]) pages[page]();
 })();
