@@ -1,6 +1,7 @@
 package fhirstore
 
 import (
+	"junction/internal/jsontext"
 	"strconv"
 	"time"
 
@@ -22,7 +23,7 @@ func searchset(base string, links []link, page *Page) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"fullUrl":`...)
-		b = appendString(b, base+"/"+r.Type+"/"+r.ID)
+		b = jsontext.AppendString(b, base+"/"+r.Type+"/"+r.ID)
 		b = append(b, `,"resource":`...)
 		b = append(b, r.JSON...)
 		b = append(b, `,"search":{"mode":"match"}}`...)
@@ -43,7 +44,7 @@ func history(base string, links []link, page *Page) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"fullUrl":`...)
-		b = appendString(b, base+"/"+r.Type+"/"+r.ID)
+		b = jsontext.AppendString(b, base+"/"+r.Type+"/"+r.ID)
 		if !r.Deleted() {
 			b = append(b, `,"resource":`...)
 			b = append(b, r.JSON...)
@@ -58,15 +59,15 @@ func history(base string, links []link, page *Page) []byte {
 			status = "201 Created"
 		}
 		b = append(b, `,"request":{"method":`...)
-		b = appendString(b, r.Method)
+		b = jsontext.AppendString(b, r.Method)
 		b = append(b, `,"url":`...)
-		b = appendString(b, url)
+		b = jsontext.AppendString(b, url)
 		b = append(b, `},"response":{"status":`...)
-		b = appendString(b, status)
+		b = jsontext.AppendString(b, status)
 		b = append(b, `,"etag":`...)
-		b = appendString(b, etag(r.Version))
+		b = jsontext.AppendString(b, etag(r.Version))
 		b = append(b, `,"lastModified":`...)
-		b = appendString(b, r.LastUpdated.Format(instantLayout))
+		b = jsontext.AppendString(b, r.LastUpdated.Format(instantLayout))
 		b = append(b, "}}"...)
 	}
 	return append(b, "]}"...)
@@ -83,7 +84,7 @@ func bundleStart(b []byte, typ string, total int, links []link) []byte {
 	b = append(b, `","meta":{"lastUpdated":"`...)
 	b = append(b, time.Now().UTC().Format(instantLayout)...)
 	b = append(b, `"},"type":`...)
-	b = appendString(b, typ)
+	b = jsontext.AppendString(b, typ)
 	b = append(b, `,"total":`...)
 	b = strconv.AppendInt(b, int64(total), 10)
 	b = append(b, `,"link":[`...)
@@ -92,9 +93,9 @@ func bundleStart(b []byte, typ string, total int, links []link) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"relation":`...)
-		b = appendString(b, l.relation)
+		b = jsontext.AppendString(b, l.relation)
 		b = append(b, `,"url":`...)
-		b = appendString(b, l.url)
+		b = jsontext.AppendString(b, l.url)
 		b = append(b, '}')
 	}
 	return append(b, ']')

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"junction/internal/jsontext"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -184,7 +185,7 @@ func appendJSON(b []byte, v any) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			b = jsontext.AppendString(b, k)
 			b = append(b, ':')
 			b = appendJSON(b, x.vals[i])
 		}
@@ -199,7 +200,7 @@ func appendJSON(b []byte, v any) []byte {
 		}
 		return append(b, ']')
 	case string:
-		return appendString(b, x)
+		return jsontext.AppendString(b, x)
 	case json.Number:
 		return append(b, x...)
 	case bool:
@@ -210,31 +211,6 @@ func appendJSON(b []byte, v any) []byte {
 		return append(b, "null"...)
 	}
 	panic(fmt.Sprintf("fhirstore: cannot encode %T as JSON", v)) // a programming error
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string (s is valid UTF-8: parseJSON checked).
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c == '\n':
-			b = append(b, '\\', 'n')
-		case c == '\r':
-			b = append(b, '\\', 'r')
-		case c == '\t':
-			b = append(b, '\\', 't')
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
 }
 
 // contentHash identifies a resource's content regardless of member order and of the
@@ -281,7 +257,7 @@ func appendCanonical(b []byte, v any, root bool) []byte {
 				b = append(b, ',')
 			}
 			first = false
-			b = appendString(b, k)
+			b = jsontext.AppendString(b, k)
 			b = append(b, ':')
 			b = appendCanonical(b, val, false)
 		}

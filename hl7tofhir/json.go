@@ -2,8 +2,8 @@ package hl7tofhir
 
 import (
 	"encoding/json"
+	"junction/internal/jsontext"
 	"strconv"
-	"unicode/utf8"
 )
 
 // Object is a JSON object that keeps its keys in insertion order, so each
@@ -117,7 +117,7 @@ func appendJSON(b []byte, v any, nl, ind string) []byte {
 			}
 			b = append(b, nl...)
 			b = append(b, ind...)
-			b = appendString(b, k)
+			b = jsontext.AppendString(b, k)
 			b = append(b, ':')
 			if nl != "" {
 				b = append(b, ' ')
@@ -142,7 +142,7 @@ func appendJSON(b []byte, v any, nl, ind string) []byte {
 		b = append(b, nl...)
 		return append(b, ']')
 	case string:
-		return appendString(b, x)
+		return jsontext.AppendString(b, x)
 	case json.Number:
 		return append(b, x...)
 	case bool:
@@ -160,44 +160,4 @@ func nextIndent(nl, ind string) string {
 		return ""
 	}
 	return nl + ind
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string, escaping what JSON requires plus
-// U+2028/U+2029 (which break JavaScript consumers); invalid UTF-8 becomes U+FFFD.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c < 0x20:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-		default:
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(b, '"')
 }
