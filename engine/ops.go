@@ -2,9 +2,12 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -131,4 +134,63 @@ func (e *Engine) SetPaused(ctx context.Context, channel, destination string, pau
 	d.paused.Store(paused)
 	d.Kick()
 	return nil
+}
+
+// RemoveMessage deletes a message with its content and deliveries (see
+// MessageRemover.RemoveMessage); detail says who, for the audit trail.
+func (e *Engine) RemoveMessage(ctx context.Context, id int64, force bool, detail string) error {
+	mr, ok := e.store.(MessageRemover)
+	if !ok {
+		return opErrorf("this store cannot remove messages")
+	}
+	err := mr.RemoveMessage(ctx, id, force, detail)
+	if errors.Is(err, ErrQueuedDeliveries) {
+		return &OpError{Msg: err.Error()}
+	}
+	return err
+}
+
+// ConfigHash is the SHA-256 of the configuration file's text, in hex.
+func (e *Engine) ConfigHash() string {
+	sum := sha256.Sum256(e.Config)
+	return hex.EncodeToString(sum[:])
+}
+
+// RecordConfig logs the configuration in the audit trail at start: a "config-loaded"
+// event with the file's SHA-256 and the channel names, preceded by "config-changed" when
+// the hash differs from the last one logged (the file changed between runs).
+func (e *Engine) RecordConfig(ctx context.Context) error {
+	hash := e.ConfigHash()
+	names := make([]string, 0, len(e.Channels))
+	for _, ch := range e.Channels {
+		names = append(names, ch.Name)
+	}
+	detail := e.File + " sha256=" + hash + " channels=" + strings.Join(names, ",")
+	if ef, ok := e.store.(EventFinder); ok {
+		last, err := ef.LastEvent(ctx, "config-loaded")
+		switch {
+		case err == nil:
+			if prev := hashIn(last.Detail); prev != hash {
+				if err := e.store.AddEvent(ctx, Event{Kind: "config-changed",
+					Detail: e.File + " sha256=" + hash + " (was sha256=" + prev + ", loaded " + last.At.UTC().Format(time.RFC3339) + ")"}); err != nil {
+					return err
+				}
+			}
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+	}
+	return e.store.AddEvent(ctx, Event{Kind: "config-loaded", Detail: detail})
+}
+
+// hashIn finds "sha256=HEX" in an event's detail.
+func hashIn(detail string) string {
+	_, rest, ok := strings.Cut(detail, "sha256=")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexByte(rest, ' '); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest
 }

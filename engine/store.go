@@ -287,3 +287,47 @@ type Store interface {
 	// Close flushes pending writes and closes the database.
 	Close() error
 }
+
+// ErrQueuedDeliveries is returned by RemoveMessage for a message with a delivery still
+// QUEUED, unless forced.
+var ErrQueuedDeliveries = errors.New("the message has deliveries still queued")
+
+// MessageRemover is implemented by stores that can remove a message (SQLite).
+type MessageRemover interface {
+	// RemoveMessage deletes a message with its content, its deliveries (adjusting the
+	// queue counters) and its full-text index entry, and logs a "remove" event with
+	// detail, in one transaction. Unknown ids wrap ErrNotFound; a message with a QUEUED
+	// delivery wraps ErrQueuedDeliveries unless force is set. Lifetime channel counters
+	// (received, filtered, errored) are kept: the message was received all the same.
+	RemoveMessage(ctx context.Context, id int64, force bool, detail string) error
+}
+
+// APIToken is a named API token: only the SHA-256 of its secret is stored.
+type APIToken struct {
+	Name      string     `json:"name"`
+	Role      string     `json:"role"`
+	Created   time.Time  `json:"created"`
+	CreatedBy string     `json:"created_by,omitempty"`
+	LastUsed  *time.Time `json:"last_used,omitempty"`
+}
+
+// TokenStore is implemented by stores that keep API tokens (SQLite).
+type TokenStore interface {
+	// CreateToken stores a token; a name already taken wraps ErrDuplicate. The creation
+	// is logged as an event with detail.
+	CreateToken(ctx context.Context, t APIToken, hash [32]byte, detail string) error
+	// DeleteToken removes a token (logged with detail); an unknown name wraps ErrNotFound.
+	DeleteToken(ctx context.Context, name, detail string) error
+	// Tokens lists the tokens by name, without hashes.
+	Tokens(ctx context.Context) ([]APIToken, error)
+	// TokenByHash finds the token whose secret has this SHA-256, or wraps ErrNotFound.
+	TokenByHash(ctx context.Context, hash [32]byte) (APIToken, error)
+	// TouchToken sets a token's last use.
+	TouchToken(ctx context.Context, name string, at time.Time) error
+}
+
+// EventFinder is implemented by stores that find the newest event of a kind (SQLite).
+type EventFinder interface {
+	// LastEvent is the newest event of kind, or wraps ErrNotFound.
+	LastEvent(ctx context.Context, kind string) (Event, error)
+}

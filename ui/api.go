@@ -63,12 +63,16 @@ func New(eng *engine.Engine, opts ...Option) *Server {
 	r.Get("/api/throughput", s.throughput)
 	r.Get("/api/messages", s.listMessages)
 	r.Get("/api/messages/{id}", s.getMessage)
+	r.Delete("/api/messages/{id}", s.need(admin, s.removeMessage))
 	r.Post("/api/messages/{id}/resend", s.need(op, s.resend))
 	r.Post("/api/messages/{id}/reprocess", s.need(op, s.reprocess))
 	r.Get("/api/jobs", s.listJobs)
 	r.Post("/api/jobs", s.need(op, s.startJob))
 	r.Get("/api/jobs/{id}", s.getJob)
 	r.Post("/api/jobs/{id}/cancel", s.need(op, s.cancelJob))
+	r.Get("/api/tokens", s.need(admin, s.listTokens))
+	r.Post("/api/tokens", s.need(admin, s.createToken))
+	r.Delete("/api/tokens/{name}", s.need(admin, s.deleteToken))
 	r.Get("/openapi.json", s.openapi)
 	s.routePages(r)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -128,7 +132,9 @@ func guard(next http.Handler) http.Handler {
 			writeError(w, http.StatusForbidden, "cross-site request refused: opaque Origin")
 			return
 		}
-		if r.Header.Get(csrfHeader) == "" {
+		if _, ok := bearer(r); !ok && r.Header.Get(csrfHeader) == "" {
+			// A bearer token (no cookie) cannot be sent by another site's page without a
+			// CORS preflight, which is never granted: X-Requested-By is not needed with it.
 			writeError(w, http.StatusForbidden, "send the header "+csrfHeader+" (any value) with "+r.Method+" requests: it shows the request does not come from another site")
 			return
 		}
@@ -316,6 +322,9 @@ func actor(r *http.Request) string {
 	by := r.Header.Get(csrfHeader)
 	if len(by) > 40 {
 		by = by[:40]
+	}
+	if _, ok := bearer(r); ok && by == "" {
+		by = "API token"
 	}
 	who := ""
 	if sess, ok := sessionOf(r); ok {

@@ -46,12 +46,14 @@ type apiClient struct {
 	base string
 	http *http.Client
 	csrf string // the session's CSRF token, once logged in
+	// token is an API token sent as Authorization: Bearer; with one, login does nothing.
+	token string
 }
 
 // login logs in as user with the password from $JUNCTION_PASSWORD, else read from standard
 // input; the session cookie is kept for the client's later calls. A user "" does nothing.
 func (c *apiClient) login(user string, stdinTaken bool) error {
-	if user == "" {
+	if user == "" || c.token != "" {
 		return nil
 	}
 	password := os.Getenv("JUNCTION_PASSWORD")
@@ -116,6 +118,9 @@ func (c *apiClient) call(method, path string, body, out any) error {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	if method != http.MethodGet {
 		req.Header.Set("X-Requested-By", "junction-cli")
 		req.Header.Set("Content-Type", "application/json")
@@ -138,7 +143,7 @@ func (c *apiClient) call(method, path string, body, out any) error {
 		}
 		if json.Unmarshal(b, &e) == nil && e.Error != "" {
 			if resp.StatusCode == http.StatusUnauthorized && path != "/api/login" {
-				return errors.New(e.Error + " (give -user NAME, with the password in $JUNCTION_PASSWORD)")
+				return errors.New(e.Error + " (give -user NAME, with the password in $JUNCTION_PASSWORD, or an API token in -token or $JUNCTION_TOKEN)")
 			}
 			if resp.StatusCode == http.StatusTooManyRequests {
 				return fmt.Errorf("%s (Retry-After: %s s)", e.Error, resp.Header.Get("Retry-After"))
@@ -183,6 +188,7 @@ func messagesCmd(args []string) int {
 	}
 	admin := adminFlag(fs)
 	user := userFlag(fs)
+	token := tokenFlag(fs)
 	vals := map[string]*string{}
 	for _, f := range []struct{ flag, key, help string }{
 		{"channel", "channel", "channel name"},
@@ -215,6 +221,7 @@ func messagesCmd(args []string) int {
 	}
 	q.Set("limit", strconv.Itoa(*limit))
 	c := newAPIClient(*admin)
+	c.token = *token
 	if err := c.login(*user, false); err != nil {
 		fmt.Fprintln(os.Stderr, "junction messages:", err)
 		return 1
@@ -335,6 +342,7 @@ func resendCmd(args []string) int {
 	}
 	admin := adminFlag(fs)
 	user := userFlag(fs)
+	token := tokenFlag(fs)
 	var dests nameList
 	fs.Var(&dests, "destination", "resend to this destination only (repeat for more; default: all of the message's)")
 	contentFile := fs.String("content", "", "send this file's content instead of the message's (one id only; logged as an edit)")
@@ -360,6 +368,7 @@ func resendCmd(args []string) int {
 		body["content"] = string(b)
 	}
 	c := newAPIClient(*admin)
+	c.token = *token
 	if err := c.login(*user, slices.Contains(fs.Args(), "-")); err != nil {
 		fmt.Fprintln(os.Stderr, "junction resend:", err)
 		return 1
@@ -393,12 +402,14 @@ func reprocessCmd(args []string) int {
 	}
 	admin := adminFlag(fs)
 	user := userFlag(fs)
+	token := tokenFlag(fs)
 	fs.Parse(args)
 	ids, ok := messageIDs("reprocess", fs.Args())
 	if !ok {
 		return 2
 	}
 	c := newAPIClient(*admin)
+	c.token = *token
 	if err := c.login(*user, slices.Contains(fs.Args(), "-")); err != nil {
 		fmt.Fprintln(os.Stderr, "junction reprocess:", err)
 		return 1

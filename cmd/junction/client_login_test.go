@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"io"
 	"log/slog"
 	"net/http"
@@ -91,6 +92,26 @@ channels:
 	}
 	m, err := store.GetMessage(context.Background(), 1)
 	if err != nil || len(m.Events) != 1 || !strings.Contains(m.Events[0].Detail, "by otto (operator)") || !strings.Contains(m.Events[0].Detail, "junction-cli") {
+		t.Fatalf("events %+v %v", m.Events, err)
+	}
+
+	// An API token (-token or $JUNCTION_TOKEN) instead of a login.
+	secret := "jct_clitesttoken"
+	if err := store.CreateToken(context.Background(), engine.APIToken{Name: "cli", Role: "operator"}, sha256.Sum256([]byte(secret)), "test"); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("JUNCTION_PASSWORD", "")
+	code, out, errs = capture(t, func() int { return resendCmd([]string{"-admin", srv.URL, "-token", secret, "1"}) })
+	if code != 0 || out != "message 1: queued again for archive\n" {
+		t.Fatalf("resend -token: %d %q %q", code, out, errs)
+	}
+	t.Setenv("JUNCTION_TOKEN", secret)
+	code, out, errs = capture(t, func() int { return messagesCmd([]string{"-admin", srv.URL}) })
+	if code != 0 || !strings.Contains(out, "L1") {
+		t.Fatalf("messages $JUNCTION_TOKEN: %d %q %q", code, out, errs)
+	}
+	m, err = store.GetMessage(context.Background(), 1)
+	if err != nil || len(m.Events) != 2 || !strings.Contains(m.Events[1].Detail, "by token:cli (operator)") {
 		t.Fatalf("events %+v %v", m.Events, err)
 	}
 }

@@ -162,6 +162,9 @@ func serve(args []string) int {
 		store.Close()
 		return 1
 	}
+	if err := eng.RecordConfig(context.Background()); err != nil {
+		log.Warn("cannot record the configuration in the audit log", "err", err)
+	}
 	if eng.Admin.UsersFile == "" {
 		log.Warn("SECURITY: the admin UI and API are open to anyone who can reach " + adminLn.Addr().String() +
 			": set admin.users_file in the configuration (accounts: junction user add) to require a login")

@@ -241,6 +241,22 @@
         rep.disabled = false;
       }
     });
+    const rm = $("#remove");
+    if (rm) rm.addEventListener("click", async function () {
+      const queued = rm.dataset.queued === "1";
+      let q = "Remove message " + id + " with its content and deliveries? This cannot be undone.";
+      if (queued) q += "\n\nA delivery is still QUEUED: removing it now drops that delivery.";
+      if (!window.confirm(q)) return;
+      rm.disabled = true;
+      try {
+        await api("DELETE", "/api/messages/" + id + (queued ? "?force=true" : ""));
+        say(result, "Message " + id + " removed. Opening the message list…", true);
+        setTimeout(function () { location.href = "/messages"; }, 700);
+      } catch (e) {
+        say(result, e.message, false);
+        rm.disabled = false;
+      }
+    });
     // While a delivery is queued, follow it: reload when a status changes (unless the
     // operator is editing).
     let watching = false;

@@ -7,7 +7,7 @@ import (
 )
 
 // schemaVersion is the version this build writes into PRAGMA user_version.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // migrations[i] moves a database from user_version i to i+1. Each runs in one transaction
 // together with the user_version bump.
@@ -137,6 +137,19 @@ CREATE TABLE search_state (
 	indexed_to INTEGER NOT NULL
 );
 INSERT INTO search_state (id, indexed_to) VALUES (1, 0);
+`,
+	// 2 -> 3: API tokens of the admin API. Only the SHA-256 of a token's secret (256
+	// random bits) is kept; last_used is 0 until the token is first used (nanoseconds).
+	`
+CREATE TABLE api_tokens (
+	name       TEXT PRIMARY KEY,
+	role       TEXT NOT NULL,
+	hash       BLOB NOT NULL UNIQUE,
+	created_at INTEGER NOT NULL,
+	created_by TEXT NOT NULL DEFAULT '',
+	last_used  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX events_kind ON events (kind, id);
 `,
 }
 

@@ -31,6 +31,7 @@ const (
 	opEvent
 	opPause
 	opIndex // the background indexer's batch: its own transaction, low priority
+	opFunc  // admin.go: fn runs in the batch's transaction
 )
 
 // maxDestinations bounds NewMessage.Destinations: the ordinal lives in the low 8 bits of
@@ -53,6 +54,9 @@ type request struct {
 	event   engine.Event
 	pause   pauseReq
 	index   indexReq
+	// opFunc: run by the writer inside the transaction. Like every request it must fail
+	// before writing (itemErr) or report a failure after a write as fatal.
+	fn func(w *writer) (itemErr, fatal error)
 
 	// Answer, valid once done is closed.
 	id    int64
@@ -799,6 +803,8 @@ func (w *writer) apply(r *request) error {
 		}
 	case opPause:
 		itemErr, fatal = w.setPaused(r)
+	case opFunc:
+		itemErr, fatal = r.fn(w)
 	}
 	if fatal == nil && w.hook != nil {
 		fatal = w.hook(r, "applied")
