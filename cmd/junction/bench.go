@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -35,7 +36,8 @@ func bench(args []string) int {
 	config := flags.String("config", "routes.yaml", "configuration whose channel's filter and transform are measured")
 	channel := flags.String("channel", "", "channel of -config to measure on $ingest (default: the engine contract's example channel, see contractChannel)")
 	msgFile := flags.String("message", "hl7/testdata/adt_a01.hl7", "HL7v2 message to post")
-	dur := flags.Duration("duration", 10*time.Second, "time per concurrency level")
+	dur := flags.Duration("duration", 6*time.Second, "time per run")
+	runs := flags.Int("runs", 3, "runs per concurrency level, alternating bare and junction; the median ratio is reported")
 	levels := flags.String("concurrency", "1,16,64", "concurrency levels")
 	only := flags.String("only", "", "run only this target: junction, bare or gateway")
 	gateway := flags.String("gateway", "care-gateway", "fhir-bundle channel of -config to measure with -bundle (empty: skip)")
@@ -93,25 +95,38 @@ func bench(args []string) int {
 		fmt.Printf("%-10s %5s %10s %9s %9s %7s %10s %12s %9s\n", "target", "conc", "msg/s", "p50", "p99", "errors", "bytes/msg", "delivered/s", "cpu/msg")
 	}
 	for _, c := range concs {
-		var ref, j benchResult
-		var err error
 		if *only == "gateway" {
 			break
 		}
-		if *only != "junction" {
-			if ref, err = benchBare(body, c, *dur); err != nil {
-				fmt.Fprintln(os.Stderr, "bench: bare reference:", err)
-				return 1
+		// Runs alternate so that both targets meet the same noise; the median of the
+		// paired ratios is the figure to quote.
+		var ratios []float64
+		for r := 0; r < max(*runs, 1); r++ {
+			var ref, j benchResult
+			var err error
+			if *only != "junction" {
+				if ref, err = benchBare(body, c, *dur); err != nil {
+					fmt.Fprintln(os.Stderr, "bench: bare reference:", err)
+					return 1
+				}
+			}
+			if *only != "bare" {
+				if j, err = benchJunction(ingestCfg, body, c, *dur); err != nil {
+					fmt.Fprintln(os.Stderr, "bench: junction:", err)
+					return 1
+				}
+			}
+			if ref.PerSecond > 0 && j.PerSecond > 0 {
+				ratios = append(ratios, j.PerSecond/ref.PerSecond)
 			}
 		}
-		if *only != "bare" {
-			if j, err = benchJunction(ingestCfg, body, c, *dur); err != nil {
-				fmt.Fprintln(os.Stderr, "bench: junction:", err)
-				return 1
+		if len(ratios) > 0 {
+			all := make([]string, len(ratios))
+			for i, r := range ratios {
+				all[i] = fmt.Sprintf("%.2f", r)
 			}
-		}
-		if ref.PerSecond > 0 && j.PerSecond > 0 {
-			fmt.Printf("  -> junction/bare = %.2f\n", j.PerSecond/ref.PerSecond)
+			sort.Float64s(ratios)
+			fmt.Printf("  -> junction/bare at concurrency %d: median %.2f (runs: %s)\n", c, ratios[len(ratios)/2], strings.Join(all, ", "))
 		}
 		fmt.Println()
 	}
