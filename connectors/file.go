@@ -39,6 +39,7 @@ type fileDestination struct {
 	open     *os.File // with append: the file being appended to, kept open
 	openName string
 	openInfo os.FileInfo // its identity, to notice it being moved away
+	buf      []byte      // the record being appended
 }
 
 var filePlaceholders = map[string]bool{"{id}": true, "{channel}": true, "{destination}": true, "{control_id}": true, "{date}": true, "{ext}": true}
@@ -199,9 +200,13 @@ func (d *fileDestination) appendTo(name string, content []byte) engine.Outcome {
 		}
 		d.open, d.openName, d.openInfo = f, name, info
 	}
-	buf := make([]byte, 0, len(content)+len(d.sep))
-	buf = append(append(buf, content...), d.sep...)
-	_, err := d.open.Write(buf)
+	// One write per message, so a reader of the file never sees a message without its
+	// separator; the buffer is reused (a destination's queue has one worker).
+	d.buf = append(append(d.buf[:0], content...), d.sep...)
+	_, err := d.open.Write(d.buf)
+	if cap(d.buf) > 1<<20 {
+		d.buf = nil // do not keep a large message's buffer
+	}
 	if err == nil && d.fsync {
 		err = d.open.Sync()
 	}

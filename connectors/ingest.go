@@ -3,6 +3,7 @@
 package connectors
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -202,7 +203,7 @@ func (h *ingestHandler) envelope(w http.ResponseWriter, req *http.Request, dataT
 	if int64(len(body)) > route.maxBody {
 		return body, route, refuse(http.StatusRequestEntityTooLarge, "AR", fhir.CodeTooLong, "request body is larger than the %s limit of source-domain '%s'", humanSize(route.maxBody), domain)
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return body, route, refuse(http.StatusBadRequest, "AR", fhir.CodeRequired, "the request body is empty: expected a %s message", dataType)
 	}
 	return body, route, nil

@@ -46,6 +46,8 @@ type NewMessage struct {
 	SourceDomain string
 	OrgCode      string
 	Meta         map[string]string // request headers and source facts
+	// Raw and Transformed are handed over to the store, not copied: it may still read
+	// them after Accept returns early (ctx ended), so they must not be modified.
 	Raw          []byte
 	Transformed  []byte // nil when the transform left the content unchanged (or never ran)
 	Error        string // why the message is ERROR (or which filter rejected it)
@@ -66,7 +68,8 @@ var ErrBadFilter = errors.New("bad filter")
 // ErrNoDeliveries is returned by Resend for a message that was never routed.
 var ErrNoDeliveries = errors.New("the message has no deliveries")
 
-// Delivery is one queued destination row handed to a destination worker.
+// Delivery is one queued destination row handed to a destination worker. Its Content and
+// MetaJSON may be shared with the store and other destinations: read them, never modify.
 type Delivery struct {
 	MessageID   int64
 	Channel     string

@@ -43,6 +43,7 @@ func bench(args []string) int {
 	gateway := flags.String("gateway", "care-gateway", "fhir-bundle channel of -config to measure with -bundle (empty: skip)")
 	bundleFile := flags.String("bundle", "fhir/testdata/seed-care-delivery-report.json", "FHIR Bundle to PUT to the gateway, under a new id each time")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memProfile := flags.String("memprofile", "", "write an allocation profile of the whole run to this file")
 	flags.Parse(args)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -53,6 +54,15 @@ func bench(args []string) int {
 		defer f.Close()
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		defer func() {
+			f, err := os.Create(*memProfile)
+			if err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
 	}
 
 	body, err := os.ReadFile(*msgFile)
@@ -92,7 +102,7 @@ func bench(args []string) int {
 	fmt.Printf("junction bench: %s, %d-byte HL7v2 message through %s, %s per level\n", time.Now().Format("2006-01-02"), len(body), what, *dur)
 	fmt.Printf("machine: %s/%s, %d CPUs (GOMAXPROCS %d); load generator in the same process\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	if *only != "gateway" {
-		fmt.Printf("%-10s %5s %10s %9s %9s %7s %10s %12s %9s\n", "target", "conc", "msg/s", "p50", "p99", "errors", "bytes/msg", "delivered/s", "cpu/msg")
+		fmt.Printf("%-10s %5s %10s %9s %9s %7s %10s %12s %9s %11s\n", "target", "conc", "msg/s", "p50", "p99", "errors", "bytes/msg", "delivered/s", "cpu/msg", "req/commit")
 	}
 	for _, c := range concs {
 		if *only == "gateway" {
@@ -159,6 +169,7 @@ type benchResult struct {
 	bytesPerMsg float64
 	delivered   float64
 	cpuPerMsg   time.Duration // process CPU (user+system, load generator included) per message
+	perCommit   float64       // store requests (accepts, delivery results, ...) per transaction
 }
 
 // cpuTime is the CPU time this process has used so far.
@@ -175,7 +186,11 @@ func printRow(target string, r benchResult) {
 	if r.delivered > 0 {
 		del = fmt.Sprintf("%.0f", r.delivered)
 	}
-	fmt.Printf("%-10s %5d %10.0f %9s %9s %7d %10.0f %12s %9s\n", target, r.Concurrency, r.PerSecond, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Errors, r.bytesPerMsg, del, r.cpuPerMsg.Round(time.Microsecond))
+	perCommit := "-"
+	if r.perCommit > 0 {
+		perCommit = fmt.Sprintf("%.1f", r.perCommit)
+	}
+	fmt.Printf("%-10s %5d %10.0f %9s %9s %7d %10.0f %12s %9s %11s\n", target, r.Concurrency, r.PerSecond, r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Errors, r.bytesPerMsg, del, r.cpuPerMsg.Round(time.Microsecond), perCommit)
 }
 
 func benchBare(body []byte, conc int, d time.Duration) (benchResult, error) {
@@ -290,6 +305,7 @@ func runEngine(cfg []byte, target string, req loadgen.Request, conc int, d time.
 	}
 	req.URL = urlOf(eng.Listeners()[0])
 	start, cpu0 := time.Now(), cpuTime()
+	commits0, items0 := store.WriterCounts()
 	res, err := loadgen.Run(context.Background(), req, conc, d)
 	if err != nil {
 		eng.Stop(context.Background())
@@ -310,6 +326,7 @@ func runEngine(cfg []byte, target string, req loadgen.Request, conc int, d time.
 		time.Sleep(20 * time.Millisecond)
 	}
 	deliveredIn, cpu := time.Since(start), cpuTime()-cpu0
+	commits, items := store.WriterCounts()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	eng.Stop(ctx)
@@ -317,6 +334,9 @@ func runEngine(cfg []byte, target string, req loadgen.Request, conc int, d time.
 	if ok > 0 {
 		r.delivered = float64(ok) / deliveredIn.Seconds()
 		r.cpuPerMsg = cpu / time.Duration(ok)
+		if commits > commits0 {
+			r.perCommit = float64(items-items0) / float64(commits-commits0)
+		}
 		if size, err := store.SizeBytes(); err == nil {
 			r.bytesPerMsg = float64(size) / float64(ok)
 		}

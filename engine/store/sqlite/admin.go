@@ -102,7 +102,11 @@ func (s *Store) RemoveMessage(ctx context.Context, id int64, force bool, detail 
 		}
 		return nil, nil
 	}}
-	return s.submit(ctx, r)
+	if err := s.submit(ctx, r); err != nil {
+		return err
+	}
+	s.recent.remove(id) // its content must not outlive it, even in memory
+	return nil
 }
 
 // CreateToken implements engine.TokenStore.

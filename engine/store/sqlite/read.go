@@ -23,6 +23,15 @@ const pendingSQL = `
 	  AND d.status = 'QUEUED' AND d.id >= ?
 	ORDER BY d.id LIMIT ?`
 
+// pendingIDsSQL is pendingSQL without the content: the outbox rows alone, for when the
+// messages' content is at hand in Store.recent.
+const pendingIDsSQL = `
+	SELECT d.id >> 8, d.attempts, d.next_attempt, d.content IS NOT NULL
+	FROM deliveries d
+	WHERE d.queue_id = (SELECT id FROM queues WHERE channel = ? AND destination = ?)
+	  AND d.status = 'QUEUED' AND d.id >= ?
+	ORDER BY d.id LIMIT ?`
+
 // pageDeliveriesSQL reads the deliveries of a page of messages (a JSON array of ids): one
 // rowid range per id. CROSS JOIN keeps json_each the outer loop.
 const pageDeliveriesSQL = `
@@ -49,6 +58,9 @@ func (s *Store) Pending(ctx context.Context, channel, destination string, afterI
 	if afterID < math.MaxInt64>>8 {
 		from = (afterID + 1) << 8
 	}
+	if out, ok, err := s.pendingRecent(ctx, channel, destination, from, limit); ok || err != nil {
+		return out, err
+	}
 	rows, err := s.pending.QueryContext(ctx, channel, destination, from, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: Pending: %w", err)
@@ -68,6 +80,36 @@ func (s *Store) Pending(ctx context.Context, channel, destination string, afterI
 		return nil, fmt.Errorf("sqlite: Pending: %w", err)
 	}
 	return out, nil
+}
+
+// pendingRecent reads the queue's outbox rows and takes their content from s.recent. ok is
+// false when any message is not there (or was edited for a resend): then nothing is
+// returned and the caller reads everything from the store.
+func (s *Store) pendingRecent(ctx context.Context, channel, destination string, from int64, limit int) (out []engine.Delivery, ok bool, err error) {
+	rows, err := s.pendingIDs.QueryContext(ctx, channel, destination, from, limit)
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlite: Pending: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, next int64
+		var attempts int
+		var edited bool
+		if err := rows.Scan(&id, &attempts, &next, &edited); err != nil {
+			return nil, false, fmt.Errorf("sqlite: Pending: %w", err)
+		}
+		e := s.recent.get(id)
+		if e == nil || edited {
+			return nil, false, nil
+		}
+		out = append(out, engine.Delivery{MessageID: id, Channel: channel, Destination: destination,
+			Attempts: attempts, NextAttempt: fromNanos(next), ControlID: e.controlID, DataType: e.dataType,
+			MetaJSON: e.meta, Content: e.content})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("sqlite: Pending: %w", err)
+	}
+	return out, true, nil
 }
 
 func decodeMeta(ns sql.NullString) (map[string]string, error) {

@@ -70,8 +70,10 @@ type Store struct {
 	wdb   *sql.DB   // pool of exactly one connection: the writer's
 	wconn *sql.Conn // pinned writer connection, used only by the writer goroutine (and Close)
 	rdb   *sql.DB   // read-only pool
-	// pending is prepared once: queue workers run it in a loop.
-	pending *sql.Stmt
+	// pending and pendingIDs are prepared once: queue workers run them in a loop.
+	pending, pendingIDs *sql.Stmt
+	// recent holds the content of messages accepted here and not yet delivered.
+	recent *recentContent
 
 	mu     sync.RWMutex // guards closed against sends on reqs
 	closed bool
@@ -119,6 +121,7 @@ func Open(path string, opts Options) (*Store, error) {
 		idle:       make(chan *request),
 		idxKick:    make(chan struct{}, 1),
 		idxStarve:  indexStarve,
+		recent:     newRecentContent(),
 		writerDone: make(chan struct{}),
 	}
 	if err := s.open(); err != nil {
@@ -216,7 +219,10 @@ func (s *Store) open() error {
 	if err := s.rdb.PingContext(ctx); err != nil {
 		return err
 	}
-	s.pending, err = s.rdb.PrepareContext(ctx, pendingSQL)
+	if s.pending, err = s.rdb.PrepareContext(ctx, pendingSQL); err != nil {
+		return err
+	}
+	s.pendingIDs, err = s.rdb.PrepareContext(ctx, pendingIDsSQL)
 	return err
 }
 
@@ -230,6 +236,13 @@ func (s *Store) closeDBs() {
 	if s.wdb != nil {
 		s.wdb.Close()
 	}
+}
+
+// WriterCounts reports how many transactions the writer has committed and how many
+// requests it has answered since the store was opened (requests/commits is the group
+// commit's batch size).
+func (s *Store) WriterCounts() (commits, requests uint64) {
+	return s.commits.Load(), s.items.Load()
 }
 
 // Path returns the absolute path of the database file.
@@ -266,6 +279,9 @@ func (s *Store) Close() error {
 		<-s.writerDone
 
 		var errs []error
+		if s.pendingIDs != nil {
+			s.pendingIDs.Close()
+		}
 		if s.pending != nil {
 			s.pending.Close()
 		}

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	sqlite3 "github.com/mattn/go-sqlite3"
 
 	"junction/engine"
+	"junction/internal/jsontext"
 )
 
 // Under load (the previous batch had lingerFrom requests or more), the writer waits up to
@@ -57,6 +57,9 @@ type request struct {
 	// opFunc: run by the writer inside the transaction. Like every request it must fail
 	// before writing (itemErr) or report a failure after a write as fatal.
 	fn func(w *writer) (itemErr, fatal error)
+
+	// finished (opRecord): messages whose deliveries are all final once committed.
+	finished []int64
 
 	// Answer, valid once done is closed.
 	id    int64
@@ -199,7 +202,7 @@ func (s *Store) Accept(ctx context.Context, m *engine.NewMessage) (int64, error)
 		sourceDomain: m.SourceDomain,
 		orgCode:      m.OrgCode,
 		errText:      m.Error,
-		raw:          append([]byte{}, m.Raw...),
+		raw:          m.Raw, // not copied: the caller hands the buffers over (NewMessage)
 	}
 	if a.channel == "" {
 		return 0, errors.New("sqlite: Accept: empty channel")
@@ -237,21 +240,40 @@ func (s *Store) Accept(ctx context.Context, m *engine.NewMessage) (int64, error)
 		a.dedupKey = m.DedupKey
 	}
 	if len(m.Meta) > 0 {
-		b, err := json.Marshal(m.Meta)
-		if err != nil {
-			return 0, fmt.Errorf("sqlite: Accept: meta: %w", err)
-		}
-		a.meta = string(b)
+		a.meta = metaJSON(m.Meta)
 	}
 	// Transformed is stored only when it differs from raw.
 	if m.Transformed != nil && string(m.Transformed) != string(m.Raw) {
-		a.transformed = append([]byte{}, m.Transformed...)
+		a.transformed = m.Transformed
 	}
 	r := &request{kind: opAccept, acc: a}
 	if err := s.submit(ctx, r); err != nil {
 		return 0, err
 	}
 	return r.id, nil
+}
+
+// metaJSON writes meta as a JSON object with its keys sorted, as encoding/json would, in
+// one allocation (it runs for every message accepted).
+func metaJSON(meta map[string]string) string {
+	keys := make([]string, 0, len(meta))
+	size := 2
+	for k, v := range meta {
+		keys = append(keys, k)
+		size += len(k) + len(v) + 6
+	}
+	slices.Sort(keys)
+	b := make([]byte, 0, size+size/8)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsontext.AppendString(b, k)
+		b = append(b, ':')
+		b = jsontext.AppendString(b, meta[k])
+	}
+	return string(append(b, '}'))
 }
 
 // Record implements engine.Store. The results of one call are applied atomically: if
@@ -692,17 +714,41 @@ func (w *writer) transact(live []*request) (culprit int, err error) {
 		w.queues[k] = id
 	}
 	w.s.commits.Add(1)
+	accepted := false
 	for _, r := range live {
-		if r.kind == opAccept && r.err == nil {
-			// New messages to index: tell the indexer (never blocks).
-			select {
-			case w.s.idxKick <- struct{}{}:
-			default:
+		if r.err != nil {
+			continue
+		}
+		switch r.kind {
+		case opAccept:
+			accepted = true
+			if len(r.acc.destinations) > 0 {
+				w.s.recent.add(r.id, recentOf(&r.acc))
 			}
-			break
+		case opRecord:
+			w.s.recent.remove(r.finished...)
+		}
+	}
+	if accepted {
+		// New messages to index: tell the indexer (never blocks).
+		select {
+		case w.s.idxKick <- struct{}{}:
+		default:
 		}
 	}
 	return -1, nil
+}
+
+// recentOf is what the queue workers will read of an accepted message (see Pending).
+func recentOf(a *acceptReq) *recentEntry {
+	e := &recentEntry{controlID: a.controlID, dataType: a.dataType, content: a.raw}
+	if t, ok := a.transformed.([]byte); ok {
+		e.content = t
+	}
+	if m, ok := a.meta.(string); ok {
+		e.meta = []byte(m)
+	}
+	return e
 }
 
 // setSync picks the durability the batch needs (see writer.syncFull).
@@ -1004,9 +1050,13 @@ func (w *writer) record(r *request) (itemErr, fatal error) {
 			d.status = res.status
 		}
 	}
+	r.finished = r.finished[:0]
 	for _, m := range msgs {
 		if _, err := w.setStatus.Exec(aggregate(m.dels, func(d del) string { return d.status }), m.id); err != nil {
 			return nil, fmt.Errorf("sqlite: Record: message status: %w", err)
+		}
+		if !slices.ContainsFunc(m.dels, func(d del) bool { return d.status == string(engine.StatusQueued) }) {
+			r.finished = append(r.finished, m.id)
 		}
 	}
 	for _, d := range deltas {
