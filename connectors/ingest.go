@@ -41,6 +41,13 @@ func init() {
 
 const ingestPath = "/$ingest"
 
+// The seed's headers, in Go's canonical form (looked up without converting each time).
+const (
+	hdrSourceDomain = "Source-Domain"
+	hdrOrgCode      = "Organisation-Code"
+	hdrDataType     = "Data-Type"
+)
+
 // ingestRoute is one channel's claim on a (source-domain, data-type) pair.
 type ingestRoute struct {
 	channel  *engine.Channel
@@ -139,7 +146,7 @@ func refuse(status int, code, issueCode, format string, args ...any) *ingestRepl
 
 func (h *ingestHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	received := time.Now()
-	dataType := req.Header.Get("data-type")
+	dataType := req.Header.Get(hdrDataType)
 	body, route, reply := h.envelope(w, req, dataType)
 	var grant *auth.Grant
 	if reply == nil && route.verifier != nil {
@@ -175,8 +182,10 @@ func (h *ingestHandler) envelope(w http.ResponseWriter, req *http.Request, dataT
 	if r := checkContentType(req.Header.Values("Content-Type")); r != nil {
 		return body, nil, r
 	}
-	for _, name := range []string{"source-domain", "organisation-code", "data-type"} {
-		vals := req.Header.Values(name)
+	for _, h := range [...]struct{ name, key string }{
+		{"source-domain", hdrSourceDomain}, {"organisation-code", hdrOrgCode}, {"data-type", hdrDataType},
+	} {
+		name, vals := h.name, req.Header[h.key]
 		switch {
 		case len(vals) == 0 || strings.TrimSpace(vals[0]) == "":
 			return body, nil, refuse(http.StatusBadRequest, "AR", fhir.CodeRequired, "missing header %s (expected e.g. %s)", name, headerExample(name))
@@ -187,7 +196,7 @@ func (h *ingestHandler) envelope(w http.ResponseWriter, req *http.Request, dataT
 	if !validDataType(dataType) {
 		return body, nil, refuse(http.StatusBadRequest, "AR", fhir.CodeValue, "header data-type must be exactly Hl7v2, FHIR or CSV (capitalisation matters), got '%s'", dataType)
 	}
-	domain := req.Header.Get("source-domain")
+	domain := req.Header.Get(hdrSourceDomain)
 	routes, known := h.table.domains[domain]
 	if !known {
 		return body, nil, refuse(http.StatusNotFound, "AR", fhir.CodeNotFound, "header source-domain: '%s' is not a source-domain of this endpoint", domain)
@@ -215,6 +224,10 @@ func checkContentType(vals []string) *ingestReply {
 	}
 	if len(vals) > 1 {
 		return refuse(http.StatusUnsupportedMediaType, "AR", fhir.CodeNotSupported, "header Content-Type is given %d times: send it once", len(vals))
+	}
+	switch vals[0] {
+	case "text/plain", "text/plain; charset=utf-8", "text/plain; charset=UTF-8":
+		return nil // what senders send, without parsing it
 	}
 	mt, params, err := mime.ParseMediaType(vals[0])
 	if err != nil || mt != "text/plain" {
@@ -247,7 +260,7 @@ func headerExample(name string) string {
 func (h *ingestHandler) authorize(req *http.Request, route *ingestRoute) (*auth.Grant, *ingestReply) {
 	g, err := route.verifier.VerifyRequest(req)
 	if err == nil {
-		err = g.Allows(req.Header.Get("organisation-code"), req.Header.Get("source-domain"))
+		err = g.Allows(req.Header.Get(hdrOrgCode), req.Header.Get(hdrSourceDomain))
 	}
 	if err == nil {
 		return g, nil
@@ -266,8 +279,8 @@ func (h *ingestHandler) process(req *http.Request, route *ingestRoute, dataType 
 		DataType:     dataType,
 		Body:         body,
 		Meta:         requestMeta(req, grant),
-		SourceDomain: req.Header.Get("source-domain"),
-		OrgCode:      req.Header.Get("organisation-code"),
+		SourceDomain: req.Header.Get(hdrSourceDomain),
+		OrgCode:      req.Header.Get(hdrOrgCode),
 		ReceivedAt:   received,
 	}
 	res := route.channel.Process(req.Context(), in)
@@ -311,11 +324,29 @@ func requestMeta(req *http.Request, grant *auth.Grant) map[string]string {
 		case "Authorization", "Cookie", "Proxy-Authorization", "Content-Length", "Accept-Encoding", "Connection":
 			continue
 		}
-		m[strings.ToLower(k)] = strings.Join(v, ", ")
+		m[lowerHeader(k)] = strings.Join(v, ", ")
 	}
 	m["remote-addr"] = req.RemoteAddr
 	callerMeta(m, req, grant)
 	return m
+}
+
+// lowerHeader is strings.ToLower for a canonical header name, without allocating for the
+// ones every request carries.
+func lowerHeader(k string) string {
+	switch k {
+	case hdrSourceDomain:
+		return "source-domain"
+	case hdrOrgCode:
+		return "organisation-code"
+	case hdrDataType:
+		return "data-type"
+	case "Content-Type":
+		return "content-type"
+	case "User-Agent":
+		return "user-agent"
+	}
+	return strings.ToLower(k)
 }
 
 func (h *ingestHandler) respond(w http.ResponseWriter, req *http.Request, route *ingestRoute, dataType string, body []byte, msg *transforms.Message, r *ingestReply) {
@@ -338,8 +369,8 @@ func (h *ingestHandler) respond(w http.ResponseWriter, req *http.Request, route 
 	ack := hl7.ACK{
 		SendingApp:        route.ack.application,
 		SendingFacility:   route.ack.facility,
-		ReceivingApp:      req.Header.Get("source-domain"),
-		ReceivingFacility: req.Header.Get("organisation-code"),
+		ReceivingApp:      req.Header.Get(hdrSourceDomain),
+		ReceivingFacility: req.Header.Get(hdrOrgCode),
 		Time:              time.Now(),
 		ControlID:         uuid.NewString(),
 		ProcessingID:      "P",

@@ -44,6 +44,8 @@ func TestQueryPlans(t *testing.T) {
 	}
 	expect("pending", plan(pendingSQL, "c", "d", 0, 10),
 		[]string{"deliveries_outbox (queue_id=? AND id>?)", "SEARCH m USING INTEGER PRIMARY KEY"}, []string{"SCAN", "TEMP B-TREE"})
+	expect("set statuses", plan(setStatusesSQL, "SENT", "[1,2,3]"),
+		[]string{"SEARCH messages USING INTEGER PRIMARY KEY (rowid=?)"}, []string{"SCAN messages"})
 	expect("page deliveries", plan(pageDeliveriesSQL, "[1,2,3]"),
 		[]string{"SEARCH d USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"}, []string{"SCAN d", "SCAN q"})
 	// QUEUED messages come from the outbox index, which holds only queued rows.

@@ -154,3 +154,27 @@ func TestRecentBounds(t *testing.T) {
 		t.Fatalf("bytes %d, entries add up to %d", c.bytes, sum)
 	}
 }
+
+// One Record call with results for several messages sets each message's own status.
+func TestRecordManyMessagesStatuses(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	var ids []int64
+	for i := 0; i < 5; i++ {
+		ids = append(ids, mustAccept(t, s, newMsg("adt", "epr")))
+	}
+	statuses := []engine.Status{engine.StatusSent, engine.StatusError, engine.StatusQueued, engine.StatusSent, engine.StatusError}
+	var results []engine.AttemptResult
+	for i, id := range ids {
+		results = append(results, engine.AttemptResult{MessageID: id, Destination: "epr", Status: statuses[i], Attempts: 1})
+	}
+	if err := s.Record(ctx, results); err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		if d := get(t, s, id); d.Status != statuses[i] {
+			t.Errorf("message %d: status %s, want %s", id, d.Status, statuses[i])
+		}
+	}
+	checkCounters(t, s)
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -438,6 +439,7 @@ type writer struct {
 	insMsg, insDel, delMsg, delDels       *sql.Stmt
 	insContent, delContent                *sql.Stmt
 	loadDels, updDel, setStatus           *sql.Stmt
+	setStatuses                           *sql.Stmt
 	insQueue, findQueue, acquire, release *sql.Stmt
 	take                                  *sql.Stmt
 	addChannel, addQueue                  *sql.Stmt
@@ -500,6 +502,7 @@ func newWriter(s *Store) (*writer, error) {
 		{&w.updDel, `UPDATE deliveries SET status = ?, attempts = ?, next_attempt = ?, last_error = ?,
 			encoded = ?, sent = ?, response = ?, updated_at = ? WHERE id = ?`},
 		{&w.setStatus, `UPDATE messages SET status = ?1 WHERE id = ?2 AND status <> ?1`},
+		{&w.setStatuses, setStatusesSQL},
 		{&w.insQueue, `INSERT INTO queues (channel, destination) VALUES (?, ?) ON CONFLICT DO NOTHING`},
 		{&w.findQueue, `SELECT id FROM queues WHERE channel = ? AND destination = ?`},
 		{&w.acquire, `INSERT INTO queues (channel, destination, lease_owner, lease_until) VALUES (?1, ?2, ?3, ?4)
@@ -536,7 +539,7 @@ func newWriter(s *Store) (*writer, error) {
 
 func (w *writer) close() {
 	for _, st := range []*sql.Stmt{w.begin, w.commit, w.rollback,
-		w.insMsg, w.insContent, w.delContent, w.insDel, w.delMsg, w.delDels, w.loadDels, w.updDel, w.setStatus,
+		w.insMsg, w.insContent, w.delContent, w.insDel, w.delMsg, w.delDels, w.loadDels, w.updDel, w.setStatus, w.setStatuses,
 		w.insQueue, w.findQueue, w.acquire, w.take, w.release, w.addChannel, w.addQueue,
 		w.msgChannel, w.requeue, w.insEvent, w.pause, w.setLastError, w.insSearch, w.indexedTo, w.setIndexedTo} {
 		if st != nil {
@@ -1050,13 +1053,26 @@ func (w *writer) record(r *request) (itemErr, fatal error) {
 			d.status = res.status
 		}
 	}
+	// The messages' statuses: one statement per status (most often all SENT) rather than
+	// one per message.
 	r.finished = r.finished[:0]
+	byStatus := map[string][]int64{}
 	for _, m := range msgs {
-		if _, err := w.setStatus.Exec(aggregate(m.dels, func(d del) string { return d.status }), m.id); err != nil {
-			return nil, fmt.Errorf("sqlite: Record: message status: %w", err)
-		}
+		st := aggregate(m.dels, func(d del) string { return d.status })
+		byStatus[st] = append(byStatus[st], m.id)
 		if !slices.ContainsFunc(m.dels, func(d del) bool { return d.status == string(engine.StatusQueued) }) {
 			r.finished = append(r.finished, m.id)
+		}
+	}
+	for st, ids := range byStatus {
+		var err error
+		if len(ids) == 1 {
+			_, err = w.setStatus.Exec(st, ids[0])
+		} else {
+			_, err = w.setStatuses.Exec(st, int64List(ids))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: Record: message status: %w", err)
 		}
 	}
 	for _, d := range deltas {
@@ -1073,6 +1089,23 @@ func (w *writer) record(r *request) (itemErr, fatal error) {
 		}
 	}
 	return nil, nil
+}
+
+// setStatusesSQL sets the status of the messages listed in a JSON array.
+const setStatusesSQL = `UPDATE messages SET status = ?1
+	WHERE id IN (SELECT value FROM json_each(?2)) AND status <> ?1`
+
+// int64List is ids as a JSON array, for json_each.
+func int64List(ids []int64) string {
+	b := make([]byte, 0, 1+len(ids)*8)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
 }
 
 // aggregate is a message's status from its deliveries' statuses: ERROR if any is ERROR,
