@@ -154,7 +154,7 @@ func bench(args []string) int {
 		return 1
 	}
 	fmt.Printf("Care Gateway: PUT %s (%d bytes) to channel %s: validated, stored, forwarded to a file\n", *bundleFile, len(bundle), gw.Name)
-	fmt.Printf("%-10s %5s %10s %9s %9s %7s %10s %12s %9s\n", "target", "conc", "bundles/s", "p50", "p99", "errors", "bytes/msg", "delivered/s", "cpu/msg")
+	fmt.Printf("%-10s %5s %10s %9s %9s %7s %10s %12s %9s %11s\n", "target", "conc", "bundles/s", "p50", "p99", "errors", "bytes/msg", "delivered/s", "cpu/msg", "req/commit")
 	for _, c := range concs {
 		if _, err := benchGateway(src, gw, bundle, c, *dur); err != nil {
 			fmt.Fprintln(os.Stderr, "bench: gateway:", err)
