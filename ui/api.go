@@ -513,21 +513,11 @@ type resendBody struct {
 }
 
 func (s *Server) resend(w http.ResponseWriter, r *http.Request) {
-	id, err := messageID(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	id, body, ok := actionRequest[resendBody](w, r)
+	if !ok {
 		return
 	}
-	var body resendBody
-	if err := readBody(r, &body); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	var content []byte
-	if body.Content != nil {
-		content = []byte(*body.Content)
-	}
-	names, err := s.eng.Resend(r.Context(), id, body.Destinations, content, actor(r))
+	names, err := s.eng.Resend(r.Context(), id, body.Destinations, editedContent(body.Content), actor(r))
 	if err != nil {
 		writeOpError(w, err)
 		return
@@ -541,21 +531,11 @@ type reprocessBody struct {
 }
 
 func (s *Server) reprocess(w http.ResponseWriter, r *http.Request) {
-	id, err := messageID(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	id, body, ok := actionRequest[reprocessBody](w, r)
+	if !ok {
 		return
 	}
-	var body reprocessBody
-	if err := readBody(r, &body); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	var content []byte
-	if body.Content != nil {
-		content = []byte(*body.Content)
-	}
-	res, err := s.eng.Reprocess(r.Context(), id, content, actor(r))
+	res, err := s.eng.Reprocess(r.Context(), id, editedContent(body.Content), actor(r))
 	if err != nil {
 		writeOpError(w, err)
 		return
@@ -565,6 +545,28 @@ func (s *Server) reprocess(w http.ResponseWriter, r *http.Request) {
 		out["error"] = res.Err.Error()
 	}
 	writeJSON(w, http.StatusCreated, out)
+}
+
+// actionRequest reads an operator action on one message: the id in the path and the JSON
+// body. false: the request was bad and has been answered 400.
+func actionRequest[T any](w http.ResponseWriter, r *http.Request) (id int64, body T, ok bool) {
+	id, err := messageID(r)
+	if err == nil {
+		err = readBody(r, &body)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return 0, body, false
+	}
+	return id, body, true
+}
+
+// editedContent is the content an operator gave for an action; nil when none.
+func editedContent(s *string) []byte {
+	if s == nil {
+		return nil
+	}
+	return []byte(*s)
 }
 
 // writeOpError answers an operator action's failure with the status that fits.

@@ -155,6 +155,9 @@ func TestResendAndReprocessAPI(t *testing.T) {
 		{fmt.Sprintf("/api/messages/%d/resend", id), map[string]any{"destination": "x"}, 400, `unknown field "destination"`},
 		{fmt.Sprintf("/api/messages/%d/resend", id), "text", 400, "expected a JSON object"},
 		{"/api/messages/x/resend", nil, 400, "positive whole number"},
+		{fmt.Sprintf("/api/messages/%d/reprocess", id), map[string]any{"destinations": []string{"x"}}, 400, `unknown field "destinations"`},
+		{fmt.Sprintf("/api/messages/%d/reprocess", id), "text", 400, "expected a JSON object"},
+		{"/api/messages/0/reprocess", nil, 400, "positive whole number"},
 	} {
 		var e struct{ Error string }
 		h.call("POST", c.path, c.body, c.status, &e)
