@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"junction/internal/jsontext"
 	"slices"
-	"strconv"
 	"unicode/utf8"
 )
 
@@ -199,16 +198,9 @@ func appendJSON(b []byte, v any) []byte {
 			b = appendJSON(b, e)
 		}
 		return append(b, ']')
-	case string:
-		return jsontext.AppendString(b, x)
-	case json.Number:
-		return append(b, x...)
-	case bool:
-		return strconv.AppendBool(b, x)
-	case int:
-		return strconv.AppendInt(b, int64(x), 10)
-	case nil:
-		return append(b, "null"...)
+	}
+	if out, ok := jsontext.AppendScalar(b, v); ok {
+		return out
 	}
 	panic(fmt.Sprintf("fhirstore: cannot encode %T as JSON", v)) // a programming error
 }

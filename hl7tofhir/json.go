@@ -3,7 +3,6 @@ package hl7tofhir
 import (
 	"encoding/json"
 	"junction/internal/jsontext"
-	"strconv"
 )
 
 // Object is a JSON object that keeps its keys in insertion order, so each
@@ -141,16 +140,9 @@ func appendJSON(b []byte, v any, nl, ind string) []byte {
 		}
 		b = append(b, nl...)
 		return append(b, ']')
-	case string:
-		return jsontext.AppendString(b, x)
-	case json.Number:
-		return append(b, x...)
-	case bool:
-		return strconv.AppendBool(b, x)
-	case int:
-		return strconv.AppendInt(b, int64(x), 10)
-	case nil:
-		return append(b, "null"...)
+	}
+	if out, ok := jsontext.AppendScalar(b, v); ok {
+		return out
 	}
 	panic("hl7tofhir: unsupported JSON value type") // a programming error in a mapping
 }

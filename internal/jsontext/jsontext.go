@@ -2,7 +2,11 @@
 // order FHIR resources are written, and canonical forms for hashing.
 package jsontext
 
-import "unicode/utf8"
+import (
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+)
 
 const hexDigits = "0123456789abcdef"
 
@@ -42,4 +46,23 @@ func AppendString(b []byte, s string) []byte {
 		i += size
 	}
 	return append(b, '"')
+}
+
+// AppendScalar writes a JSON string, number, boolean or null held as a string,
+// json.Number, int, bool or nil. ok is false for any other type: containers are the
+// caller's to write, in its own member order and layout.
+func AppendScalar(b []byte, v any) (out []byte, ok bool) {
+	switch x := v.(type) {
+	case string:
+		return AppendString(b, x), true
+	case json.Number:
+		return append(b, x...), true
+	case bool:
+		return strconv.AppendBool(b, x), true
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), true
+	case nil:
+		return append(b, "null"...), true
+	}
+	return b, false
 }

@@ -17,3 +17,23 @@ func TestAppendStringRoundTrips(t *testing.T) {
 		t.Errorf("invalid UTF-8: %s", got)
 	}
 }
+
+func TestAppendScalar(t *testing.T) {
+	for _, c := range []struct {
+		v    any
+		want string
+	}{
+		{"A&E <b>", `"A&E <b>"`}, {json.Number("1.50"), "1.50"}, {true, "true"}, {false, "false"},
+		{-42, "-42"}, {nil, "null"},
+	} {
+		out, ok := AppendScalar([]byte("x"), c.v)
+		if !ok || string(out) != "x"+c.want {
+			t.Errorf("AppendScalar(%#v) = %s, %v; want %s", c.v, out, ok, c.want)
+		}
+	}
+	for _, v := range []any{[]any{}, map[string]any{}, 1.5, int64(1)} {
+		if out, ok := AppendScalar([]byte("x"), v); ok || string(out) != "x" {
+			t.Errorf("AppendScalar(%#v) took it: %s", v, out)
+		}
+	}
+}
