@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -18,7 +19,7 @@ import (
 func init() {
 	engine.RegisterDestination(engine.DestinationSpec{
 		Type:    "fhir",
-		Summary: "Sends FHIR to a FHIR server (HAPI or any other): a transaction or batch Bundle is POSTed to the server's base, a single resource with an id is PUT to {base}/{type}/{id}. 2xx is SENT; a 4xx is an ERROR at once with the server's OperationOutcome diagnostics; timeouts, connection errors, 408, 429 and 5xx are retried.",
+		Summary: "Sends FHIR to a FHIR server (HAPI or any other): a transaction or batch Bundle is POSTed to the server's base, a single resource with an id is PUT to {base}/{type}/{id}. A resourceType or id that is not one FHIR allows (an id is 1 to 64 of A-Z, a-z, 0-9, '-' and '.', and never \".\" or \"..\") is an ERROR at once, before anything is sent. 2xx is SENT; a 4xx is an ERROR at once with the server's OperationOutcome diagnostics; timeouts, connection errors, 408, 429 and 5xx are retried.",
 		Fields: []engine.FieldSpec{
 			{Name: "url", Type: "url", Required: true, Description: "the server's FHIR base", Example: "http://hapi.example/fhir"},
 			{Name: "mode", Type: "text", Default: "transaction", Description: "transaction: POST Bundles to the base as they are; resources: PUT each entry's resource to {base}/{type}/{id} in order"},
@@ -31,6 +32,7 @@ func init() {
 
 type fhirServer struct {
 	base    string
+	baseURL *url.URL
 	mode    string
 	headers http.Header
 	client  *http.Client
@@ -40,9 +42,11 @@ func buildFHIRServer(n *engine.Node, _ *engine.Engine) engine.Destination {
 	d := &fhirServer{headers: http.Header{}}
 	d.base = strings.TrimRight(n.String("url", true, ""), "/")
 	if d.base != "" {
-		if u, err := url.Parse(d.base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			n.ErrorAt(n.Raw("url"), n.Path+".url", "expected the server's http:// or https:// FHIR base, got %q", d.base)
+		u, err := url.Parse(d.base)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || hasDotSegment(u.Path) {
+			n.ErrorAt(n.Raw("url"), n.Path+".url", "expected the server's http:// or https:// FHIR base (no query, fragment, \".\" or \"..\" segment), got %q", d.base)
 		}
+		d.baseURL = u
 	}
 	d.mode = n.OneOf("mode", "transaction", "transaction", "resources")
 	for k, v := range n.SecretMap("headers") {
@@ -79,19 +83,34 @@ func (d *fhirServer) Send(ctx context.Context, dl *engine.Delivery) engine.Outco
 		return d.do(ctx, http.MethodPost, d.base, dl.Content)
 	}
 	if c.ResourceType != "Bundle" || d.mode == "transaction" {
-		if c.ID == "" {
-			return d.do(ctx, http.MethodPost, d.base+"/"+c.ResourceType, dl.Content)
+		target, err := d.resourceURL(c.ResourceType, c.ID)
+		if err != nil {
+			return engine.Outcome{Err: err, Permanent: true}
 		}
-		return d.do(ctx, http.MethodPut, d.base+"/"+c.ResourceType+"/"+url.PathEscape(c.ID), dl.Content)
+		if c.ID == "" {
+			return d.do(ctx, http.MethodPost, target, dl.Content)
+		}
+		return d.do(ctx, http.MethodPut, target, dl.Content)
 	}
 	// mode resources: each entry's resource by itself, in order; the first failure stops.
-	var sent, responses bytes.Buffer
+	// Every entry's URL is checked before the first is sent.
+	entries := make([]fhirContent, len(c.Entry))
+	targets := make([]string, len(c.Entry))
 	for i, e := range c.Entry {
-		var r fhirContent
-		if err := json.Unmarshal(e.Resource, &r); err != nil || r.ResourceType == "" || r.ID == "" {
+		r := &entries[i]
+		if err := json.Unmarshal(e.Resource, r); err != nil || r.ResourceType == "" || r.ID == "" {
 			return engine.Outcome{Err: fmt.Errorf("Bundle.entry[%d].resource: expected a resource with resourceType and id to PUT", i), Permanent: true}
 		}
-		out := d.do(ctx, http.MethodPut, d.base+"/"+r.ResourceType+"/"+url.PathEscape(r.ID), e.Resource)
+		target, err := d.resourceURL(r.ResourceType, r.ID)
+		if err != nil {
+			return engine.Outcome{Err: fmt.Errorf("Bundle.entry[%d].resource: %w; nothing was sent", i, err), Permanent: true}
+		}
+		targets[i] = target
+	}
+	var sent, responses bytes.Buffer
+	for i, e := range c.Entry {
+		r := entries[i]
+		out := d.do(ctx, http.MethodPut, targets[i], e.Resource)
 		sent.Write(out.Sent)
 		sent.WriteString("\r\n\r\n")
 		responses.Write(out.Response)
@@ -103,6 +122,34 @@ func (d *fhirServer) Send(ctx context.Context, dl *engine.Delivery) engine.Outco
 		}
 	}
 	return engine.Outcome{Sent: sent.Bytes(), Response: responses.Bytes()}
+}
+
+// fhirTypeRe and fhirIDRe are the shapes of a resource type and of a logical id (FHIR R4
+// id: [A-Za-z0-9\-\.]{1,64}). A type is checked by its shape, not against R4's list, so
+// a server of another FHIR version or with custom resources is still reachable.
+var (
+	fhirTypeRe = regexp.MustCompile(`^[A-Z][A-Za-z]{1,63}$`)
+	fhirIDRe   = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
+)
+
+// resourceURL is {base}/{type}, or {base}/{type}/{id} when id is set. The type and id come
+// from the content, so they are refused unless FHIR allows them: neither can then hold a
+// "/", "?", "#" or "%", and an id of "." or ".." (which the id type allows) is refused too.
+func (d *fhirServer) resourceURL(typ, id string) (string, error) {
+	if !fhirTypeRe.MatchString(typ) {
+		return "", fmt.Errorf("resourceType %q is refused: expected a FHIR resource type (a capital letter then letters, as Patient)", typ)
+	}
+	target := d.base + "/" + typ
+	if id != "" {
+		if !fhirIDRe.MatchString(id) || id == "." || id == ".." {
+			return "", fmt.Errorf("%s.id %q is refused: expected a FHIR id (1 to 64 of A-Z, a-z, 0-9, '-' and '.', and not \".\" or \"..\")", typ, id)
+		}
+		target += "/" + id
+	}
+	if err := within(target, d.baseURL, strings.TrimRight(d.baseURL.Path, "/")+"/"); err != nil {
+		return "", err
+	}
+	return target, nil
 }
 
 // do makes one request; a 4xx is permanent and carries the server's diagnostics.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,7 +21,7 @@ func init() {
 		Type:    "http",
 		Summary: "Sends each message as the body of an HTTP request. 2xx is SENT; timeouts, connection errors, 408, 425, 429 and 5xx (but 501, 505) are retried; any other status, or an HL7 ACK answering AE/AR, is an ERROR at once.",
 		Fields: []engine.FieldSpec{
-			{Name: "url", Type: "url", Required: true, Description: "http:// or https:// address; {control_id} is replaced by the message's control id (MSH-10, or a FHIR resource id), {id} by its message id", Example: "http://flis.example/fhir/Bundle/{control_id}"},
+			{Name: "url", Type: "url", Required: true, Description: "http:// or https:// address; {control_id} is replaced by the message's control id (MSH-10, or a FHIR resource id), {id} by its message id, in the path (path-escaped; a value that is or holds a \".\" or \"..\" segment, or is empty, is an ERROR) or the query (query-escaped), never in the host", Example: "http://flis.example/fhir/Bundle/{control_id}"},
 			{Name: "method", Type: "text", Default: "POST", Description: "POST or PUT"},
 			{Name: "headers", Type: "map", Description: "fixed request headers", Example: "{ source-domain: emergency-care }"},
 			{Name: "forward_headers", Type: "list", Description: "headers copied from the message's source metadata (e.g. source-domain, organisation-code, data-type)"},
@@ -38,7 +37,7 @@ func init() {
 const maxResponse = 1 << 20
 
 type httpDestination struct {
-	url         string
+	url         *urlTemplate
 	method      string
 	headers     http.Header
 	forward     []string
@@ -49,12 +48,12 @@ type httpDestination struct {
 
 func buildHTTP(n *engine.Node, _ *engine.Engine) engine.Destination {
 	d := &httpDestination{headers: http.Header{}}
-	d.url = n.String("url", true, "")
-	if d.url != "" {
-		u, err := url.Parse(strings.NewReplacer("{control_id}", "x", "{id}", "1").Replace(d.url))
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			n.ErrorAt(n.Raw("url"), n.Path+".url", "expected an http:// or https:// URL, got %q", d.url)
+	if raw := n.String("url", true, ""); raw != "" {
+		u, err := parseURLTemplate(raw)
+		if err != nil {
+			n.ErrorAt(n.Raw("url"), n.Path+".url", "%v", err)
 		}
+		d.url = u
 	}
 	d.method = n.OneOf("method", "POST", "POST", "PUT")
 	for k, v := range n.SecretMap("headers") {
@@ -73,7 +72,7 @@ func buildHTTP(n *engine.Node, _ *engine.Engine) engine.Destination {
 			TLSHandshakeTimeout: 10 * time.Second,
 		},
 	}
-	if d.url == "" {
+	if d.url == nil {
 		return nil
 	}
 	return d
@@ -85,7 +84,11 @@ func (d *httpDestination) Close() error {
 }
 
 func (d *httpDestination) Send(ctx context.Context, dl *engine.Delivery) engine.Outcome {
-	req, err := http.NewRequestWithContext(ctx, d.method, d.target(dl), bytes.NewReader(dl.Content))
+	target, err := d.url.fill(map[string]string{"{control_id}": dl.ControlID, "{id}": strconv.FormatInt(dl.MessageID, 10)})
+	if err != nil {
+		return engine.Outcome{Err: err, Permanent: true}
+	}
+	req, err := http.NewRequestWithContext(ctx, d.method, target, bytes.NewReader(dl.Content))
 	if err != nil {
 		return engine.Outcome{Err: err, Permanent: true}
 	}
@@ -145,14 +148,6 @@ func (d *httpDestination) Send(ctx context.Context, dl *engine.Delivery) engine.
 		}
 	}
 	return out
-}
-
-// target fills the URL's placeholders for one message (escaped as a path segment).
-func (d *httpDestination) target(dl *engine.Delivery) string {
-	if !strings.Contains(d.url, "{") {
-		return d.url
-	}
-	return strings.NewReplacer("{control_id}", url.PathEscape(dl.ControlID), "{id}", strconv.FormatInt(dl.MessageID, 10)).Replace(d.url)
 }
 
 func retryableStatus(code int) bool {
