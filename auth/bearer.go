@@ -33,8 +33,12 @@ type BearerConfig struct {
 	Leeway                  time.Duration // clock skew tolerated on exp, nbf and iat
 
 	// Optional.
-	RoleClaim string   // the claim holding roles; default "roles"
-	Roles     []string // when set, the token must grant at least one of these roles (else 403)
+	RoleClaim  string   // the claim holding roles; default "roles"
+	Roles      []string // when set, the token must grant at least one of these roles (else 403)
+	ScopeClaim string   // the claim holding OAuth2 scopes (SMART: system/Patient.read); default "scope"
+	// ReadRoles grant reading stored data (GET); SMART read scopes do too. Default
+	// DefaultReadRoles.
+	ReadRoles []string
 
 	BaseDir         string        // relative JWKS, PEM and CAFile paths are read from here
 	CAFile          string        // CAs trusted for an https JWKS URL; default the system's
@@ -50,9 +54,12 @@ type Grant struct {
 	Organisations []string // organisations the client may connect and send as
 	Categories    []string // source-domains it may send
 	Roles         []string
+	Scopes        []string // OAuth2 scopes (the "scope" claim, space-separated)
 	KeyID         string
 	Expires       time.Time
 	Claims        map[string]any // every claim of the token
+
+	readRoles []string // the verifier's ReadRoles
 }
 
 // AllowsOrganisation is nil when the token grants org, else a 403 naming it.
@@ -125,8 +132,14 @@ func NewVerifier(cfg BearerConfig) (*Verifier, error) {
 	if cfg.Leeway < 0 {
 		return nil, fmt.Errorf("auth leeway is %s, expected zero or more", cfg.Leeway)
 	}
-	if len(cfg.Roles) > 0 && cfg.RoleClaim == "" {
+	if cfg.RoleClaim == "" {
 		cfg.RoleClaim = "roles"
+	}
+	if cfg.ScopeClaim == "" {
+		cfg.ScopeClaim = "scope"
+	}
+	if cfg.ReadRoles == nil {
+		cfg.ReadRoles = DefaultReadRoles
 	}
 	if cfg.OrgClaim == "" {
 		cfg.OrgClaim = "org"
@@ -542,11 +555,13 @@ func (v *Verifier) grant(claims jwt.MapClaims, kid string) (*Grant, error) {
 	if g.Categories, err = claimValues(claims, v.cfg.CategoryClaim); err != nil {
 		return nil, err
 	}
-	if v.cfg.RoleClaim != "" {
-		if g.Roles, err = claimValues(claims, v.cfg.RoleClaim); err != nil {
-			return nil, err
-		}
+	if g.Roles, err = claimValues(claims, v.cfg.RoleClaim); err != nil {
+		return nil, err
 	}
+	if g.Scopes, err = claimValues(claims, v.cfg.ScopeClaim); err != nil {
+		return nil, err
+	}
+	g.readRoles = v.cfg.ReadRoles
 	if len(v.cfg.Roles) > 0 && !slices.ContainsFunc(v.cfg.Roles, func(r string) bool { return slices.Contains(g.Roles, r) }) {
 		return nil, forbidden("token grants none of the roles %q (claim %q)", v.cfg.Roles, v.cfg.RoleClaim)
 	}

@@ -18,6 +18,8 @@ var sourceSecurityFields = []engine.FieldSpec{
 	{Name: "auth.jwks", Type: "path or https URL", Description: "the identity server's public keys as a JWKS (or auth.pem: a list of PEM files)", Example: "keys/jwks.json"},
 	{Name: "auth.claims", Type: "map", Default: "{ organisations: org, categories: category }", Description: "names of the claims granting organisations and categories (source-domains): a string, a list or a space-separated string"},
 	{Name: "auth.leeway", Type: "duration", Default: "30s", Description: "clock skew tolerated on exp and nbf"},
+	{Name: "auth.read_roles", Type: "list", Default: "[fhir-reader]", Description: "roles (claims.roles, default claim roles) that grant reading stored data by GET; SMART scopes system/<Type>.read or system/*.read (claims.scopes, default claim scope) grant it too"},
+	{Name: "auth", Type: "none", Description: "auth: none serves the listener's routes, reads of stored data included, to anyone: say so explicitly (junction check warns)", Example: "none"},
 	{Name: "tls.cert", Type: "path", Description: "serve HTTPS with this certificate (PEM) …", Example: "tls/server.pem"},
 	{Name: "tls.key", Type: "path", Description: "… and its key; ${file:…} and ${ENV} work here"},
 	{Name: "tls.client_ca", Type: "path", Description: "require client certificates signed by these CAs (mutual TLS)", Example: "tls/clients.pem"},
@@ -49,8 +51,12 @@ func sourceLimits(n *engine.Node, l *engine.Listener) {
 	l.Limits, l.LimitsFrom = lim, where
 }
 
-// sourceAuth reads a source's auth block into a token verifier (nil: no checks).
+// sourceAuth reads a source's auth block into a token verifier (nil: no checks, and
+// `auth: none` says so explicitly; see authNone).
 func sourceAuth(n *engine.Node, e *engine.Engine) *auth.Verifier {
+	if authNone(n) {
+		return nil
+	}
 	a := n.Map("auth", false)
 	if a == nil {
 		return nil
@@ -68,7 +74,15 @@ func sourceAuth(n *engine.Node, e *engine.Engine) *auth.Verifier {
 	if c := a.Map("claims", false); c != nil {
 		cfg.OrgClaim = c.String("organisations", false, "org")
 		cfg.CategoryClaim = c.String("categories", false, "category")
+		cfg.RoleClaim = c.String("roles", false, "roles")
+		cfg.ScopeClaim = c.String("scopes", false, "scope")
 		c.CheckUnknown()
+	}
+	if a.Has("read_roles") {
+		cfg.ReadRoles = a.Strings("read_roles", false)
+		if cfg.ReadRoles == nil {
+			cfg.ReadRoles = []string{}
+		}
 	}
 	if cfg.JWKS == "" && len(cfg.PEM) == 0 {
 		a.Errorf("expected jwks (a JWKS file or https URL) or pem (public key files) to check tokens with")

@@ -39,6 +39,7 @@ func init() {
 type bundleRoute struct {
 	channel   *engine.Channel
 	verifier  *auth.Verifier // nil: no token needed
+	openReads bool           // auth: none: stored Bundles are served to anyone
 	profiles  []string
 	validator *fhir.Validator
 }
@@ -79,7 +80,7 @@ func buildFHIRBundle(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 		return
 	}
 	verifier := sourceAuth(n, e)
-	ch.Open = !n.Has("auth")
+	ch.Open = verifier == nil
 	l := e.Listener(listen, n.Raw("listen").Line, n.Path+".listen")
 	sourceTLS(n, e, l)
 	sourceLimits(n, l)
@@ -97,7 +98,9 @@ func buildFHIRBundle(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 			}
 		}
 	}
-	ep.routes = append(ep.routes, &bundleRoute{channel: ch, profiles: profiles, validator: v, verifier: verifier})
+	ep.routes = append(ep.routes, &bundleRoute{channel: ch, profiles: profiles, validator: v, verifier: verifier, openReads: authNone(n)})
+	addListenerAuth(l, verifier)
+	warnOpenSource(n, e, verifier, "stored Bundles (GET "+base+"/Bundle/{id})")
 	ep.maxBody = max(ep.maxBody, maxBody)
 }
 
@@ -291,9 +294,18 @@ func canonicalURL(p string) string {
 	return p
 }
 
+// read is GET {base}/Bundle/{id}: a stored Bundle, to a token valid for the channel that
+// took it, granting reads and the organisations managing its citizens (as its PUT did);
+// to anyone where that channel's source says auth: none.
 func (ep *bundleEndpoint) read(w http.ResponseWriter, req *http.Request) {
 	if !ep.knownType(w, req) {
 		return
+	}
+	if !ep.anyOpenReads() {
+		if _, err := authorizeRead(ep.verifiers(), req, "Bundle"); err != nil {
+			ep.refuseRead(w, req, err)
+			return
+		}
 	}
 	key := "Bundle/" + chi.URLParam(req, "id")
 	id, err := ep.eng.Store().MessageByKey(req.Context(), key)
@@ -301,12 +313,19 @@ func (ep *bundleEndpoint) read(w http.ResponseWriter, req *http.Request) {
 	if err == nil {
 		m, err = ep.eng.Store().GetMessage(req.Context(), id)
 	}
+	if err == nil {
+		err = ep.authorizeStoredRead(req, m)
+	}
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
 		writeOutcome(w, http.StatusNotFound, fhir.Issue{Severity: fhir.SeverityError, Code: fhir.CodeNotFound, Diagnostics: fmt.Sprintf("Resource %s is not known", key)})
 		return
+	case auth.StatusOf(err) < 500:
+		ep.refuseRead(w, req, err)
+		return
 	case err != nil:
-		writeOutcome(w, http.StatusServiceUnavailable, fhir.Issue{Severity: fhir.SeverityError, Code: fhir.CodeTransient, Diagnostics: "cannot read the store: " + err.Error()})
+		ep.eng.Log.Error("cannot read a stored Bundle", "key", key, "err", err)
+		writeOutcome(w, http.StatusServiceUnavailable, fhir.Issue{Severity: fhir.SeverityError, Code: fhir.CodeTransient, Diagnostics: "the store cannot be read now: try again later"})
 		return
 	}
 	w.Header().Set("Content-Type", fhirJSON)
@@ -316,9 +335,84 @@ func (ep *bundleEndpoint) read(w http.ResponseWriter, req *http.Request) {
 	w.Write([]byte(m.Raw))
 }
 
+// authorizeStoredRead checks a read of the stored Bundle m against the route of the
+// channel that took it.
+func (ep *bundleEndpoint) authorizeStoredRead(req *http.Request, m *engine.MessageDetail) error {
+	var route *bundleRoute
+	for _, r := range ep.routes {
+		if r.channel.Name == m.Channel {
+			route = r
+		}
+	}
+	switch {
+	case route != nil && route.openReads:
+		return nil
+	case route == nil || route.verifier == nil:
+		// Its channel is gone, or takes Bundles without tokens: reads were not opened.
+		return &auth.AuthError{Status: http.StatusForbidden, Reason: "reading stored Bundles is not enabled on this server"}
+	}
+	g, err := authorizeRead([]*auth.Verifier{route.verifier}, req, "Bundle")
+	if err != nil {
+		return err
+	}
+	var bundle map[string]any
+	if json.Unmarshal([]byte(m.Raw), &bundle) != nil {
+		return &auth.AuthError{Status: http.StatusForbidden, Reason: "the stored Bundle names no organisation the token could be checked against"}
+	}
+	for _, org := range managingOrganisations(bundle) {
+		if err := g.AllowsOrganisation(org); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tokenForAny checks, where every channel of the endpoint checks tokens, that the request
+// carries one valid for some channel ($validate stores nothing, so no grant is needed).
+// On refusal it has answered.
+func (ep *bundleEndpoint) tokenForAny(w http.ResponseWriter, req *http.Request) bool {
+	vs := ep.verifiers()
+	if len(vs) < len(ep.routes) {
+		return true
+	}
+	var refusal error
+	for _, v := range vs {
+		if _, refusal = v.VerifyRequest(req); refusal == nil {
+			return true
+		}
+	}
+	ep.refuseRead(w, req, refusal)
+	return false
+}
+
+// verifiers are the token verifiers of the endpoint's channels.
+func (ep *bundleEndpoint) verifiers() []*auth.Verifier {
+	var vs []*auth.Verifier
+	for _, r := range ep.routes {
+		if r.verifier != nil {
+			vs = append(vs, r.verifier)
+		}
+	}
+	return vs
+}
+
+// anyOpenReads reports whether a channel of the endpoint serves its Bundles to anyone.
+func (ep *bundleEndpoint) anyOpenReads() bool {
+	return slices.ContainsFunc(ep.routes, func(r *bundleRoute) bool { return r.openReads })
+}
+
+// refuseRead answers a refused read and logs why.
+func (ep *bundleEndpoint) refuseRead(w http.ResponseWriter, req *http.Request, err error) {
+	ep.eng.Log.Info("read refused", "path", req.URL.Path, "status", auth.StatusOf(err), "reason", err.Error(), "remote", req.RemoteAddr)
+	writeReadRefusal(w, err)
+}
+
 // validate is $validate: the outcome of validating the body, nothing stored. A profile
 // may be given as ?profile=; else the body's meta.profile picks the channel.
 func (ep *bundleEndpoint) validate(w http.ResponseWriter, req *http.Request) {
+	if !ep.tokenForAny(w, req) {
+		return
+	}
 	body, res := ep.readResource(w, req, chi.URLParam(req, "type"))
 	if res == nil {
 		return

@@ -75,6 +75,7 @@ channels:
         - "%[1]s/hl7.fhir.dk.kl.gateway.care#1.0.4.tgz"
         - "%[1]s/dk.fhir.ig.kl.common.caresocial#0.7.0.tgz"
         - "%[1]s/hl7.fhir.dk.core#1.1.0.tgz"
+      auth: none
     destinations:
       - { name: flis, type: http, method: PUT, url: "http://%[2]s/flis/Bundle/{control_id}", retry: { backoff: 20ms } }
       - { name: sei2, type: http, method: PUT, url: "http://%[2]s/sei2/Bundle/{control_id}", retry: { backoff: 20ms } }

@@ -3,11 +3,14 @@ package connectors
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -49,6 +52,7 @@ func runRoutes(t testing.TB, routes string) *engine.Engine {
 type fakeFHIRServer struct {
 	mu   sync.Mutex
 	got  []string // "METHOD path"
+	uris []string // "METHOD request-target", as it came over the wire (still escaped)
 	body []string
 	addr string
 }
@@ -64,6 +68,7 @@ func startFHIRServer(t *testing.T) *fakeFHIRServer {
 		b, _ := io.ReadAll(r.Body)
 		s.mu.Lock()
 		s.got = append(s.got, r.Method+" "+r.URL.Path)
+		s.uris = append(s.uris, r.Method+" "+r.RequestURI)
 		s.body = append(s.body, string(b))
 		s.mu.Unlock()
 		w.Header().Set("Content-Type", "application/fhir+json")
@@ -83,6 +88,101 @@ func (s *fakeFHIRServer) requests() ([]string, []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.got...), append([]string(nil), s.body...)
+}
+
+// requestURIs are the requests' targets as sent, escapes and query included.
+func (s *fakeFHIRServer) requestURIs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.uris...)
+}
+
+// sendFHIR posts a FHIR resource to $ingest and returns the message's id.
+func sendFHIR(t *testing.T, ingest string, resource any) int64 {
+	t.Helper()
+	b, _ := json.Marshal(resource)
+	status, hdr, body := post(t, ingest, "POST", headers("data-type", "FHIR"), string(b))
+	id, err := strconv.ParseInt(hdr.Get("Junction-Message-Id"), 10, 64)
+	if status != 200 || err != nil {
+		t.Fatalf("ingest %s: %d %v %s", b, status, err, body)
+	}
+	return id
+}
+
+// settled waits until no delivery of message id is queued, and returns them by name.
+func settled(t *testing.T, eng *engine.Engine, id int64) map[string]engine.DestinationStatus {
+	t.Helper()
+	out := map[string]engine.DestinationStatus{}
+	waitFor(t, fmt.Sprintf("message %d's deliveries to be SENT or ERROR", id), func() bool {
+		m, err := eng.Store().GetMessage(context.Background(), id)
+		if err != nil || len(m.Destinations) == 0 {
+			return false
+		}
+		for _, d := range m.Destinations {
+			if d.Status != engine.StatusSent && d.Status != engine.StatusError {
+				return false
+			}
+			out[d.Name] = d
+		}
+		return true
+	})
+	return out
+}
+
+// A resource whose type or id is not one FHIR allows is refused, by both modes, before
+// anything is sent: nothing reaches the server outside {base}/{type}/{id}, and the
+// delivery is an ERROR naming the value and what was expected.
+func TestFHIRServerRefusesTypesAndIdsThatAreNotFHIRs(t *testing.T) {
+	server := startFHIRServer(t)
+	eng := runRoutes(t, `store:
+  path: junction.db
+channels:
+  - name: fhir-out
+    source: { type: ingest, listen: "127.0.0.1:0", domain: emergency-care, data_types: [FHIR] }
+    destinations:
+      - { name: tx, type: fhir, url: "http://`+server.addr+`/tx/fhir/", retry: { backoff: 20ms } }
+      - { name: each, type: fhir, mode: resources, url: "http://`+server.addr+`/each/fhir", retry: { backoff: 20ms } }
+`)
+	ingest := "http://" + eng.Listeners()[0].BoundAddr() + "/$ingest"
+	patient := func(id string) map[string]any { return map[string]any{"resourceType": "Patient", "id": id} }
+
+	ok := settled(t, eng, sendFHIR(t, ingest, patient("ok-1")))
+	if ok["tx"].Status != engine.StatusSent || ok["each"].Status != engine.StatusSent {
+		t.Fatalf("a valid id should be sent: %+v", ok)
+	}
+	for _, id := range []string{"../../admin/delete?all=true", "..", ".", "a/b", "x#y", "%2e%2e", strings.Repeat("x", 65)} {
+		got := settled(t, eng, sendFHIR(t, ingest, patient(id)))
+		for _, dest := range []string{"tx", "each"} {
+			d := got[dest]
+			want := fmt.Sprintf("Patient.id %q is refused: expected a FHIR id (1 to 64 of A-Z, a-z, 0-9, '-' and '.', and not \".\" or \"..\")", id)
+			if d.Status != engine.StatusError || d.Attempts != 1 || !strings.Contains(d.LastError, want) {
+				t.Errorf("id %q to %s: %s after %d attempts, %q; want ERROR at once with %q", id, dest, d.Status, d.Attempts, d.LastError, want)
+			}
+		}
+	}
+	badType := settled(t, eng, sendFHIR(t, ingest, map[string]any{"resourceType": "../../admin", "id": "1"}))
+	if d := badType["tx"]; d.Status != engine.StatusError || !strings.Contains(d.LastError, `resourceType "../../admin" is refused: expected a FHIR resource type`) {
+		t.Errorf("resourceType ../../admin: %+v", d)
+	}
+	bundle := map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": []any{
+		map[string]any{"resource": patient("good-2")},
+		map[string]any{"resource": map[string]any{"resourceType": "Observation", "id": "../x"}},
+	}}
+	b := settled(t, eng, sendFHIR(t, ingest, bundle))
+	if b["tx"].Status != engine.StatusSent {
+		t.Errorf("a transaction Bundle goes to the base as it is: %+v", b["tx"])
+	}
+	if d := b["each"]; d.Status != engine.StatusError || !strings.Contains(d.LastError, `Bundle.entry[1].resource: Observation.id "../x" is refused`) || !strings.Contains(d.LastError, "nothing was sent") {
+		t.Errorf("a Bundle with one bad id, resource by resource: %+v", d)
+	}
+
+	want := []string{"PUT /tx/fhir/Patient/ok-1", "PUT /each/fhir/Patient/ok-1", "POST /tx/fhir"}
+	got := server.requestURIs()
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the server got\n%s\nwant only\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 // An ADT converted with toFHIR() reaches a FHIR server as a transaction; a 4xx from the
@@ -185,7 +285,7 @@ channels:
           "resource": {"resourceType": "Patient", "id": #.nhs, "name": [{"family": #.family}]},
           "request": {"method": "PUT", "url": "Patient/" + #.nhs}}))})
     destinations:
-      - { name: store, type: fhir-store, path: fhir.db, serve: { listen: "127.0.0.1:0", base: / } }
+      - { name: store, type: fhir-store, path: fhir.db, serve: { listen: "127.0.0.1:0", base: /, auth: none } }
 `)
 	addr := eng.Listeners()[0].BoundAddr()
 	status, _, body := post(t, "http://"+addr+"/$ingest", "POST", headers("data-type", "CSV"), "nhs,family\n1111111111,Smith\n2222222222,Jones\n")

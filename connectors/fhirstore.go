@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
 
+	"junction/auth"
 	"junction/engine"
 	"junction/fhirstore"
 )
@@ -23,6 +25,7 @@ func init() {
 			{Name: "path", Type: "path", Default: "data/fhir.db", Description: "the store's SQLite file, created if missing; relative to the routes.yaml folder. Destinations naming the same file share its contents"},
 			{Name: "serve.listen", Type: "address", Description: "serve GET {base}/{type}/{id}, .../_history, .../_history/{vid}, {base}/{type}?params and {base}/metadata on this host:port; a source's listen address shares its listener", Example: "127.0.0.1:8000"},
 			{Name: "serve.base", Type: "path", Default: "/", Description: "the API's base path, e.g. / (GET /Patient?_id=...) or /fhir", Example: "/fhir"},
+			{Name: "serve.auth", Type: "map or none", Default: "the auth of the listener's sources", Description: "who may read: by default a bearer token valid for a source on the same listener, granting a read role or SMART read scope (see the sources' auth.read_roles); an auth block of its own (as a source's); or none to serve patient data to anyone (junction check warns). A listener where no source checks tokens needs one of the two", Example: "none"},
 		},
 		Build: buildFHIRStore,
 	})
@@ -70,6 +73,7 @@ func buildFHIRStore(n *engine.Node, e *engine.Engine) engine.Destination {
 func (d *fhirStoreDestination) serve(sv *engine.Node, e *engine.Engine, listen, base string) {
 	l := e.Listener(listen, sv.Raw("listen").Line, sv.Path+".listen")
 	api := fhirstore.NewAPI(base)
+	api.SetGuard(readGuard(sv, e, l))
 	shown := api.Base()
 	if shown == "" {
 		shown = "/"
@@ -96,6 +100,41 @@ func (d *fhirStoreDestination) serve(sv *engine.Node, e *engine.Engine, listen, 
 	api.Register(l.Router, metadata)
 	l.Values[claimPrefix+shown] = d
 	d.api, d.listener, d.base = api, l, shown
+}
+
+// readGuard reads serve.auth: who may read the store over HTTP (see the serve.auth field).
+func readGuard(sv *engine.Node, e *engine.Engine, l *engine.Listener) fhirstore.Guard {
+	if authNone(sv) {
+		e.Warn(sv, sv.Raw("auth"), sv.Path+".auth", "auth: none: anyone who can reach %s may read this FHIR store (patient data)", l.Addr)
+		return nil
+	}
+	var own []*auth.Verifier
+	if sv.Has("auth") {
+		v := sourceAuth(sv, e)
+		if v == nil {
+			return nil // its errors are reported
+		}
+		own = []*auth.Verifier{v}
+	} else {
+		// The listener's sources may be built after this destination.
+		e.AfterLoad(func() {
+			if len(listenerVerifiers(l)) == 0 {
+				sv.ErrorAt(sv.Raw("listen"), sv.Path+".listen", "serves patient data on %s, where no source checks tokens: give serve an auth block (as a source's), or auth: none to serve it to anyone", l.Addr)
+			}
+		})
+	}
+	return func(w http.ResponseWriter, req *http.Request, resourceType string) bool {
+		vs := own
+		if vs == nil {
+			vs = listenerVerifiers(l)
+		}
+		if _, err := authorizeRead(vs, req, resourceType); err != nil {
+			e.Log.Info("read refused", "path", req.URL.Path, "status", auth.StatusOf(err), "reason", err.Error(), "remote", req.RemoteAddr)
+			writeReadRefusal(w, err)
+			return false
+		}
+		return true
+	}
 }
 
 // otherClaim names what else serves base on l ("" when nothing): a claim "<type> <base>"

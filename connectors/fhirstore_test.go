@@ -30,7 +30,7 @@ channels:
     destinations:
       - name: store
         type: fhir-store
-        serve: { listen: 127.0.0.1:0, base: / }
+        serve: { listen: 127.0.0.1:0, base: /, auth: none }
 `
 
 // startFHIRStoreEngine loads and starts routes on a real message store in a fresh folder.
@@ -169,8 +169,8 @@ channels:
   - name: a
     source: { type: ingest, listen: 127.0.0.1:0, domain: a, data_types: [FHIR] }
     destinations:
-      - { name: s1, type: fhir-store, path: one.db, serve: { listen: 127.0.0.1:0, base: /fhir } }
-      - { name: s2, type: fhir-store, path: two.db, serve: { listen: 127.0.0.1:0, base: /fhir/ } }
+      - { name: s1, type: fhir-store, path: one.db, serve: { listen: 127.0.0.1:0, base: /fhir, auth: none } }
+      - { name: s2, type: fhir-store, path: two.db, serve: { listen: 127.0.0.1:0, base: /fhir/, auth: none } }
 `
 	_, err := engine.LoadBytes("routes.yaml", []byte(twoStores))
 	if err == nil || !strings.Contains(err.Error(), "routes.yaml:8: channels[0].destinations[1].serve.base: /fhir on 127.0.0.1:0 is already served by the fhir-store destination at routes.yaml:7") {
@@ -185,7 +185,7 @@ channels:
   - name: store
     source: { type: ingest, listen: 127.0.0.1:0, domain: a, data_types: [FHIR] }
     destinations:
-      - { name: s, type: fhir-store, path: one.db, serve: { listen: 127.0.0.1:0, base: %s } }
+      - { name: s, type: fhir-store, path: one.db, serve: { listen: 127.0.0.1:0, base: %s, auth: none } }
 `
 	_, err = engine.LoadBytes("routes.yaml", []byte("channels:"+gateway+strings.Replace(store, "%s", "/fhir", 1)))
 	if err == nil || !strings.Contains(err.Error(), "serve.base: /fhir on 127.0.0.1:0 is already served by a fhir-bundle source") {

@@ -88,7 +88,7 @@ func buildIngest(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 	}
 	r.maxBody = n.Size("max_body", 10<<20)
 	r.verifier = sourceAuth(n, e)
-	ch.Open = !n.Has("auth")
+	ch.Open = r.verifier == nil
 	ch.DataTypes = types
 	ch.SourceInfo = fmt.Sprintf("ingest %s%s source-domain=%s data-type=%s", listen, ingestPath, domain, strings.Join(types, ","))
 	if listen == "" || domain == "" || !ch.Enabled {
@@ -98,6 +98,8 @@ func buildIngest(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 	l := e.Listener(listen, n.Raw("listen").Line, n.Path+".listen")
 	sourceTLS(n, e, l)
 	sourceLimits(n, l)
+	addListenerAuth(l, r.verifier)
+	warnOpenSource(n, e, r.verifier, "")
 	tbl, _ := l.Values["ingest"].(*ingestTable)
 	if tbl == nil {
 		tbl = &ingestTable{routes: map[[2]string]*ingestRoute{}, domains: map[string][]*ingestRoute{}, first: r}

@@ -127,12 +127,29 @@ func LoadBytes(file string, data []byte) (*Engine, error) {
 		}
 	}
 	root.CheckUnknown()
+	for _, f := range e.afterLoad {
+		f()
+	}
 	checkListenerClash(e, &errs)
 	if len(errs) > 0 {
 		sortErrors(errs)
 		return nil, errs
 	}
 	return e, nil
+}
+
+// AfterLoad runs f once every channel is built, before Load returns: for checks that need
+// the whole configuration, such as which sources share a listener. f reports through the
+// Nodes it holds.
+func (e *Engine) AfterLoad(f func()) { e.afterLoad = append(e.afterLoad, f) }
+
+// Warn records a warning at n's line (or at y's, when given).
+func (e *Engine) Warn(n *Node, y *yaml.Node, path, format string, args ...any) {
+	line := n.Line()
+	if y != nil {
+		line = y.Line
+	}
+	e.Warnings = append(e.Warnings, ConfigError{File: n.File, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 func buildChannel(n *Node, e *Engine, data []byte) *Channel {

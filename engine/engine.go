@@ -25,7 +25,12 @@ type Engine struct {
 	StorePath string
 	Channels  []*Channel
 
+	// Warnings are what Load found risky but allowed (e.g. patient data served without
+	// authentication): `junction check` prints them, serve logs them.
+	Warnings []ConfigError
+
 	adminLine     int
+	afterLoad     []func()
 	byName        map[string]*Channel
 	listeners     map[string]*Listener
 	listenerOrder []*Listener

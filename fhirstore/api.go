@@ -26,7 +26,15 @@ type API struct {
 	base  string // "" for the root, else "/fhir"-like, without a trailing slash
 	store atomic.Pointer[Store]
 	caps  []byte // the CapabilityStatement
+	guard Guard
 }
+
+// Guard decides whether a request may read resources of resourceType; when it may not, it
+// answers the request itself (401, 403) and returns false. metadata is not guarded.
+type Guard func(w http.ResponseWriter, req *http.Request, resourceType string) bool
+
+// SetGuard makes every read, history and search pass g first. Call it before Register.
+func (a *API) SetGuard(g Guard) { a.guard = g }
 
 // NewAPI makes an API serving under base (e.g. "/" or "/fhir").
 func NewAPI(base string) *API {
@@ -55,10 +63,22 @@ func (a *API) Register(r chi.Router, metadata bool) {
 	if metadata {
 		r.Handle(p[0], a.handle(a.metadata))
 	}
-	r.Handle(p[1], a.handle(a.search))
-	r.Handle(p[2], a.handle(a.read))
-	r.Handle(p[3], a.handle(a.history))
-	r.Handle(p[4], a.handle(a.vread))
+	r.Handle(p[1], a.guarded(a.handle(a.search)))
+	r.Handle(p[2], a.guarded(a.handle(a.read)))
+	r.Handle(p[3], a.guarded(a.handle(a.history)))
+	r.Handle(p[4], a.guarded(a.handle(a.vread)))
+}
+
+// guarded passes requests the guard lets through (all, without one) to h.
+func (a *API) guarded(h http.Handler) http.Handler {
+	if a.guard == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if a.guard(w, req, chi.URLParam(req, "type")) {
+			h.ServeHTTP(w, req)
+		}
+	})
 }
 
 // handle answers what every route shares: the method, _format, a store not yet open.

@@ -121,7 +121,10 @@ func check(args []string) int {
 	for _, ch := range eng.Channels {
 		n += len(ch.Destinations)
 	}
-	fmt.Printf("%s: OK: %d channels, %d destinations\n", *config, len(eng.Channels), n)
+	for _, w := range eng.Warnings {
+		fmt.Fprintf(os.Stderr, "warning: %s\n", w)
+	}
+	fmt.Printf("%s: OK: %d channels, %d destinations, %d warnings\n", *config, len(eng.Channels), n, len(eng.Warnings))
 	return 0
 }
 
@@ -179,10 +182,9 @@ func serve(args []string) int {
 			log.Error("admin listener stopped", "err", err)
 		}
 	}()
-	for _, ch := range eng.Channels {
-		if ch.Open && ch.Enabled {
-			log.Warn("AUTHENTICATION IS OFF: this channel takes messages from anyone who can reach it; add an auth block to its source (see docs/security.md)", "channel", ch.Name, "source", ch.SourceInfo)
-		}
+	// Open sources and stores (no auth block, or auth: none), each at its line.
+	for _, w := range eng.Warnings {
+		log.Warn("SECURITY: " + w.Error())
 	}
 	log.Info("junction started", "config", *config, "store", eng.StorePath, "admin", adminLn.Addr().String(), "channels", len(eng.Channels))
 

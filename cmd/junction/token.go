@@ -24,8 +24,10 @@ func tokenCmd(args []string) int {
 	kid := fs.String("kid", "", "key id (default: the key's RFC 7638 thumbprint, as in jwks.json)")
 	orgClaim := fs.String("org-claim", "org", "claim name for the organisations")
 	catClaim := fs.String("category-claim", "category", "claim name for the categories")
+	roles := fs.String("role", "", "roles granted (claim roles), comma-separated, e.g. fhir-reader to read stored data")
+	scope := fs.String("scope", "", "OAuth2 scopes (claim scope), space-separated, e.g. system/*.read")
 	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: junction token -key FILE -iss ISS -aud AUD -sub CLIENT -org CODE[,CODE] -category DOMAIN[,DOMAIN] [-ttl 5m] [-kid K]")
+		fmt.Fprintln(os.Stderr, "usage: junction token -key FILE -iss ISS -aud AUD -sub CLIENT -org CODE[,CODE] -category DOMAIN[,DOMAIN] [-role fhir-reader] [-scope 'system/*.read'] [-ttl 5m] [-kid K]")
 		fs.SetOutput(os.Stderr)
 		fs.PrintDefaults()
 	}
@@ -57,11 +59,18 @@ func tokenCmd(args []string) int {
 		fmt.Fprintln(os.Stderr, "junction token: -ttl 0: expected a lifetime such as 5m, or a negative one for an expired token")
 		return 2
 	}
+	extra := map[string]any{}
+	if r := splitList(*roles); r != nil {
+		extra["roles"] = r
+	}
+	if *scope != "" {
+		extra["scope"] = *scope
+	}
 	token, err := auth.SignToken(*key, auth.TokenClaims{
 		Issuer: *iss, Audience: *aud, Subject: *sub,
 		Organisations: splitList(*orgs), Categories: splitList(*cats),
 		OrgClaim: *orgClaim, CategoryClaim: *catClaim,
-		TTL: *ttl, KeyID: *kid,
+		TTL: *ttl, KeyID: *kid, Extra: extra,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "junction token:", err)
