@@ -111,27 +111,42 @@ type loginBody struct {
 	Password string `json:"password"`
 }
 
+// maxLoginBody bounds a login's body: a name of 64 characters and a password of 1024
+// bytes, JSON-escaped, fit many times over.
+const maxLoginBody = 16 << 10
+
+// login checks a password within the limiter's limits (auth.LoginLimiter): the attempt is
+// counted before the hash, concurrent hashes are capped, and an attacker's failures
+// throttle his address, not the account's owner elsewhere.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if s.users == nil {
 		writeError(w, http.StatusNotFound, "no operator accounts are configured (admin.users_file): the UI and API are open")
 		return
 	}
 	var body loginBody
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
 	if err := readBody(r, &body); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	addr := auth.RemoteHost(r)
-	if ok, wait := s.limiter.Allow(addr, body.Username); !ok {
-		secs := max(1, int((wait+time.Second-1)/time.Second))
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		writeError(w, http.StatusTooManyRequests, "too many failed logins: try again in "+strconv.Itoa(secs)+" seconds")
-		s.eng.Log.Warn("login refused: too many failures", "user", quoteName(body.Username), "from", addr)
+	var role auth.Role
+	ok, err := s.limiter.Attempt(r.Context(), addr, body.Username, func() bool {
+		var err error
+		role, err = s.users.Check(body.Username, body.Password)
+		return err == nil
+	})
+	var refused *auth.Refusal
+	switch {
+	case errors.As(err, &refused):
+		w.Header().Set("Retry-After", strconv.Itoa(refused.RetryAfterSeconds()))
+		writeError(w, refused.Status, refused.Error())
+		s.eng.Log.Warn("login refused: "+refused.Error(), "user", quoteName(body.Username), "from", addr)
 		return
-	}
-	role, err := s.users.Check(body.Username, body.Password)
-	if err != nil {
-		s.limiter.Fail(addr, body.Username)
+	case err != nil: // the client went away while its attempt waited
+		writeError(w, http.StatusServiceUnavailable, "the login was abandoned: "+err.Error())
+		return
+	case !ok:
 		s.audit(r, engine.Event{Kind: "login-failed", Detail: "by " + quoteName(body.Username) + " from " + addr + ": " + auth.ErrBadCredentials.Error()})
 		writeError(w, http.StatusUnauthorized, auth.ErrBadCredentials.Error())
 		return
