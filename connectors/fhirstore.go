@@ -153,6 +153,9 @@ func (d *fhirStoreDestination) otherClaim(l *engine.Listener, base string) strin
 	return ""
 }
 
+// StoreFile is the store's SQLite file (junction store check reads it).
+func (d *fhirStoreDestination) StoreFile() string { return d.path }
+
 // Start opens the store (not Build: `junction check` opens nothing), after checking that
 // no source built after this destination took its base.
 func (d *fhirStoreDestination) Start() error {

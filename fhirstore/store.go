@@ -39,7 +39,9 @@ type writeStmts struct {
 }
 
 // Open opens the store at path, creating the file (and its folder) and the schema if
-// needed.
+// needed, after checking its integrity. It refuses a file that is not a Junction FHIR
+// store, a corrupt one, and a read-only place (errors.Is ErrNotStore, ErrCorrupt,
+// ErrReadOnly), naming the file; see schema.go.
 func Open(path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("fhirstore: empty path (expected a SQLite file name such as data/fhir.db)")
@@ -49,12 +51,12 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("fhirstore: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
-		return nil, fmt.Errorf("fhirstore: %w", err)
+		return nil, openError(abs, err)
 	}
 	s := &Store{path: abs}
 	if err := s.open(context.Background()); err != nil {
 		s.closeDBs()
-		return nil, fmt.Errorf("fhirstore: open %s: %w", abs, err)
+		return nil, openError(abs, err)
 	}
 	return s, nil
 }
@@ -79,6 +81,10 @@ func (s *Store) open(ctx context.Context) error {
 	s.wdb.SetMaxIdleConns(1)
 	s.wdb.SetConnMaxLifetime(0)
 	s.wdb.SetConnMaxIdleTime(0)
+	// Before anything writes to the file: a foreign one is refused unchanged.
+	if _, err := checkIdentity(ctx, s.wdb, s.path); err != nil {
+		return err
+	}
 	var mode string
 	if err := s.wdb.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
 		return fmt.Errorf("journal_mode: %w", err)
@@ -94,6 +100,9 @@ func (s *Store) open(ctx context.Context) error {
 		if _, err := s.wdb.ExecContext(ctx, p); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
+	}
+	if err := startCheck(ctx, s.wdb, s.path, quickCheckMax); err != nil {
+		return err
 	}
 	if err := migrate(ctx, s.wdb); err != nil {
 		return err

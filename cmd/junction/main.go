@@ -29,6 +29,8 @@ const usage = `junction: a healthcare integration engine
 Usage:
   junction serve [-config routes.yaml]   run the channels of a configuration
   junction check [-config routes.yaml]   report every mistake in a configuration, with FILE:LINE
+  junction store check [-config routes.yaml]
+                                         check the message store and every fhir-store file in full (exit 1 on damage)
   junction validate [-package PKG]... [-profile URL]... FILE...
                                          validate FHIR resources offline (one OperationOutcome per file)
   junction convert FILE...               print the FHIR Bundle each HL7v2 file converts to
@@ -83,6 +85,8 @@ func main() {
 		code = tokenCmd(args)
 	case "user":
 		code = userCmd(args)
+	case "store":
+		code = storeCmd(args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 	default:
@@ -176,7 +180,7 @@ func serve(args []string) int {
 		log.Warn("SECURITY: the admin UI and API are open to anyone who can reach " + adminLn.Addr().String() +
 			": set admin.users_file in the configuration (accounts: junction user add) to require a login")
 	}
-	admin := &http.Server{Handler: ui.New(eng, uiOpts...), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	admin := ui.NewHTTPServer(ui.New(eng, uiOpts...), engine.DefaultLimits, log)
 	go func() {
 		if err := admin.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("admin listener stopped", "err", err)

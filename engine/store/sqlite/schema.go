@@ -153,7 +153,9 @@ CREATE INDEX events_kind ON events (kind, id);
 `,
 }
 
-// migrate brings the schema to schemaVersion. conn is the writer connection.
+// migrate brings the schema to schemaVersion and marks the file as a Junction message
+// store (ApplicationID; a store of an earlier Junction is marked here too). conn is the
+// writer connection; Open has checked the file is one (checkIdentity).
 func migrate(ctx context.Context, conn *sql.Conn) error {
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return err
@@ -170,6 +172,9 @@ func migrate(ctx context.Context, conn *sql.Conn) error {
 			if _, err := conn.ExecContext(ctx, migrations[v]); err != nil {
 				return fmt.Errorf("migrating schema %d -> %d: %w", v, v+1, err)
 			}
+		}
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", ApplicationID)); err != nil {
+			return fmt.Errorf("marking the file as a Junction message store: %w", err)
 		}
 		_, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
 		return err

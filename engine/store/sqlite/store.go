@@ -42,6 +42,11 @@ type Options struct {
 	// every commit writes whole pages to the WAL: at low concurrency, where a commit holds
 	// one message, 4 KiB pages halve the bytes written and the latency.
 	PageSize int
+	// QuickCheckMax is the largest store (file and WAL, in bytes) whose every page Open
+	// reads with PRAGMA quick_check (default DefaultQuickCheckMax, 1 GiB: about a second
+	// from the page cache); a bigger one gets a bounded check (integrity.go). Negative:
+	// the bounded check always.
+	QuickCheckMax int64
 }
 
 const defaultPageSize = 4096
@@ -58,6 +63,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PageSize <= 0 {
 		o.PageSize = defaultPageSize
+	}
+	if o.QuickCheckMax == 0 {
+		o.QuickCheckMax = DefaultQuickCheckMax
 	}
 	return o
 }
@@ -101,7 +109,9 @@ type Store struct {
 var _ engine.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the store at path, creating its parent directory too,
-// and migrates the schema.
+// checks its integrity and migrates the schema. It refuses a file that is not a Junction
+// message store, a corrupt one, and a read-only place (errors.Is ErrNotStore, ErrCorrupt,
+// ErrReadOnly), naming the file; see integrity.go.
 func Open(path string, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
 	if path == "" {
@@ -112,7 +122,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
+		return nil, openError(abs, err)
 	}
 	s := &Store{
 		path:       abs,
@@ -126,7 +136,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	if err := s.open(); err != nil {
 		s.closeDBs()
-		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+		return nil, openError(abs, err)
 	}
 	w, err := newWriter(s)
 	if err != nil {
@@ -172,6 +182,10 @@ func (s *Store) open() error {
 	if err != nil {
 		return err
 	}
+	// Before anything writes to the file: a foreign one is refused unchanged.
+	if _, err := checkIdentity(ctx, s.wconn, s.path); err != nil {
+		return err
+	}
 	// page_size only takes effect before the file is initialised, so it must come before
 	// journal_mode (which writes the header). It is a no-op on an existing database.
 	if _, err := s.wconn.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d", s.opts.PageSize)); err != nil {
@@ -198,6 +212,9 @@ func (s *Store) open() error {
 		if _, err := s.wconn.ExecContext(ctx, p); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
+	}
+	if err := startCheck(ctx, s.wconn, s.path, s.opts.QuickCheckMax); err != nil {
+		return err
 	}
 	if err := migrate(ctx, s.wconn); err != nil {
 		return err
