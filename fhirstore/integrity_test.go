@@ -3,38 +3,14 @@ package fhirstore
 import (
 	"bytes"
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	sft "junction/internal/sqlitefile/sqlitefiletest"
 )
-
-// rawDB opens a file with plain SQLite, as another program would.
-func rawDB(t *testing.T, path string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-func pragmaInt(t *testing.T, path, pragma string) int64 {
-	t.Helper()
-	db := rawDB(t, path)
-	var v int64
-	if err := db.QueryRow("PRAGMA " + pragma).Scan(&v); err != nil {
-		t.Fatalf("PRAGMA %s of %s: %v", pragma, path, err)
-	}
-	db.Close()
-	return v
-}
 
 // filledStore makes a closed store at path holding n patients of about 2 KiB each.
 func filledStore(t *testing.T, path string, n int) {
@@ -55,25 +31,10 @@ func filledStore(t *testing.T, path string, n int) {
 	}
 }
 
-func wantFileError(t *testing.T, err, kind error, parts ...string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("Open succeeded, want an error (%v)", kind)
-	}
-	if !errors.Is(err, kind) {
-		t.Errorf("error %q is not %v", err, kind)
-	}
-	for _, p := range parts {
-		if !strings.Contains(err.Error(), p) {
-			t.Errorf("error %q does not say %q", err, p)
-		}
-	}
-}
-
 func TestANewFHIRStoreIsMarkedAsJunctions(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "fhir.db")
 	filledStore(t, path, 1)
-	if id := pragmaInt(t, path, "application_id"); id != ApplicationID {
+	if id := sft.Pragma(t, path, "application_id"); id != ApplicationID {
 		t.Errorf("application_id = 0x%08X, want 0x%08X", id, ApplicationID)
 	}
 }
@@ -81,11 +42,7 @@ func TestANewFHIRStoreIsMarkedAsJunctions(t *testing.T) {
 func TestAFHIRStoreOfAnEarlierJunctionIsAdoptedAndMarked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "fhir.db")
 	filledStore(t, path, 2)
-	db := rawDB(t, path)
-	if _, err := db.Exec("PRAGMA application_id = 0"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	sft.Exec(t, path, "PRAGMA application_id = 0")
 
 	s, err := Open(path)
 	if err != nil {
@@ -93,7 +50,7 @@ func TestAFHIRStoreOfAnEarlierJunctionIsAdoptedAndMarked(t *testing.T) {
 	}
 	read(t, s, "Patient", "p1")
 	s.Close()
-	if id := pragmaInt(t, path, "application_id"); id != ApplicationID {
+	if id := sft.Pragma(t, path, "application_id"); id != ApplicationID {
 		t.Errorf("application_id after adoption = 0x%08X, want 0x%08X", id, ApplicationID)
 	}
 }
@@ -101,64 +58,41 @@ func TestAFHIRStoreOfAnEarlierJunctionIsAdoptedAndMarked(t *testing.T) {
 func TestAForeignFileIsRefusedAsAFHIRStore(t *testing.T) {
 	dir := t.TempDir()
 	foreign := filepath.Join(dir, "foreign.db")
-	db := rawDB(t, foreign)
-	if _, err := db.Exec("CREATE TABLE patients (name)"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	sft.Exec(t, foreign, "CREATE TABLE patients (name)")
 	before, _ := os.ReadFile(foreign)
 	_, err := Open(foreign)
-	wantFileError(t, err, ErrNotStore, "fhirstore: "+foreign+" is not a Junction FHIR store (application_id 0x00000000, tables: patients): move it away or set the fhir-store destination's path to another file")
+	sft.WantError(t, err, ErrNotStore, "fhirstore: "+foreign+" is not a Junction FHIR store (application_id 0x00000000, tables: patients): move it away or set the fhir-store destination's path to another file")
 	if after, _ := os.ReadFile(foreign); !bytes.Equal(before, after) {
 		t.Error("Open changed the foreign file")
 	}
 
 	messages := filepath.Join(dir, "junction.db")
-	db = rawDB(t, messages)
-	if _, err := db.Exec(fmt.Sprintf("PRAGMA application_id = %d; CREATE TABLE messages (id)", messageStoreID)); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	sft.Exec(t, messages, fmt.Sprintf("PRAGMA application_id = %d", messageStoreID), "CREATE TABLE messages (id)")
 	_, err = Open(messages)
-	wantFileError(t, err, ErrNotStore, messages+" is not a Junction FHIR store (application_id 0x4A4E4354, a Junction message store, tables: messages)")
+	sft.WantError(t, err, ErrNotStore, messages+" is not a Junction FHIR store (application_id 0x4A4E4354, a Junction message store, tables: messages)")
 
 	text := filepath.Join(dir, "notes.txt")
 	if err := os.WriteFile(text, bytes.Repeat([]byte("not a database\n"), 500), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, err = Open(text)
-	wantFileError(t, err, ErrNotStore, text+" is not a Junction FHIR store: it is not a SQLite database")
+	sft.WantError(t, err, ErrNotStore, text+" is not a Junction FHIR store: it is not a SQLite database")
 }
 
 func TestACorruptFHIRStoreIsRefusedAtOpen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "fhir.db")
 	filledStore(t, path, 100)
-	pages := pragmaInt(t, path, "page_count")
-	size := pragmaInt(t, path, "page_size")
+	pages := sft.Pragma(t, path, "page_count")
 	if pages < 30 {
 		t.Fatalf("the store has %d pages, too few to damage its middle", pages)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	garbage := make([]byte, (pages/3)*size)
-	rnd := rand.New(rand.NewPCG(3, 4))
-	for i := range garbage {
-		garbage[i] = byte(rnd.Uint32())
-	}
-	if _, err := f.WriteAt(garbage, (pages/3)*size); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	sft.OverwritePages(t, path, pages/3, 2*pages/3)
 
 	s, err := Open(path)
 	if err == nil {
 		s.Close()
 	}
-	wantFileError(t, err, ErrCorrupt, "fhirstore: the FHIR store "+path+" is corrupt (PRAGMA quick_check: ", "junction store check")
+	sft.WantError(t, err, ErrCorrupt, "fhirstore: the FHIR store "+path+" is corrupt (PRAGMA quick_check: ", "junction store check")
 
 	rep, err := Check(context.Background(), path)
 	if err != nil || len(rep.Problems) == 0 {
@@ -167,29 +101,10 @@ func TestACorruptFHIRStoreIsRefusedAtOpen(t *testing.T) {
 }
 
 func TestAFHIRStoreInAReadOnlyFolderIsReportedAsReadOnly(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "ro")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if os.Geteuid() != 0 {
-		if err := os.Chmod(dir, 0o555); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.Chmod(dir, 0o755) })
-	} else {
-		// Modes do not stop root: a read-only tmpfs does.
-		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
-			t.Skipf("running as root and cannot mount a read-only tmpfs: %v %s", err, out)
-		}
-		t.Cleanup(func() {
-			if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-				t.Errorf("umount %s: %v %s", dir, err, out)
-			}
-		})
-	}
+	dir := sft.ReadOnlyDir(t)
 	for _, path := range []string{filepath.Join(dir, "fhir.db"), filepath.Join(dir, "data", "fhir.db")} {
 		_, err := Open(path)
-		wantFileError(t, err, ErrReadOnly, "fhirstore: cannot write the FHIR store "+path+": it or its folder is read-only")
+		sft.WantError(t, err, ErrReadOnly, "fhirstore: cannot write the FHIR store "+path+": it or its folder is read-only")
 		if err != nil && strings.Contains(err.Error(), "no such file or directory") {
 			t.Errorf("error %q blames a missing file", err)
 		}

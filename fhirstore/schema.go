@@ -5,16 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
-	"syscall"
-	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"junction/internal/sqlitefile"
 )
 
 // schemaVersion is the version this build writes into PRAGMA user_version.
@@ -147,8 +142,8 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// Store marking and integrity checks, as the message store's (engine/store/sqlite,
-// integrity.go) with their own mark and messages.
+// Store marking and integrity checks, the message store's (engine/store/sqlite,
+// integrity.go) with their own mark and messages, in internal/sqlitefile.
 //
 // Open takes a file only when it is marked (PRAGMA application_id = ApplicationID), new
 // (no tables), or a store of an earlier Junction (application_id 0 but this schema's
@@ -165,7 +160,6 @@ const (
 	// messageStoreID is the message store's mark ("JNCT"), recognised to say what a file is.
 	messageStoreID = 0x4A4E4354
 	quickCheckMax  = 1 << 30
-	tailRows       = 256
 )
 
 // Errors of the store file itself, for errors.Is. Their messages name the file.
@@ -175,270 +169,59 @@ var (
 	ErrReadOnly = errors.New("the FHIR store is read-only")
 )
 
-// fileError is a problem with the store file; msg names the file and what to do.
-type fileError struct {
-	kind  error // ErrNotStore, ErrCorrupt or ErrReadOnly
-	msg   string
-	cause error // may be nil
+// storeFile describes the FHIR store's file to the checks.
+var storeFile = &sqlitefile.Format{
+	ApplicationID: ApplicationID,
+	Prefix:        "fhirstore",
+	Noun:          "FHIR store",
+	Elsewhere:     "set the fhir-store destination's path",
+	Damaged:       "Junction will not store resources in a damaged file: restore it from a backup, or move it (with its -wal and -shm files) away and rebuild it by reprocessing the messages",
+	Others:        map[uint32]string{messageStoreID: "a Junction message store"},
+	Tables:        []string{"idx_date", "idx_reference", "idx_string", "idx_token", "resource", "version"},
+	GrowingTables: []string{"resource", "version"},
+	ErrNotStore:   ErrNotStore,
+	ErrCorrupt:    ErrCorrupt,
+	ErrReadOnly:   ErrReadOnly,
+	Driver:        driverError,
 }
 
-func (e *fileError) Error() string   { return e.msg }
-func (e *fileError) Unwrap() []error { return []error{e.kind, e.cause} }
-
-// schemaTables are the tables of the first schema version.
-var schemaTables = []string{"idx_date", "idx_reference", "idx_string", "idx_token", "resource", "version"}
-
-// identity reads a file's application_id, user_version and table names. It writes nothing.
-func identity(ctx context.Context, db *sql.DB) (id uint32, version int, tables []string, err error) {
-	var raw int64
-	if err := db.QueryRowContext(ctx, "PRAGMA application_id").Scan(&raw); err != nil {
-		return 0, 0, nil, err
+// driverError is the go-sqlite3 error in err's chain.
+func driverError(err error) (sqlitefile.DriverError, bool) {
+	var se sqlite3.Error
+	if !errors.As(err, &se) {
+		return sqlitefile.DriverError{}, false
 	}
-	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return 0, 0, nil, err
-	}
-	tables, err = textRows(ctx, db, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`)
-	return uint32(raw), version, tables, err
+	return sqlitefile.DriverError{Code: sqlitefile.Code(se.Code), Errno: se.SystemErrno, Msg: se.Error()}, true
 }
 
 // checkIdentity refuses a file that is not a Junction FHIR store. unmarked reports a
 // store of an earlier Junction, which migrate marks.
 func checkIdentity(ctx context.Context, db *sql.DB, path string) (unmarked bool, err error) {
-	id, version, tables, err := identity(ctx, db)
-	if err != nil {
-		return false, openFailure(path, err)
-	}
-	missing := slices.ContainsFunc(schemaTables, func(t string) bool { return !slices.Contains(tables, t) })
-	switch {
-	case id == ApplicationID:
-		return false, nil
-	case id == 0 && len(tables) == 0:
-		return false, nil // new
-	case id == 0 && version >= 1 && !missing:
-		return true, nil
-	}
-	what := ""
-	if id == messageStoreID {
-		what = ", a Junction message store"
-	}
-	names := "none"
-	if len(tables) > 0 {
-		names = strings.Join(tables[:min(len(tables), 8)], ", ")
-		if len(tables) > 8 {
-			names += fmt.Sprintf(" and %d more", len(tables)-8)
-		}
-	}
-	return false, &fileError{kind: ErrNotStore, msg: fmt.Sprintf(
-		"fhirstore: %s is not a Junction FHIR store (application_id 0x%08X%s, tables: %s): move it away or set the fhir-store destination's path to another file",
-		path, id, what, names)}
+	return storeFile.Identify(ctx, db, path)
 }
 
 // startCheck is Open's integrity check: quick_check of the whole file when it is at most
 // max bytes, else the newest rows of the growing tables.
 func startCheck(ctx context.Context, db *sql.DB, path string, max int64) error {
-	var problems []string
-	var err error
-	check := "PRAGMA quick_check"
-	if size := fileBytes(path); size <= max {
-		problems, err = pragmaCheck(ctx, db, "quick_check")
-	} else {
-		check = fmt.Sprintf("the bounded check of a store of %.1f MiB, over the %.1f MiB checked whole", float64(size)/(1<<20), float64(max)/(1<<20))
-		for _, t := range []string{"resource", "version"} {
-			var n int
-			q := fmt.Sprintf("SELECT count(*) FROM (SELECT rowid FROM %s ORDER BY rowid DESC LIMIT %d)", t, tailRows)
-			if err = db.QueryRowContext(ctx, q).Scan(&n); isCorrupt(err) {
-				problems, err = append(problems, fmt.Sprintf("reading the newest rows of %s: %v", t, err)), nil
-			} else if err != nil {
-				break
-			}
-		}
-	}
-	if err != nil {
-		return openFailure(path, err)
-	}
-	if len(problems) > 0 {
-		return corruptError(path, check, problems)
-	}
-	return nil
-}
-
-// pragmaCheck runs PRAGMA check (quick_check or integrity_check) and returns its
-// findings, one a line: none when the answer is "ok". Damage that stops the check is its
-// last finding.
-func pragmaCheck(ctx context.Context, db *sql.DB, check string) ([]string, error) {
-	rows, err := textRows(ctx, db, "PRAGMA "+check)
-	var findings []string
-	for _, r := range rows {
-		for _, line := range strings.Split(r, "\n") {
-			if line != "ok" && line != "" && line != "*** in database main ***" {
-				findings = append(findings, line)
-			}
-		}
-	}
-	if err != nil {
-		if !isCorrupt(err) {
-			return nil, err
-		}
-		findings = append(findings, fmt.Sprintf("PRAGMA %s stopped: %v", check, err))
-	}
-	return findings, nil
-}
-
-// textRows runs a query whose rows are one text column; on an error it returns the rows
-// read before it too.
-func textRows(ctx context.Context, db *sql.DB, query string) ([]string, error) {
-	rows, err := db.QueryContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return out, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
-}
-
-func isCorrupt(err error) bool {
-	var se sqlite3.Error
-	return errors.As(err, &se) && se.Code == sqlite3.ErrCorrupt
-}
-
-// corruptError refuses a corrupt store; check says what found the problems.
-func corruptError(path, check string, problems []string) error {
-	more := ""
-	if len(problems) > 1 {
-		more = fmt.Sprintf(" and %d more problems", len(problems)-1)
-	}
-	return &fileError{kind: ErrCorrupt, msg: fmt.Sprintf(
-		"fhirstore: the FHIR store %s is corrupt (%s: %q%s; expected \"ok\"). Junction will not store resources in a damaged file: restore it from a backup, or move it (with its -wal and -shm files) away and rebuild it by reprocessing the messages; `junction store check` lists every problem",
-		path, check, problems[0], more)}
+	return storeFile.StartCheck(ctx, db, path, max)
 }
 
 // openError is Open's error for err: the file's own problems as they are (their messages
 // name it), anything else prefixed with what failed.
-func openError(path string, err error) error {
-	err = openFailure(path, err)
-	var fe *fileError
-	if errors.As(err, &fe) {
-		return err
-	}
-	return fmt.Errorf("fhirstore: open %s: %w", path, err)
-}
-
-// openFailure names the problem with the file behind err when there is one: not a
-// database, corrupt, or read-only. Other errors come back unchanged.
-func openFailure(path string, err error) error {
-	var fe *fileError
-	if errors.As(err, &fe) {
-		return err
-	}
-	var se sqlite3.Error
-	if errors.As(err, &se) {
-		switch se.Code {
-		case sqlite3.ErrNotADB:
-			return &fileError{kind: ErrNotStore, cause: err, msg: fmt.Sprintf(
-				"fhirstore: %s is not a Junction FHIR store: it is not a SQLite database (SQLite says %q): move it away or set the fhir-store destination's path to another file",
-				path, se.Error())}
-		case sqlite3.ErrCorrupt:
-			return corruptError(path, "reading it", []string{se.Error()})
-		case sqlite3.ErrReadonly:
-			return readOnlyError(path, err)
-		case sqlite3.ErrCantOpen, sqlite3.ErrPerm:
-			if werr := probeWritable(filepath.Dir(path)); werr != nil {
-				return readOnlyError(path, werr)
-			}
-			if errors.Is(se.SystemErrno, fs.ErrPermission) || se.SystemErrno == syscall.EROFS {
-				return readOnlyError(path, err)
-			}
-		}
-	}
-	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
-		return readOnlyError(path, err)
-	}
-	return err
-}
-
-func readOnlyError(path string, cause error) error {
-	return &fileError{kind: ErrReadOnly, cause: cause, msg: fmt.Sprintf(
-		"fhirstore: cannot write the FHIR store %s: it or its folder is read-only (%v). The store writes the file and creates its -wal and -shm files next to it: make the folder writable by this user or set the fhir-store destination's path to a writable place",
-		path, cause)}
-}
-
-// probeWritable tries to create (and removes) a file in dir. Only used once opening failed.
-func probeWritable(dir string) error {
-	f, err := os.CreateTemp(dir, ".junction-write-test-*")
-	if err != nil {
-		return err
-	}
-	f.Close()
-	return os.Remove(f.Name())
-}
-
-// fileBytes is the size of the file and its WAL (0 for what does not exist).
-func fileBytes(path string) int64 {
-	var n int64
-	for _, p := range []string{path, path + "-wal"} {
-		if fi, err := os.Stat(p); err == nil {
-			n += fi.Size()
-		}
-	}
-	return n
-}
+func openError(path string, err error) error { return storeFile.OpenError(path, err) }
 
 // CheckReport is what Check found.
-type CheckReport struct {
-	Path     string // absolute
-	Missing  bool   // there is no file at Path yet: nothing to check
-	Unmarked bool   // a store of an earlier Junction, marked the next time it is opened
-	Bytes    int64  // the file and its WAL
-	// Problems are PRAGMA integrity_check's findings; none: the store is sound.
-	Problems []string
-	Took     time.Duration
-}
+type CheckReport = sqlitefile.Report
 
 // Check runs PRAGMA integrity_check over the whole FHIR store at path: every page, every
 // index entry against its table, and the constraints. It reads through a read-only
 // connection, so it may run while Junction serves from the file. A file that is not a
 // FHIR store, or cannot be read, is an error.
 func Check(ctx context.Context, path string) (CheckReport, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return CheckReport{}, fmt.Errorf("fhirstore: check %s: %w", path, err)
-	}
-	rep := CheckReport{Path: abs, Bytes: fileBytes(abs)}
-	if _, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) {
-		rep.Missing = true
-		return rep, nil
-	}
-	q := url.Values{}
-	q.Set("mode", "ro")
-	q.Set("_busy_timeout", "5000")
-	db, err := sql.Open("sqlite3", (&Store{path: abs}).dsn(q))
-	if err != nil {
-		return rep, fmt.Errorf("fhirstore: check %s: %w", abs, err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	start := time.Now()
-	rep.Unmarked, err = checkIdentity(ctx, db, abs)
-	if err == nil {
-		rep.Problems, err = pragmaCheck(ctx, db, "integrity_check")
-	}
-	rep.Took = time.Since(start)
-	var se sqlite3.Error
-	switch {
-	case errors.As(err, &se) && se.Code == sqlite3.ErrCorrupt:
-		// Damage that stops reading the schema is the one finding.
-		rep.Problems = append(rep.Problems, "reading the schema: "+se.Error())
-	case errors.Is(err, ErrNotStore):
-		return rep, err
-	case err != nil:
-		return rep, fmt.Errorf("fhirstore: check %s: %w", abs, openFailure(abs, err))
-	}
-	return rep, nil
+	return storeFile.Check(ctx, path, func(abs string) (*sql.DB, error) {
+		q := url.Values{}
+		q.Set("mode", "ro")
+		q.Set("_busy_timeout", "5000")
+		return sql.Open("sqlite3", (&Store{path: abs}).dsn(q))
+	})
 }
