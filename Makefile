@@ -39,6 +39,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./hl7/
 	$(GO) test -run '^$$' -fuzz '^FuzzSetGet$$' -fuzztime $(FUZZTIME) ./hl7/
 	$(GO) test -run '^$$' -fuzz '^FuzzIngest$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./connectors/
+	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./mllp/
 
 # A benchmark, not a test: $ingest throughput against a bare SQLite reference, then the
 # Go micro-benchmarks. Figures depend on the machine; compare ratios.
