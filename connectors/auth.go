@@ -27,13 +27,28 @@ var sourceSecurityFields = []engine.FieldSpec{
 	{Name: "limits.read_timeout", Type: "duration", Default: "1m", Description: "time a client has to send the whole request"},
 	{Name: "limits.write_timeout", Type: "duration", Default: "1m", Description: "time a client has to read the whole answer"},
 	{Name: "limits.max_concurrent", Type: "number", Default: "512", Description: "requests served at once on the listener; more get 503 with Retry-After"},
+	{Name: "limits.max_memory", Type: "size", Default: "512MB", Description: "memory the listener's requests in progress may take, each charged 16 × its body (max_body when its length is not given); a request finding no room within a second gets 503 with Retry-After. The default is a quarter of GOMEMLIMIT when that is set, and never less than 16 × the largest max_body"},
 }
 
 // sourceLimits reads a source's limits block onto its listener (shared by its sources:
-// they must agree).
+// they must agree), raises the listener's MaxBody to the source's max_body, and has the
+// listener turn requests away in the source's protocol (refuseOverloaded).
 func sourceLimits(n *engine.Node, l *engine.Listener) {
+	if l.Refuse == nil {
+		l.Refuse = refuseOverloaded(l)
+	}
+	body := declaredMaxBody(n)
+	l.MaxBody = max(l.MaxBody, body)
 	m := n.Map("limits", false)
 	if m == nil {
+		if l.Limits.MaxMemory > 0 && engine.MemoryFactor*body > l.Limits.MaxMemory {
+			at, path := n.Raw("max_body"), n.Path+".max_body"
+			if at == nil {
+				at, path = n.Y, n.Path
+			}
+			n.ErrorAt(at, path, "max_body %s needs %s of the listener's memory budget (%d × the body), more than its limits.max_memory of %s (%s): raise max_memory or lower max_body",
+				humanSize(body), humanSize(engine.MemoryFactor*body), engine.MemoryFactor, humanSize(l.Limits.MaxMemory), l.LimitsFrom)
+		}
 		return
 	}
 	lim := engine.ListenerLimits{
@@ -41,6 +56,7 @@ func sourceLimits(n *engine.Node, l *engine.Listener) {
 		ReadTimeout:       m.Duration("read_timeout", engine.DefaultLimits.ReadTimeout),
 		WriteTimeout:      m.Duration("write_timeout", engine.DefaultLimits.WriteTimeout),
 		MaxConcurrent:     m.Int("max_concurrent", engine.DefaultLimits.MaxConcurrent, 1),
+		MaxMemory:         m.Size("max_memory", 0),
 	}
 	m.CheckUnknown()
 	where := fmt.Sprintf("%s:%d", n.File, m.Line())
@@ -49,6 +65,21 @@ func sourceLimits(n *engine.Node, l *engine.Listener) {
 		return
 	}
 	l.Limits, l.LimitsFrom = lim, where
+	if need := engine.MemoryFactor * l.MaxBody; lim.MaxMemory > 0 && need > lim.MaxMemory {
+		m.ErrorAt(m.Raw("max_memory"), m.Path+".max_memory", "%s cannot hold one request of the listener's largest max_body, %s (each is charged %d × its body: %s): raise max_memory or lower max_body",
+			humanSize(lim.MaxMemory), humanSize(l.MaxBody), engine.MemoryFactor, humanSize(need))
+	}
+}
+
+// declaredMaxBody is a source's max_body, without reporting a bad value (its builder
+// does that).
+func declaredMaxBody(n *engine.Node) int64 {
+	if y := n.Raw("max_body"); y != nil {
+		if v, err := engine.ParseSize(y.Value); err == nil && v > 0 {
+			return v
+		}
+	}
+	return engine.DefaultMaxBody
 }
 
 // sourceAuth reads a source's auth block into a token verifier (nil: no checks, and

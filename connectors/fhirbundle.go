@@ -159,13 +159,12 @@ func (ep *bundleEndpoint) put(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	// The Care Gateway (a HAPI server) gives every validation issue the code "processing".
+	in := &engine.Inbound{DataType: transforms.FHIR, Body: body, Meta: requestMeta(req, grant), ReceivedAt: received, DedupKey: key, Parsed: res}
 	out, err := route.validator.Validate(body, fhir.Options{Profiles: route.profiles, ProcessingCodes: true})
 	if err != nil {
-		ep.eng.Log.Error("validator failed", "channel", route.channel.Name, "err", err)
-		writeOutcome(w, http.StatusInternalServerError, fhir.Issue{Severity: fhir.SeverityFatal, Code: fhir.CodeException, Diagnostics: "validation could not run: " + err.Error()})
+		writeOutcome(w, http.StatusInternalServerError, ep.validatorFailed(req, route, in, err))
 		return
 	}
-	in := &engine.Inbound{DataType: transforms.FHIR, Body: body, Meta: requestMeta(req, grant), ReceivedAt: received, DedupKey: key, Parsed: res}
 	if out.HasError() {
 		route.channel.Refuse(req.Context(), in, fmt.Sprintf("refused with 422: %s", summarize(out)))
 		writeOutcome(w, http.StatusUnprocessableEntity, out.Issue...)
@@ -182,7 +181,8 @@ func (ep *bundleEndpoint) put(w http.ResponseWriter, req *http.Request) {
 		writeOutcome(w, http.StatusServiceUnavailable, fhir.Issue{Severity: fhir.SeverityError, Code: fhir.CodeTransient, Diagnostics: "the Bundle could not be stored and was not accepted; send it again later"})
 		return
 	case result.Status == engine.StatusError:
-		writeOutcome(w, http.StatusUnprocessableEntity, fhir.Issue{Severity: fhir.SeverityError, Code: fhir.CodeProcessing, Diagnostics: fmt.Sprintf("message %d: %v", result.MessageID, result.Err)})
+		r := errorReply(ep.eng.Log, route.channel, result)
+		writeOutcome(w, r.status, r.issue)
 		return
 	}
 	w.Header().Set("Location", ep.base+"/Bundle/"+urlID+"/_history/1")
@@ -434,7 +434,8 @@ func (ep *bundleEndpoint) validate(w http.ResponseWriter, req *http.Request) {
 	}
 	out, err := route.validator.Validate(body, opts)
 	if err != nil {
-		writeOutcome(w, http.StatusInternalServerError, fhir.Issue{Severity: fhir.SeverityFatal, Code: fhir.CodeException, Diagnostics: "validation could not run: " + err.Error()})
+		ep.eng.Log.Error("validator failed", "channel", route.channel.Name, "operation", "$validate", "err", err)
+		writeOutcome(w, http.StatusInternalServerError, fhir.Issue{Severity: fhir.SeverityFatal, Code: fhir.CodeException, Diagnostics: "validation could not run; the operator has the details in the server log"})
 		return
 	}
 	if len(out.Issue) == 0 {
@@ -582,6 +583,17 @@ func summarize(oo *fhir.OperationOutcome) string {
 		errs = append(errs[:3], fmt.Sprintf("and %d more", len(errs)-3))
 	}
 	return strings.Join(errs, "; ")
+}
+
+// validatorFailed logs why the validator could not run and stores the Bundle as ERROR
+// with it: the sender is told only where the operator finds it.
+func (ep *bundleEndpoint) validatorFailed(req *http.Request, route *bundleRoute, in *engine.Inbound, err error) fhir.Issue {
+	ep.eng.Log.Error("validator failed", "channel", route.channel.Name, "err", err)
+	i := fhir.Issue{Severity: fhir.SeverityFatal, Code: fhir.CodeException, Diagnostics: "validation could not run; the operator has the details in the server log"}
+	if id, serr := route.channel.Refuse(req.Context(), in, "refused with 500: validation could not run: "+err.Error()); serr == nil {
+		i.Diagnostics = fmt.Sprintf("validation could not run on message %d; the operator has the details under message id %d", id, id)
+	}
+	return i
 }
 
 func writeOutcome(w http.ResponseWriter, status int, issues ...fhir.Issue) {

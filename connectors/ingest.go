@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"junction/engine"
 	"junction/fhir"
 	"junction/hl7"
+	"junction/hl7tofhir"
 	"junction/transforms"
 )
 
@@ -288,34 +290,73 @@ func (h *ingestHandler) process(req *http.Request, route *ingestRoute, dataType 
 	res := route.channel.Process(req.Context(), in)
 	if res.StoreErr != nil {
 		h.eng.Log.Error("message not stored", "channel", route.channel.Name, "err", res.StoreErr)
-		r := refuse(http.StatusServiceUnavailable, "AE", fhir.CodeTransient, "the message could not be stored and was not accepted; send it again later (%v)", res.StoreErr)
+		r := refuse(http.StatusServiceUnavailable, "AE", fhir.CodeTransient, "the message could not be stored and was not accepted; send it again later")
 		r.header = http.Header{"Retry-After": {"5"}}
 		return r, res.Msg
 	}
 	var r *ingestReply
 	switch res.Status {
 	case engine.StatusFiltered:
+		// Which filter, and its text, are the operator's: the stored message has them.
 		if route.channel.FilteredACK == "AR" {
-			r = refuse(http.StatusUnprocessableEntity, "AR", fhir.CodeBusinessRule, "message %d was received but not routed: %v", res.MessageID, res.Err)
+			r = refuse(http.StatusUnprocessableEntity, "AR", fhir.CodeBusinessRule, "message %d was received but not routed: filtered by channel %s", res.MessageID, route.channel.Name)
 		} else {
-			r = &ingestReply{status: http.StatusOK, code: "AA", issue: fhir.Issue{Severity: fhir.SeverityInformation, Code: fhir.CodeInformational, Diagnostics: fmt.Sprintf("message %d received; not routed: %v", res.MessageID, res.Err)}}
+			r = &ingestReply{status: http.StatusOK, code: "AA", issue: fhir.Issue{Severity: fhir.SeverityInformation, Code: fhir.CodeInformational, Diagnostics: fmt.Sprintf("message %d received; not routed: filtered by channel %s", res.MessageID, route.channel.Name)}}
 		}
 	case engine.StatusError:
-		code := fhir.CodeProcessing
-		var ce *transforms.ContentError
-		if errors.As(res.Err, &ce) {
-			code = fhir.CodeStructure
-		}
-		status := http.StatusUnprocessableEntity
-		if code == fhir.CodeStructure {
-			status = http.StatusBadRequest
-		}
-		r = refuse(status, "AE", code, "message %d: %v", res.MessageID, res.Err)
+		r = errorReply(h.eng.Log, route.channel, res)
 	default:
 		r = &ingestReply{status: http.StatusOK, code: "AA", issue: fhir.Issue{Severity: fhir.SeverityInformation, Code: fhir.CodeInformational, Diagnostics: fmt.Sprintf("message %d accepted", res.MessageID)}}
 	}
 	r.messageID = res.MessageID
 	return r, res.Msg
+}
+
+// errorReply answers a message stored as ERROR. What is wrong with the content is the
+// sender's to fix and is said (400 for content that does not parse, 422 for a value
+// toFHIR() cannot convert); any other failure (a script failing at run time, output that
+// cannot be written) is the operator's: the sender gets 422 and where the operator finds
+// it, never the script's text or its place in routes.yaml, which the stored message and
+// the log keep.
+func errorReply(log *slog.Logger, ch *engine.Channel, res engine.Result) *ingestReply {
+	if text, status, ok := senderError(res.Err); ok {
+		code := fhir.CodeProcessing
+		if status == http.StatusBadRequest {
+			code = fhir.CodeStructure
+		}
+		return refuse(status, "AE", code, "message %d: %s", res.MessageID, text)
+	}
+	log.Warn("message not processed", "channel", ch.Name, "message", res.MessageID, "err", res.Err)
+	return refuse(http.StatusUnprocessableEntity, "AE", fhir.CodeProcessing, "%s", operatorError(ch.Name, res.MessageID, res.Err))
+}
+
+// senderError is the part of a processing error that its sender can act on, with the
+// status to answer: content that does not parse (400) or a field toFHIR() cannot convert
+// (422), without the script that found it. ok is false for every other error.
+func senderError(err error) (text string, status int, ok bool) {
+	var fe *hl7tofhir.FieldError
+	var re *transforms.RuntimeError
+	var ce *transforms.ContentError
+	switch {
+	case errors.As(err, &fe):
+		return fe.Error(), http.StatusUnprocessableEntity, true
+	case errors.As(err, &re):
+		return "", 0, false
+	case errors.As(err, &ce):
+		return ce.Error(), http.StatusBadRequest, true
+	}
+	return "", 0, false
+}
+
+// operatorError tells the sender of message id that channel could not process it, and
+// where the operator finds why.
+func operatorError(channel string, id int64, err error) string {
+	step := "transform"
+	var re *transforms.RuntimeError
+	if errors.As(err, &re) && strings.Contains(re.Script.Path, ".filter[") {
+		step = "filter"
+	}
+	return fmt.Sprintf("message %d was received but could not be processed by channel %s's %s; the operator has the details under message id %d", id, channel, step, id)
 }
 
 // requestMeta keeps the request's headers (lower-cased, credentials left out) and source facts.
@@ -359,7 +400,9 @@ func (h *ingestHandler) respond(w http.ResponseWriter, req *http.Request, route 
 		w.Header().Set("Junction-Message-Id", strconv.FormatInt(r.messageID, 10))
 	}
 	oo := fhir.NewOutcome(r.issue)
-	if r.status >= 400 {
+	// Without h.eng: the listener's own refusals (refuseOverloaded), not logged one by
+	// one, lest a flood flood the log too.
+	if r.status >= 400 && h.eng != nil {
 		h.eng.Log.Info("ingest refused", "status", r.status, "ack", r.code, "reason", r.issue.Diagnostics, "remote", req.RemoteAddr)
 	}
 	if !answersWithACK(dataType, body) {
@@ -391,6 +434,26 @@ func (h *ingestHandler) respond(w http.ResponseWriter, req *http.Request, route 
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(r.status)
 	w.Write(ack.Bytes())
+}
+
+// refuseOverloaded answers what the listener turns away before its routes see it (503:
+// too many requests at once or no room in the memory budget, Retry-After set; 413:
+// larger than the whole budget): on $ingest with an ACK or OperationOutcome as for a
+// store that cannot take the message, elsewhere with an OperationOutcome.
+func refuseOverloaded(l *engine.Listener) engine.RefuseFunc {
+	return func(w http.ResponseWriter, req *http.Request, status int, reason string) {
+		code, ack := fhir.CodeTransient, "AE"
+		if status == http.StatusRequestEntityTooLarge {
+			code, ack = fhir.CodeTooLong, "AR"
+		}
+		tbl, _ := l.Values["ingest"].(*ingestTable)
+		if tbl == nil || req.URL.Path != ingestPath {
+			writeOutcome(w, status, fhir.Issue{Severity: fhir.SeverityError, Code: code, Diagnostics: reason})
+			return
+		}
+		h := &ingestHandler{table: tbl}
+		h.respond(w, req, tbl.first, req.Header.Get(hdrDataType), nil, nil, refuse(status, ack, code, "%s", reason))
+	}
 }
 
 // answersWithACK: HL7v2 gets an ACK. When the data-type header is missing or wrong we

@@ -4,16 +4,22 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"junction/engine"
 	"junction/hl7"
+	"junction/ui"
 )
 
 const testRoutes = `store:
@@ -99,7 +105,7 @@ func TestIngestAnswers(t *testing.T) {
 		{"charset utf-8 accepted", "POST", headers("Content-Type", "text/plain; charset=UTF-8"), adtA01, 200, "AA", "accepted"},
 		{"LF line ends accepted", "POST", headers(), strings.ReplaceAll(adtA01, "\r", "\n"), 200, "AA", "accepted"},
 		{"filtered is AA", "POST", headers(), strings.Replace(adtA01, "ADT^A01", "SIU^S12", 1), 200, "AA", "not routed: filtered by"},
-		{"transform error", "POST", headers(), strings.Replace(adtA01, "|19800101|M", "|19800101|X", 1), 422, "AE", "routes.yaml:16 (channels[0].transform[1])"},
+		{"transform error", "POST", headers(), strings.Replace(adtA01, "|19800101|M", "|19800101|X", 1), 422, "AE", "could not be processed by channel ed-adt's transform; the operator has the details under message id"},
 		{"unparseable", "POST", headers(), "MSH|^~\\&|A\rP\r", 400, "AE", "segment 2"},
 		{"missing source-domain", "POST", headers("source-domain", ""), adtA01, 400, "AR", "missing header source-domain"},
 		{"missing organisation-code", "POST", headers("organisation-code", ""), adtA01, 400, "AR", "missing header organisation-code"},
@@ -238,5 +244,351 @@ func TestIngestStoreDownIsRetryable(t *testing.T) {
 	}
 	if hdr.Get("Junction-Message-Id") != "" {
 		t.Error("a message that was not stored has a message id")
+	}
+}
+
+// Channels whose scripts compile but fail on a message at run time, one per
+// source-domain; the line each script is on is found in the text.
+const failingRoutes = `store:
+  path: junction.db
+channels:
+  - name: tx-int
+    source: { type: ingest, listen: "127.0.0.1:0", domain: int }
+    transform:
+      - 'set("PID-8", int(get("PID-5.1")))'
+    destinations:
+      - { name: archive, type: file, dir: out }
+  - name: tx-missing
+    source: { type: ingest, listen: "127.0.0.1:0", domain: missing }
+    transform:
+      - 'set("PID-5.1", upper(split(get("PID-99.1"), "^")[1]))'
+    destinations:
+      - { name: archive, type: file, dir: out }
+  - name: filter-int
+    source: { type: ingest, listen: "127.0.0.1:0", domain: filter }
+    filter:
+      - 'int(get("PID-5.1")) > 0'
+    destinations:
+      - { name: archive, type: file, dir: out }
+  - name: fhir-nil
+    source: { type: ingest, listen: "127.0.0.1:0", domain: fhir, data_types: [FHIR] }
+    transform:
+      - 'setBody(upper(resource.meta.source))'
+    destinations:
+      - { name: archive, type: file, dir: out }
+`
+
+func TestAScriptFailingAtRunTimeTellsTheSenderWhereTheOperatorLooksButNotTheScript(t *testing.T) {
+	eng := runRoutes(t, failingRoutes)
+	url := "http://" + eng.Listeners()[0].BoundAddr() + "/$ingest"
+	api := httptest.NewServer(ui.New(eng))
+	t.Cleanup(api.Close)
+	lines := strings.Split(failingRoutes, "\n")
+	cases := []struct {
+		domain, dataType, body, step, script string
+	}{
+		{"int", "Hl7v2", adtA01, "transform", `int(get("PID-5.1"))`},
+		{"missing", "Hl7v2", adtA01, "transform", `split(get("PID-99.1"), "^")[1]`},
+		{"filter", "Hl7v2", adtA01, "filter", `int(get("PID-5.1")) > 0`},
+		{"fhir", "FHIR", `{"resourceType":"Patient","id":"p1"}`, "transform", `resource.meta.source`},
+	}
+	for _, c := range cases {
+		t.Run(c.domain, func(t *testing.T) {
+			line := 0
+			for i, l := range lines {
+				if strings.Contains(l, c.script) {
+					line = i + 1
+					break
+				}
+			}
+			status, hdr, body := post(t, url, "POST", headers("source-domain", c.domain, "data-type", c.dataType), c.body)
+			id := hdr.Get("Junction-Message-Id")
+			if status != http.StatusUnprocessableEntity || id == "" {
+				t.Fatalf("status %d, message id %q; want 422 with an id; body %q", status, id, body)
+			}
+			code, text := answer(t, c.dataType, body)
+			if code != "AE" {
+				t.Errorf("ACK code %s, want AE", code)
+			}
+			want := fmt.Sprintf("could not be processed by channel %s's %s; the operator has the details under message id %s", channelOf(eng, c.domain), c.step, id)
+			if !strings.Contains(text, want) {
+				t.Errorf("answer %q does not say %q", text, want)
+			}
+			for _, leak := range []string{"routes.yaml", c.script, "get(", "channels[", fmt.Sprintf(":%d", line)} {
+				if strings.Contains(text, leak) {
+					t.Errorf("answer %q gives the sender %q", text, leak)
+				}
+			}
+			m := getAPIMessage(t, api.URL, id)
+			where := fmt.Sprintf("routes.yaml:%d (", line)
+			if m.Status != "ERROR" || !strings.Contains(m.Error, where) || !strings.Contains(m.Error, "."+c.step+"[") {
+				t.Errorf("stored message: status %s, error %q; want ERROR naming %s and the %s", m.Status, m.Error, where, c.step)
+			}
+		})
+	}
+}
+
+// answer is the ACK code ("AE", or "" for an OperationOutcome) and the diagnostics of an
+// $ingest answer.
+func answer(t *testing.T, dataType, body string) (code, diagnostics string) {
+	t.Helper()
+	text := body
+	if dataType == "Hl7v2" {
+		var err error
+		if code, _, text, err = hl7.ParseACK([]byte(body)); err != nil {
+			t.Fatalf("not an ACK: %q (%v)", body, err)
+		}
+	}
+	var oo struct {
+		Issue []struct{ Diagnostics string }
+	}
+	if err := json.Unmarshal([]byte(text), &oo); err != nil || len(oo.Issue) != 1 {
+		t.Fatalf("not an OperationOutcome with one issue: %q (%v)", text, err)
+	}
+	if code == "" {
+		code = "AE" // an OperationOutcome answers as AE does
+	}
+	return code, oo.Issue[0].Diagnostics
+}
+
+// channelOf names the channel taking source-domain domain.
+func channelOf(eng *engine.Engine, domain string) string {
+	for _, ch := range eng.Channels {
+		if strings.Contains(ch.SourceInfo, "source-domain="+domain+" ") {
+			return ch.Name
+		}
+	}
+	return ""
+}
+
+// getAPIMessage reads a message as operators see it: GET /api/messages/{id} of the admin API.
+func getAPIMessage(t *testing.T, base, id string) engine.MessageDetail {
+	t.Helper()
+	resp, err := http.Get(base + "/api/messages/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m engine.MessageDetail
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/messages/%s: %d %v", id, resp.StatusCode, err)
+	}
+	return m
+}
+
+func TestWhatIsWrongWithTheSendersOwnContentIsStillToldToTheSender(t *testing.T) {
+	eng := runRoutes(t, `store:
+  path: junction.db
+channels:
+  - name: adt-fhir
+    source: { type: ingest, listen: "127.0.0.1:0", domain: emergency-care, data_types: [Hl7v2, FHIR] }
+    transform:
+      - 'get("MSH-9.1") == "" || setBody(toFHIR())'
+    destinations:
+      - { name: archive, type: file, dir: out }
+`)
+	url := "http://" + eng.Listeners()[0].BoundAddr() + "/$ingest"
+	cases := []struct {
+		name, dataType, body string
+		status               int
+		want                 string
+	}{
+		{"HL7v2 that does not parse", "Hl7v2", "MSH|^~\\&|A\rP\r", 400, "segment 2"},
+		{"a field toFHIR() cannot convert", "Hl7v2", strings.Replace(adtA01, "|19800101|M", "|19801301|M", 1), 422, `PID-7: "19801301" is not a valid date`},
+		{"FHIR JSON broken at a line and column", "FHIR", "{\n \"resourceType\": ", 400, "line 2"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			status, _, body := post(t, url, "POST", headers("data-type", c.dataType), c.body)
+			_, text := answer(t, c.dataType, body)
+			if status != c.status || !strings.Contains(text, c.want) {
+				t.Errorf("status %d, answer %q; want %d naming %q", status, text, c.status, c.want)
+			}
+			if strings.Contains(text, "routes.yaml") || strings.Contains(text, "toFHIR") {
+				t.Errorf("answer %q names the script", text)
+			}
+		})
+	}
+}
+
+// budgetRoutes take bodies up to 64 KB and hold one such body's charge at a time.
+const budgetRoutes = `store:
+  path: junction.db
+channels:
+  - name: ed-adt
+    source:
+      type: ingest
+      listen: 127.0.0.1:0
+      domain: emergency-care
+      max_body: 64KB
+      limits: { max_memory: 1MB }
+    destinations:
+      - { name: archive, type: file, dir: out }
+`
+
+// largeADT is an ADT of about size bytes, with control id id.
+func largeADT(id string, size int) string {
+	msg := strings.Replace(adtA01, "8457239", id, 1)
+	return msg + "NTE|1||" + strings.Repeat("x", size-len(msg)-9) + "\r"
+}
+
+func TestRequestsBeyondTheMemoryBudgetGet503WithRetryAfterAndSequentialOnesAllSucceed(t *testing.T) {
+	eng := runRoutes(t, budgetRoutes)
+	l := eng.Listeners()[0]
+	url := "http://" + l.BoundAddr() + "/$ingest"
+	if got := l.Memory().Budget; got != 1<<20 {
+		t.Fatalf("budget %d, want 1 MB", got)
+	}
+	// A sender whose 60 KB body never fully arrives holds 16 × 60 KB of the budget.
+	slow, err := net.Dial("tcp", l.BoundAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fmt.Fprintf(slow, "POST /$ingest HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nsource-domain: emergency-care\r\norganisation-code: r0d\r\ndata-type: Hl7v2\r\nContent-Length: 60000\r\n\r\nMSH|")
+	waitFor(t, "the slow request's charge", func() bool { return l.Memory().InUse == 16*60000 })
+
+	var wg sync.WaitGroup
+	statuses := make([]int, 8)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, hdr, body := post(t, url, "POST", headers(), largeADT(fmt.Sprintf("BIG-%d", i), 60000))
+			statuses[i] = status
+			code, text := answer(t, "Hl7v2", body)
+			if status != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" || code != "AE" || !strings.Contains(text, "memory budget of 1 MB") {
+				t.Errorf("request %d while the budget is held: %d, Retry-After %q, %s %q; want 503 with Retry-After, AE naming the budget", i, status, hdr.Get("Retry-After"), code, text)
+			}
+		}()
+	}
+	wg.Wait()
+	slow.Close()
+	waitFor(t, "the slow request's charge to be given back", func() bool { return l.Memory().InUse == 0 })
+
+	for i := range 5 {
+		status, _, body := post(t, url, "POST", headers(), largeADT(fmt.Sprintf("SEQ-%d", i), 60000))
+		if status != http.StatusOK {
+			t.Errorf("sequential request %d: %d %q, want 200", i, status, body)
+		}
+	}
+	if m := l.Memory(); m.Peak > m.Budget || m.Refused != int64(len(statuses)) {
+		t.Errorf("memory %+v: want a peak within the budget and %d refused", m, len(statuses))
+	}
+}
+
+func TestManyConcurrentLargeBodiesAreServedOrAskedToRetryWithinTheBudget(t *testing.T) {
+	eng := runRoutes(t, budgetRoutes)
+	l := eng.Listeners()[0]
+	url := "http://" + l.BoundAddr() + "/$ingest"
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	accepted := 0
+	for i := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, hdr, body := post(t, url, "POST", headers(), largeADT(fmt.Sprintf("C-%d", i), 60000))
+			switch {
+			case status == http.StatusOK:
+				mu.Lock()
+				accepted++
+				mu.Unlock()
+			case status != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "":
+				t.Errorf("request %d: %d (Retry-After %q) %q; want 200, or 503 with Retry-After", i, status, hdr.Get("Retry-After"), body)
+			}
+		}()
+	}
+	wg.Wait()
+	m := l.Memory()
+	if m.Peak > m.Budget || m.InUse != 0 || accepted+int(m.Refused) != 32 || accepted == 0 {
+		t.Errorf("memory %+v after %d accepted of 32: want a peak within the budget, nothing left charged, every refusal counted", m, accepted)
+	}
+	if status, _, _ := post(t, url, "POST", headers(), adtA01); status != http.StatusOK {
+		t.Errorf("after the flood: status %d, want 200", status)
+	}
+}
+
+func TestAMemoryBudgetTooSmallForOneLargestBodyIsAConfigError(t *testing.T) {
+	cases := []struct{ name, source, want string }{
+		{"on the source that sets it", `max_body: 1MB
+      limits: { max_memory: 8MB }`, "routes.yaml:10: channels[0].source.limits.max_memory: 8 MB cannot hold one request of the listener's largest max_body, 1 MB (each is charged 16 × its body: 16 MB)"},
+		{"on a source sharing the listener", `max_body: 1MB
+  - name: other
+    source:
+      type: ingest
+      listen: 127.0.0.1:0
+      domain: other
+      max_body: 512KB
+      limits: { max_memory: 15MB }`, "routes.yaml:16: channels[1].source.limits.max_memory: 15 MB cannot hold one request of the listener's largest max_body, 1 MB"},
+		{"on a later source with a larger body", `limits: { max_memory: 1MB }
+      max_body: 64KB
+  - name: other
+    source:
+      type: ingest
+      listen: 127.0.0.1:0
+      domain: other
+      max_body: 65KB`, "routes.yaml:16: channels[1].source.max_body: max_body 65 KB needs 1040 KB of the listener's memory budget (16 × the body), more than its limits.max_memory of 1 MB ("},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "routes.yaml")
+			os.WriteFile(file, []byte(`store:
+  path: junction.db
+channels:
+  - name: ed-adt
+    source:
+      type: ingest
+      listen: 127.0.0.1:0
+      domain: emergency-care
+      `+c.source+`
+`), 0o644)
+			_, err := engine.Load(file)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "raise max_memory or lower max_body") {
+				t.Errorf("Load: %v; want an error containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestABundleWhoseTransformFailsAtRunTimeGetsAnOutcomeWithoutTheScript(t *testing.T) {
+	pkgs, _ := filepath.Abs("../fhir/packages")
+	eng := runRoutes(t, fmt.Sprintf(`store:
+  path: junction.db
+channels:
+  - name: care-gateway
+    source:
+      type: fhir-bundle
+      listen: 127.0.0.1:0
+      base: /fhir
+      profiles: [http://gateway.kl.dk/1.0/StructureDefinition/klgateway-care-delivery-report]
+      packages:
+        - "%[1]s/hl7.fhir.dk.kl.gateway.care#1.0.4.tgz"
+        - "%[1]s/dk.fhir.ig.kl.common.caresocial#0.7.0.tgz"
+        - "%[1]s/hl7.fhir.dk.core#1.1.0.tgz"
+      auth: none
+    transform:
+      - 'setBody(upper(resource.nothing.here))'
+    destinations:
+      - { name: archive, type: file, dir: out }
+`, pkgs))
+	base := "http://" + eng.Listeners()[0].BoundAddr() + "/fhir"
+	status, _, body := request(t, "PUT", base+"/Bundle/"+seedID, "application/fhir+json", seedBundle(t))
+	oo := parseOutcome(t, body)
+	if status != http.StatusUnprocessableEntity || len(oo.Issue) != 1 {
+		t.Fatalf("status %d, outcome %q; want 422 with one issue", status, body)
+	}
+	d := oo.Issue[0].Diagnostics
+	if !strings.Contains(d, "could not be processed by channel care-gateway's transform; the operator has the details under message id") {
+		t.Errorf("diagnostics %q do not say where the operator looks", d)
+	}
+	for _, leak := range []string{"routes.yaml", "nothing", "channels[", "upper"} {
+		if strings.Contains(d, leak) {
+			t.Errorf("diagnostics %q give the sender %q", d, leak)
+		}
+	}
+	msgs, err := eng.Store().ListMessages(context.Background(), engine.MessageFilter{Channel: "care-gateway"})
+	if err != nil || len(msgs) != 1 || msgs[0].Status != engine.StatusError || !strings.Contains(msgs[0].Error, "routes.yaml:16 (channels[0].transform[0])") {
+		t.Errorf("stored messages %+v (%v): want one ERROR naming routes.yaml:16", msgs, err)
 	}
 }

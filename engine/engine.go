@@ -59,8 +59,15 @@ type Listener struct {
 	// Limits protect the listener from slow and greedy clients; sources set them.
 	Limits     ListenerLimits
 	LimitsFrom string
-	server     *http.Server
-	bound      net.Listener
+	// MaxBody is the largest body its sources take (sources raise it): a request of
+	// unknown length is charged as this much against the memory budget.
+	MaxBody int64
+	// Refuse, when a source sets it, answers the requests the listener turns away before
+	// its routes see them, in the source's protocol; nil: plain text.
+	Refuse RefuseFunc
+	server *http.Server
+	bound  net.Listener
+	budget *budget
 }
 
 func newEngine(file string, data []byte) *Engine {
@@ -80,6 +87,9 @@ type ListenerLimits struct {
 	ReadTimeout       time.Duration // time to send the whole request
 	WriteTimeout      time.Duration // time to read the whole answer
 	MaxConcurrent     int           // requests served at once; more get 503 at once
+	// MaxMemory is the memory budget of the requests in progress, each charged
+	// MemoryFactor times its body; 0: the default (see MemoryBudget).
+	MaxMemory int64
 }
 
 // DefaultLimits are safe for HL7v2 and FHIR traffic from integration engines.
@@ -162,8 +172,14 @@ func (e *Engine) Start(store Store) error {
 		}
 	}
 	for _, l := range e.listenerOrder {
+		refuse := l.Refuse
+		if refuse == nil {
+			refuse = plainRefuse
+		}
+		l.budget = newBudget(l.Limits.MemoryBudget(l.MaxBody))
+		h := limitMemory(l.Router, l.budget, l.MaxBody, refuse, memoryWait)
 		l.server = &http.Server{
-			Handler:           capConcurrent(l.Router, l.Limits.MaxConcurrent),
+			Handler:           capConcurrent(h, l.Limits.MaxConcurrent, refuse),
 			ReadHeaderTimeout: l.Limits.ReadHeaderTimeout,
 			ReadTimeout:       l.Limits.ReadTimeout,
 			WriteTimeout:      l.Limits.WriteTimeout,
@@ -232,7 +248,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 
 // capConcurrent answers 503 at once when max requests are already being served, so a
 // flood cannot pile up goroutines and memory; senders retry 503s.
-func capConcurrent(h http.Handler, max int) http.Handler {
+func capConcurrent(h http.Handler, max int, refuse RefuseFunc) http.Handler {
 	if max <= 0 {
 		return h
 	}
@@ -244,7 +260,7 @@ func capConcurrent(h http.Handler, max int) http.Handler {
 			h.ServeHTTP(w, r)
 		default:
 			w.Header().Set("Retry-After", "1")
-			http.Error(w, fmt.Sprintf("too many concurrent requests on this listener (limit %d): send again shortly", max), http.StatusServiceUnavailable)
+			refuse(w, r, http.StatusServiceUnavailable, fmt.Sprintf("too many concurrent requests on this listener (limit %d): send again shortly", max))
 		}
 	})
 }
