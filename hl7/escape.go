@@ -19,8 +19,19 @@ func Escape(s string, d Delimiters) string {
 	if i == len(s) {
 		return s
 	}
+	// Size the result exactly: growing a large value in steps would
+	// allocate several times its size.
+	n := len(s)
+	for j := i; j < len(s); j++ {
+		if c := s[j]; needsEscape(c, d) {
+			n += 2 // \S\ for ^
+			if c < 0x20 {
+				n += 2 // \Xhh\ (delimiters are printable)
+			}
+		}
+	}
 	var b strings.Builder
-	b.Grow(len(s) + 8)
+	b.Grow(n)
 	b.WriteString(s[:i])
 	for ; i < len(s); i++ {
 		c := s[i]

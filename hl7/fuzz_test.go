@@ -30,6 +30,7 @@ func fuzzSeeds(f *testing.F) [][]byte {
 		[]byte("MSH|^~\\&#|A|B||||ADT^A01|1|P|2.7\rNTE|1||a\\P\\b#\r"),
 		[]byte("MSH|^~\\&|A|B||||ACK|1|P|2.4\rMSA|AE|X|{\"a\":\"b\\E\\\"\"}\r"),
 		[]byte("\xEF\xBB\xBFMSH|^~\\&\n\nZZZ\n  \n"),
+		[]byte(manyOBX(40)), // long enough for the segment index
 	}
 }
 
@@ -66,12 +67,21 @@ func FuzzParse(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
-		for _, name := range m.Segments() {
+		occ := map[string]int{}
+		for i, name := range m.Segments() {
+			occ[name]++
+			seg := m.SegmentAt(i)
 			for _, p := range []Path{{Segment: name, Field: 1}, {Segment: name, Field: 2, Component: 2}, {Segment: name, Field: 3, FieldRep: 2, Component: 1, Subcomponent: 2}} {
 				if m.GetPath(p) != m2.GetPath(p) {
 					t.Fatalf("%s differs after a round trip", p)
 				}
-				m.RepCount(p)
+				p.SegmentRep = occ[name]
+				if got, want := seg.Get(p.Field, p.FieldRep, p.Component, p.Subcomponent), m.GetPath(p); got != want {
+					t.Fatalf("%s: Segment.Get = %q, GetPath = %q", p, got, want)
+				}
+				if got, want := seg.RepCount(p.Field), m.RepCount(p); got != want {
+					t.Fatalf("%s: Segment.RepCount = %d, RepCount = %d", p, got, want)
+				}
 			}
 		}
 		m.Header()

@@ -3,10 +3,17 @@
 //
 // It is on the hot path of every message, so Parse only records where each
 // segment is; fields, repetitions and components are located by scanning the
-// segment text when a path touches them, and nothing is split or cached.
-// Segments that are never Set are written back byte-for-byte by Bytes; a Set
-// rewrites only the segment it touches. Get returns substrings of the parsed
-// message and does not allocate unless the value has escape sequences.
+// segment text when a path touches them, and nothing is split. Segments that
+// are never Set are written back byte-for-byte by Bytes; a Set rewrites only
+// the segment it touches. Get returns substrings of the parsed message and
+// does not allocate unless the value has escape sequences.
+//
+// Every operation is linear in the size of what it touches: a segment is
+// found by occurrence ("OBX[5000]") through an index of segment names built
+// on the first such lookup in a long message, so reading every OBX of a
+// message is linear in the message, not quadratic. A caller that reads many
+// elements of one segment (a converter) uses SegmentAt, which locates the
+// segment's fields once, and each field's repetitions when first asked.
 //
 // A Message is not safe for concurrent use when one goroutine calls Set;
 // concurrent Gets are fine.
@@ -15,6 +22,7 @@ package hl7
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -33,6 +41,9 @@ type Message struct {
 	// segs holds each segment's text without its terminator. Segments not
 	// yet Set are substrings of one copy of the input.
 	segs []string
+	// index locates segments by name and occurrence in long messages; nil
+	// until a lookup needs it (see find).
+	index atomic.Pointer[segIndex]
 }
 
 // ParseError is returned by Parse. Error() leads with "PID-3: " when a field
@@ -64,6 +75,18 @@ func (e *ParseError) Error() string {
 //
 // The message keeps its own copy of raw, which the caller may then reuse.
 func Parse(raw []byte) (*Message, error) {
+	return parse(string(raw))
+}
+
+// ParseString is Parse without the copy: the message's segments are
+// substrings of raw. Use it when raw is already a string, or when the caller
+// holds bytes that nothing modifies while the message is in use (converted
+// with unsafe.String), to keep one copy of a large message instead of two.
+func ParseString(raw string) (*Message, error) {
+	return parse(raw)
+}
+
+func parse(raw string) (*Message, error) {
 	for {
 		if len(raw) > 0 && raw[0] == 0x0B {
 			raw = raw[1:]
@@ -73,8 +96,8 @@ func Parse(raw []byte) (*Message, error) {
 			break
 		}
 	}
-	// One copy of the input; every untouched segment is a substring of it.
-	src := string(raw)
+	// Every untouched segment is a substring of the input.
+	src := raw
 	lines := max(strings.Count(src, "\r"), strings.Count(src, "\n")) + 1
 	m := &Message{segs: make([]string, 0, lines)}
 
@@ -201,6 +224,9 @@ func (m *Message) Segments() []string {
 
 // Count returns how many times segment occurs.
 func (m *Message) Count(segment string) int {
+	if x := m.indexed(); x != nil {
+		return len(x.pos[segment])
+	}
 	n := 0
 	for _, s := range m.segs {
 		if s[:3] == segment {
@@ -211,16 +237,26 @@ func (m *Message) Count(segment string) int {
 }
 
 // find returns the index in m.segs of occurrence rep (1-based) of segment,
-// or -1 and the number of occurrences.
+// or -1 and the number of occurrences. Long messages use the index, so
+// reading OBX[1] to OBX[n] in turn is linear in n rather than quadratic.
 func (m *Message) find(segment string, rep int) (idx, count int) {
+	if x := m.indexed(); x != nil {
+		pos := x.pos[segment]
+		if rep >= 1 && rep <= len(pos) {
+			return int(pos[rep-1]), rep
+		}
+		return -1, len(pos)
+	}
 	for i, s := range m.segs {
 		if s[:3] == segment {
 			count++
 			if count == rep {
+				work(i + 1)
 				return i, count
 			}
 		}
 	}
+	work(len(m.segs))
 	return -1, count
 }
 
@@ -304,7 +340,7 @@ func (m *Message) GetRawPath(p Path) string {
 // element returns the ER7 text at p ("" if missing) and whether it is a leaf
 // to be unescaped, i.e. has no deeper structure.
 func (m *Message) element(p Path) (v string, leaf bool) {
-	if p.check() != nil {
+	if !p.valid() {
 		return "", false
 	}
 	i, _ := m.find(p.Segment, max(p.SegmentRep, 1))
@@ -320,14 +356,19 @@ func (m *Message) element(p Path) (v string, leaf bool) {
 		return "", false
 	}
 	v = seg[lo:hi]
-	d := m.delims
+	return v, isLeaf(v, p, m.delims)
+}
+
+// isLeaf reports whether the element v that p addresses has no deeper
+// structure, so that GetPath unescapes it.
+func isLeaf(v string, p Path, d Delimiters) bool {
 	switch {
 	case p.Subcomponent > 0:
-		return v, true
+		return true
 	case p.Component > 0:
-		return v, strings.IndexByte(v, d.Subcomponent) < 0
+		return strings.IndexByte(v, d.Subcomponent) < 0
 	}
-	return v, strings.IndexByte(v, d.Component) < 0 && strings.IndexByte(v, d.Subcomponent) < 0
+	return strings.IndexByte(v, d.Component) < 0 && strings.IndexByte(v, d.Subcomponent) < 0
 }
 
 // mshDelimiterField returns MSH-1 or MSH-2, which are never split or unescaped.
@@ -348,7 +389,10 @@ func mshDelimiterField(msh string, p Path) string {
 // levels returns, for each level p addresses (field, repetition, component,
 // subcomponent), its separator and the 0-based index of the piece wanted.
 func (m *Message) levels(p Path) (seps [4]byte, idx [4]int, depth int) {
-	d := m.delims
+	return levelsOf(m.delims, p)
+}
+
+func levelsOf(d Delimiters, p Path) (seps [4]byte, idx [4]int, depth int) {
 	seps = [4]byte{d.Field, d.Repetition, d.Component, d.Subcomponent}
 	field := p.Field
 	if p.Segment == "MSH" {
@@ -387,6 +431,7 @@ func nth(s string, sep byte, n int) (start, end, have int, ok bool) {
 	for i := 0; i < n; i++ {
 		j := strings.IndexByte(s[start:], sep)
 		if j < 0 {
+			work(len(s))
 			return 0, 0, i + 1, false
 		}
 		start += j + 1
@@ -395,6 +440,7 @@ func nth(s string, sep byte, n int) (start, end, have int, ok bool) {
 	if j := strings.IndexByte(s[start:], sep); j >= 0 {
 		end = start + j
 	}
+	work(end)
 	return start, end, n + 1, true
 }
 
@@ -403,7 +449,7 @@ func nth(s string, sep byte, n int) (start, end, have int, ok bool) {
 // empty. Use it to walk e.g. every identifier in PID-3.
 func (m *Message) RepCount(p Path) int {
 	p = Path{Segment: p.Segment, SegmentRep: p.SegmentRep, Field: p.Field}
-	if p.check() != nil {
+	if !p.valid() {
 		return 0
 	}
 	i, _ := m.find(p.Segment, max(p.SegmentRep, 1))
@@ -418,6 +464,7 @@ func (m *Message) RepCount(p Path) int {
 	if !ok || start == end {
 		return 0
 	}
+	work(end - start)
 	return strings.Count(m.segs[i][start:end], string(seps[1])) + 1
 }
 
@@ -491,6 +538,7 @@ func (m *Message) put(p Path, enc string) error {
 		}
 		m.segs = append(m.segs, p.Segment)
 		i = len(m.segs) - 1
+		m.indexAppended(i)
 	}
 	m.segs[i] = m.splice(m.segs[i], p, enc)
 	return nil

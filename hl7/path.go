@@ -111,8 +111,24 @@ func (p Path) String() string {
 	return string(b)
 }
 
+// valid reports whether check would pass, without building an error.
+func (p Path) valid() bool {
+	if !isSegmentName(p.Segment) || p.Field < 1 {
+		return false
+	}
+	for _, n := range [...]int{p.SegmentRep, p.Field, p.FieldRep, p.Component, p.Subcomponent} {
+		if n < 0 || n > maxIndex {
+			return false
+		}
+	}
+	return true
+}
+
 // check validates a Path built by hand; ParsePath never returns an invalid one.
 func (p Path) check() error {
+	if p.valid() {
+		return nil
+	}
 	if !isSegmentName(p.Segment) {
 		return fmt.Errorf("path %q: expected a 3-character segment name (A-Z, 0-9), got %q", p.String(), p.Segment)
 	}

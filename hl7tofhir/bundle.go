@@ -1,6 +1,12 @@
 package hl7tofhir
 
-import "github.com/google/uuid"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+
+	"github.com/google/uuid"
+)
 
 // entry is one resource of the transaction Bundle.
 type entry struct {
@@ -9,12 +15,20 @@ type entry struct {
 	id      string
 	fullURL string
 	res     *Object
+	refObj  *Object // the Reference, made once (see ref)
 }
 
 // ref is a Reference to the entry. References always use the entry's
 // fullUrl, so every reference resolves inside the Bundle, and a server
-// processing the transaction rewrites them to Type/id.
-func (e *entry) ref() *Object { return obj("reference", e.fullURL) }
+// processing the transaction rewrites them to Type/id. Every reference to
+// the entry is the same Object (100,000 Observations share one subject), so
+// callers must not change it.
+func (e *entry) ref() *Object {
+	if e.refObj == nil {
+		e.refObj = obj("reference", e.fullURL)
+	}
+	return e.refObj
+}
 
 // Ids. Every resource is PUT to a deterministic id, so converting the same
 // message twice yields the same Bundle and replaying it updates rather than
@@ -38,7 +52,26 @@ func (c *conv) idFor(rtype, key string) string {
 // msgKey is a key unique to this message and segment, for resources with no
 // business key.
 func (c *conv) msgKey(s seg) string {
-	return "msg|" + c.sender + "|" + c.controlID + "|" + s.label
+	return c.msgPrefix + "|" + s.label()
+}
+
+// maxKeyPart bounds the message values a key carries as they are. Keys are
+// hashed into ids, and some are built once per segment from a value the
+// segment shares (the sender, MSH-10, its report's order number): an absurd
+// value (a 4 MB MSH-10) would be copied and hashed once per segment, making
+// conversion quadratic in the message size. Longer values are replaced by
+// their SHA-256; no real sender, control ID or order number is that long, so
+// ids are as they always were.
+const maxKeyPart = 256
+
+// keyPart returns s, or a digest of it when it is longer than maxKeyPart.
+func keyPart(s string) string {
+	if len(s) <= maxKeyPart {
+		return s
+	}
+	h := sha256.New()
+	io.WriteString(h, s)
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // entry returns the entry for rtype with business key key, creating it
@@ -56,7 +89,11 @@ func (c *conv) entryWithID(rtype, id string) (e *entry, isNew bool) {
 	if e := c.byKey[k]; e != nil {
 		return e, false
 	}
-	e = &entry{rtype: rtype, id: id, res: obj("resourceType", rtype, "id", id)}
+	// Room for the members a mapping sets one by one (an Observation has a
+	// dozen), so the resource is not copied as it grows.
+	res := &Object{members: make([]member, 0, 16)}
+	res.Set("resourceType", rtype).Set("id", id)
+	e = &entry{rtype: rtype, id: id, res: res}
 	switch {
 	case c.opts.BaseURL != "":
 		e.fullURL = c.opts.BaseURL + "/" + k

@@ -77,11 +77,24 @@ type conv struct {
 	seenNull map[string]bool
 	ignored  []string
 
+	segs          []seg
+	firsts        map[string]int // segment name -> index of its first occurrence
 	msh, pid, pv1 seg
 	patient       *entry
 	encounter     *entry
 	diagnoses     []any // Encounter.diagnosis, filled by DG1
 	provTargets   []*entry
+
+	// Keys made from message-level values, bounded in length (keyPart) so
+	// that the per-segment keys built from them cost the same however long
+	// MSH-3, MSH-4 or MSH-10 is.
+	senderKey string // keyPart(sender)
+	msgPrefix string // keyPart("msg|" + sender + "|" + controlID)
+
+	// copied is what group headers (ORC) have added to the Bundle by being
+	// copied into each of their OBR and RXA resources, in JSON bytes;
+	// copyLimit bounds it (see charge).
+	copied, copyLimit int
 }
 
 // Convert converts one ER7 message (CR, LF or CRLF line ends; MLLP framing
@@ -91,7 +104,16 @@ func (c *Converter) Convert(raw []byte) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	cv := &conv{Converter: c, m: m, byKey: map[string]*entry{}, seenNull: map[string]bool{}}
+	return c.ConvertMessage(m)
+}
+
+// ConvertMessage converts a message already parsed (and perhaps changed with
+// Set), saving the serialising and parsing again that Convert(m.Bytes())
+// would cost. It does not change m. The work is linear in the size of the
+// message: each segment is read once, through its own hl7.Segment.
+func (c *Converter) ConvertMessage(m *hl7.Message) (*Result, error) {
+	cv := &conv{Converter: c, m: m, byKey: map[string]*entry{}, seenNull: map[string]bool{},
+		copyLimit: copyAllowance(m.Len())}
 	if err := cv.run(); err != nil {
 		return nil, err
 	}
@@ -125,6 +147,7 @@ const supportedKinds = "ADT^A01 to ADT^A08, ADT^A11, ADT^A13, ADT^A28, ADT^A31, 
 
 func (c *conv) run() error {
 	segs := c.segments()
+	c.segs = segs
 	c.msh = segs[0]
 	if err := c.header(); err != nil {
 		return err
@@ -136,7 +159,7 @@ func (c *conv) run() error {
 	}
 
 	// The Patient and Encounter come first: the other resources refer to them.
-	pid, ok := first(segs, "PID")
+	pid, ok := c.first("PID")
 	if !ok {
 		return fieldErr("PID", "", "segment is missing", "a PID segment: "+kind+" carries a patient")
 	}
@@ -144,14 +167,14 @@ func (c *conv) run() error {
 	if err := c.mapPatient(pid); err != nil {
 		return err
 	}
-	if pv1, ok := first(segs, "PV1"); ok && k.encounter {
+	if pv1, ok := c.first("PV1"); ok && k.encounter {
 		c.pv1 = pv1
-		if err := c.mapEncounter(pv1, segs); err != nil {
+		if err := c.mapEncounter(pv1); err != nil {
 			return err
 		}
 	}
 	if kind == "ADT^A40" {
-		mrg, ok := first(segs, "MRG")
+		mrg, ok := c.first("MRG")
 		if !ok {
 			return fieldErr("MRG", "", "segment is missing", "an MRG segment: ADT^A40 names the merged-away patient in MRG-1")
 		}
@@ -181,7 +204,7 @@ func (c *conv) run() error {
 		case "DG1":
 			err = c.mapDG1(s)
 		case "ORC":
-			g = group{orc: s, hasORC: true}
+			g = group{order: &order{orc: s}}
 		case "OBR":
 			if kind != "ORU^R01" {
 				c.ignore(s)
@@ -212,23 +235,21 @@ func (c *conv) run() error {
 	if c.encounter != nil && len(c.diagnoses) > 0 {
 		c.encounter.res.Set("diagnosis", c.diagnoses)
 	}
-	return c.mapProvenance(segs)
+	return c.mapProvenance()
 }
 
 // group is the order group the current segment belongs to.
 type group struct {
-	orc    seg
-	hasORC bool
+	order  *order // the ORC that opened the group; nil if none
 	report *entry // DiagnosticReport of the current OBR (ORU)
 	imm    *entry // Immunization of the current RXA (VXU)
 	obs    *entry // the last Observation, for NTE
 }
 
-func first(segs []seg, name string) (seg, bool) {
-	for _, s := range segs {
-		if s.name == name {
-			return s, true
-		}
+// first returns the first segment named name.
+func (c *conv) first(name string) (seg, bool) {
+	if i, ok := c.firsts[name]; ok {
+		return c.segs[i], true
 	}
 	return seg{}, false
 }
@@ -256,6 +277,8 @@ func (c *conv) header() error {
 	}
 	c.spec = spec
 	c.sender = s.get(3, 1, 1) + "|" + s.get(4, 1, 1)
+	c.senderKey = keyPart(c.sender)
+	c.msgPrefix = keyPart("msg|" + c.sender + "|" + c.controlID)
 	t, err := c.timeAt(s, 7, 1, 1, false)
 	if err != nil {
 		return err

@@ -287,5 +287,5 @@ func (c *conv) entityIdentifier(f field, typ string) (*Object, string) {
 		return nil, ""
 	}
 	sys := c.system(f.c(2), f.c(3), f.c(4), "")
-	return obj("type", typeCoding(typ), "system", sys, "value", value), sys + "|" + value
+	return obj("type", typeCoding(typ), "system", sys, "value", value), keyPart(sys + "|" + value)
 }

@@ -51,6 +51,18 @@
 // Encounter.class, statuses) and value types are checked; a bad value is
 // never silently dropped.
 //
+// # Size
+//
+// Conversion is linear in the size of the message: each segment is read
+// once through its own hl7.Segment (fields located once, a field's
+// repetitions once), what an ORC gives the OBR and RXA segments of its group
+// is read once per ORC, and keys built once per segment from a value they
+// share (the sender, MSH-10, an order number) carry a digest of that value
+// when it is longer than 256 bytes. What an ORC adds to the Bundle by being
+// copied into each resource of its group is bounded by twice the message's
+// size plus 1 MiB; a message that would exceed it is a *FieldError at the
+// ORC. The Bundle's JSON is sized before it is written, in one allocation.
+//
 // # Why two HL7 libraries
 //
 // Fields are read with Junction's own lazy ER7 tree (junction/hl7): it is

@@ -20,12 +20,15 @@ func (c *conv) mapOBR(s seg, g group) (*entry, error) {
 	}
 	placer, placerKey := c.entityIdentifier(s.field(2, 1), "PLAC")
 	filler, fillerKey := c.entityIdentifier(s.field(3, 1), "FILL")
-	if g.hasORC {
+	copied := 0 // JSON bytes of ORC identifiers this report takes
+	if o := g.order; o != nil {
 		if placer == nil {
-			placer, placerKey = c.entityIdentifier(g.orc.field(2, 1), "PLAC")
+			id := o.placerID(c)
+			placer, placerKey, copied = id.id, id.key, id.size
 		}
 		if filler == nil {
-			filler, fillerKey = c.entityIdentifier(g.orc.field(3, 1), "FILL")
+			id := o.fillerID(c)
+			filler, fillerKey, copied = id.id, id.key, copied+id.size
 		}
 	}
 	key := c.msgKey(s)
@@ -35,7 +38,12 @@ func (c *conv) mapOBR(s seg, g group) (*entry, error) {
 	case placerKey != "":
 		key = "placer|" + placerKey
 	}
-	e, _ := c.entry("DiagnosticReport", key)
+	e, isNew := c.entry("DiagnosticReport", key)
+	if isNew && copied > 0 {
+		if err := c.charge(g.order, copied); err != nil {
+			return nil, err
+		}
+	}
 	r := e.res
 
 	status := "unknown"

@@ -114,8 +114,8 @@ func (c *conv) mapOBX(s seg, g group) (*entry, error) {
 }
 
 func hasValue(o *Object) bool {
-	for _, k := range o.keys {
-		if strings.HasPrefix(k, "value") {
+	for _, m := range o.members {
+		if strings.HasPrefix(m.key, "value") {
 			return true
 		}
 	}
@@ -171,17 +171,7 @@ func (c *conv) observationValue(s seg, o *Object) error {
 		}
 		o.Set("valueQuantity", c.quantity(s, v, ""))
 	case "ST", "TX", "FT":
-		var parts []string
-		for r := 1; r <= n; r++ {
-			raw := s.raw(5, r)
-			if raw == `""` {
-				c.null(s, 5, r, 0, 0)
-				continue
-			}
-			// Text types have no components: a stray ^ is part of the text.
-			parts = append(parts, hl7.Unescape(raw, c.m.Delims()))
-		}
-		o.Set("valueString", strings.Join(parts, "\n"))
+		o.Set("valueString", c.text(s, 5, n))
 	case "CE", "CWE", "CNE":
 		if err := single(); err != nil {
 			return err
@@ -222,6 +212,41 @@ func (c *conv) observationValue(s seg, o *Object) error {
 		return fieldErr(s.at(2, 1, 0), vt, "is not a supported value type", "NM, ST, TX, FT, CE, CWE, CNE, IS, ID, SN, DT, TS, DTM or TM")
 	}
 	return nil
+}
+
+// text joins the n repetitions of a text field (ST, TX, FT) with newlines,
+// leaving out the nulls (""). Text types have no components: a stray ^ is
+// part of the text. One repetition is returned as it is; more are written
+// into one string sized up front.
+func (c *conv) text(s seg, field, n int) string {
+	if n == 1 {
+		raw := s.raw(field, 1)
+		if raw == `""` {
+			c.null(s, field, 1, 0, 0)
+			return ""
+		}
+		return hl7.Unescape(raw, c.m.Delims())
+	}
+	size := 0
+	for r := 1; r <= n; r++ {
+		size += len(s.raw(field, r)) + 1
+	}
+	var b strings.Builder
+	b.Grow(size)
+	parts := 0
+	for r := 1; r <= n; r++ {
+		raw := s.raw(field, r)
+		if raw == `""` {
+			c.null(s, field, r, 0, 0)
+			continue
+		}
+		if parts > 0 {
+			b.WriteByte('\n')
+		}
+		parts++
+		b.WriteString(hl7.Unescape(raw, c.m.Delims()))
+	}
+	return b.String()
 }
 
 // structuredNumeric maps SN (comparator, num1, separator/suffix, num2).

@@ -18,8 +18,11 @@ import (
 //   - multipleBirth: PID-25 birth order, else PID-24;
 //   - deceased: PID-29 date/time, else PID-30 indicator.
 func (c *conv) mapPatient(s seg) error {
-	var identifiers []any
-	var fromPID3, others []Identifier
+	// Sized up front: a PID-3 of 100,000 repetitions should not be copied
+	// over and over as the slices grow.
+	fromPID3 := make([]Identifier, 0, s.reps(3))
+	others := make([]Identifier, 0, s.reps(2)+s.reps(4))
+	identifiers := make([]any, 0, cap(fromPID3)+cap(others))
 	for _, n := range []int{2, 3, 4} {
 		for r := 1; r <= s.reps(n); r++ {
 			id, ident, err := c.identifier(s.field(n, r))

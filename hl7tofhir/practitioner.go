@@ -13,7 +13,7 @@ func (c *conv) practitioner(f field) *entry {
 	sys := c.system(f.sc(9, 1), f.sc(9, 2), f.sc(9, 3), f.c(13))
 	key := sys + "|" + value
 	if value == "" {
-		key = "name|" + c.sender + "|" + f.s.raw(f.field, f.rep)
+		key = "name|" + c.senderKey + "|" + f.s.raw(f.field, f.rep)
 	}
 	e, isNew := c.entry("Practitioner", key)
 	if isNew {
@@ -45,7 +45,7 @@ func (c *conv) organization(f field) *entry {
 	}
 	key := sys + "|" + value
 	if value == "" {
-		key = "name|" + c.sender + "|" + name
+		key = "name|" + c.senderKey + "|" + name
 	}
 	e, isNew := c.entry("Organization", key)
 	if isNew {

@@ -9,11 +9,11 @@ package hl7tofhir
 // the EVN-5 operator as enterer, and the message itself (MSH-10) as the
 // source entity. The receiving side (MSH-5/6) is in entity.what's display.
 // Bundle.identifier and Bundle.timestamp carry MSH-10 and MSH-7 too.
-func (c *conv) mapProvenance(segs []seg) error {
+func (c *conv) mapProvenance() error {
 	msh := c.msh
 	var occurred string
 	var operator *entry
-	if evn, ok := first(segs, "EVN"); ok {
+	if evn, ok := c.first("EVN"); ok {
 		for _, f := range []int{2, 6} {
 			when, err := c.dateTimeAt(evn, f, 1, 1)
 			if err != nil {

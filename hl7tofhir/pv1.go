@@ -18,7 +18,7 @@ import "strings"
 //     (completed), PV1-11 temporary (active), PV1-42 pending (reserved);
 //     PV1-40 bed status on the bed;
 //   - hospitalization: PV1-5, PV1-13, PV1-14, PV1-15, PV1-16, PV1-36, PV1-38.
-func (c *conv) mapEncounter(s seg, segs []seg) error {
+func (c *conv) mapEncounter(s seg) error {
 	class := strings.ToUpper(s.get(2, 1, 1))
 	if class == "" && (c.event == "R01" || c.event == "V04") {
 		// In results and immunisations PV1 is optional context, often sent bare: without
@@ -87,7 +87,7 @@ func (c *conv) mapEncounter(s seg, segs []seg) error {
 	enc.Set("subject", c.patient.ref())
 	enc.Set("participant", c.participants(s))
 	enc.Set("period", obj("start", start, "end", end))
-	if pv2, ok := first(segs, "PV2"); ok {
+	if pv2, ok := c.first("PV2"); ok {
 		if r := c.codeableAt(pv2, 3, 1); r.Len() > 0 {
 			enc.Set("reasonCode", []any{r})
 		}

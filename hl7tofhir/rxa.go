@@ -29,20 +29,18 @@ func (c *conv) mapRXA(s seg, g group) (*entry, error) {
 	if when == "" {
 		return nil, fieldErr(s.at(3, 1, 0), "", "is empty", "the date/time the administration started: it is Immunization.occurrence")
 	}
-	var placer, filler *Object
-	var placerKey, fillerKey string
-	if g.hasORC {
-		placer, placerKey = c.entityIdentifier(g.orc.field(2, 1), "PLAC")
-		filler, fillerKey = c.entityIdentifier(g.orc.field(3, 1), "FILL")
+	var placer, filler orderID
+	if g.order != nil {
+		placer, filler = g.order.placerID(c), g.order.fillerID(c)
 	}
 	key := c.msgKey(s)
 	switch {
-	case fillerKey != "":
-		key = "filler|" + fillerKey
-	case placerKey != "":
-		key = "placer|" + placerKey
+	case filler.key != "":
+		key = "filler|" + filler.key
+	case placer.key != "":
+		key = "placer|" + placer.key
 	}
-	e, _ := c.entry("Immunization", key)
+	e, isNew := c.entry("Immunization", key)
 	im := e.res
 
 	completion := strings.ToUpper(s.get(20, 1, 1))
@@ -57,7 +55,7 @@ func (c *conv) mapRXA(s seg, g group) (*entry, error) {
 		status = "entered-in-error"
 	}
 	var ids []any
-	for _, id := range []*Object{placer, filler} {
+	for _, id := range []*Object{placer.id, filler.id} {
 		if id != nil {
 			ids = append(ids, id)
 		}
@@ -96,10 +94,28 @@ func (c *conv) mapRXA(s seg, g group) (*entry, error) {
 	if exp.prec > 0 {
 		im.Set("expirationDate", exp.date())
 	}
+	if err := c.administration(im, s, g.order); err != nil {
+		return nil, err
+	}
+	if o := g.order; o != nil && isNew {
+		if err := c.charge(o, placer.size+filler.size+o.providersSize); err != nil {
+			return nil, err
+		}
+	}
+	if completion == "PA" {
+		im.Set("isSubpotent", true)
+	}
+	return e, nil
+}
+
+// administration sets the dose (RXA-6, RXA-7), the performers (RXA-10,
+// function AP, and the order's ORC-12, function OP, read once per ORC) and
+// the reasons (RXA-19) of an Immunization.
+func (c *conv) administration(im *Object, s seg, o *order) error {
 	if amount := s.get(6, 1, 1); amount != "" && amount != "999" {
 		v, err := numberAt(s, 6, 1, 1)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		q := obj("value", v, "unit", firstNonEmpty(s.get(7, 1, 2), s.get(7, 1, 1)))
 		if c.codeSystem(s.get(7, 1, 3)) == sysUCUM {
@@ -113,12 +129,8 @@ func (c *conv) mapRXA(s seg, g group) (*entry, error) {
 			performers = append(performers, performer("AP", "Administering Provider", p))
 		}
 	}
-	if g.hasORC {
-		for r := 1; r <= g.orc.reps(12); r++ {
-			if p := c.practitioner(g.orc.field(12, r)); p != nil {
-				performers = append(performers, performer("OP", "Ordering Provider", p))
-			}
-		}
+	if o != nil {
+		performers = append(performers, o.orderingProviders(c)...)
 	}
 	im.Set("performer", performers)
 	var reasons []any
@@ -128,10 +140,7 @@ func (c *conv) mapRXA(s seg, g group) (*entry, error) {
 		}
 	}
 	im.Set("reasonCode", reasons)
-	if completion == "PA" {
-		im.Set("isSubpotent", true)
-	}
-	return e, nil
+	return nil
 }
 
 func performer(code, display string, p *entry) *Object {

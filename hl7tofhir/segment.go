@@ -3,23 +3,31 @@ package hl7tofhir
 import (
 	"fmt"
 	"sort"
+	"strconv"
 
 	"junction/hl7"
 )
 
 // seg reads one occurrence of a segment. Every leaf read goes through get,
-// which decodes escapes (hl7.GetPath) and turns the v2 null "" into an empty
-// value, recording where it was so Result.Nulls can report it.
+// which decodes escapes (hl7.Segment.Get) and turns the v2 null "" into an
+// empty value, recording where it was so Result.Nulls can report it. Reads
+// go through the segment's own hl7.Segment, which locates its fields once:
+// reading a segment costs time in its size, wherever it is in the message.
 type seg struct {
 	c     *conv
+	v     *hl7.Segment
 	name  string
-	occ   int    // 1-based occurrence among segments with this name
-	index int    // 0-based position in the message
-	label string // "PID", or "OBX[3]" when the message has several OBX
+	occ   int  // 1-based occurrence among segments with this name
+	index int  // 0-based position in the message
+	many  bool // the message has more than one segment with this name
 }
 
-func (s seg) path(field, rep, comp, sub int) hl7.Path {
-	return hl7.Path{Segment: s.name, SegmentRep: s.occ, Field: field, FieldRep: rep, Component: comp, Subcomponent: sub}
+// label is "PID", or "OBX[3]" when the message has several OBX.
+func (s seg) label() string {
+	if !s.many {
+		return s.name
+	}
+	return s.name + "[" + strconv.Itoa(s.occ) + "]"
 }
 
 // get returns component comp (1-based) of repetition rep of field, as a
@@ -31,7 +39,7 @@ func (s seg) get(field, rep, comp int) string {
 
 // sub returns subcomponent sub of component comp, unescaped.
 func (s seg) sub(field, rep, comp, sub int) string {
-	v := s.c.m.GetPath(s.path(field, rep, comp, sub))
+	v := s.v.Get(field, rep, comp, sub)
 	if v == `""` {
 		s.c.null(s, field, rep, comp, sub)
 		return ""
@@ -41,7 +49,7 @@ func (s seg) sub(field, rep, comp, sub int) string {
 
 // raw is the ER7 text of a field repetition (rep 0 is the first), escapes kept.
 func (s seg) raw(field, rep int) string {
-	return s.c.m.GetRawPath(s.path(field, rep, 0, 0))
+	return s.v.GetRaw(field, rep, 0, 0)
 }
 
 // has reports whether a field repetition has any content (the null "" counts
@@ -50,14 +58,14 @@ func (s seg) has(field, rep int) bool { return s.raw(field, rep) != "" }
 
 // reps is the number of repetitions of field (0 when empty).
 func (s seg) reps(field int) int {
-	return s.c.m.RepCount(s.path(field, 0, 0, 0))
+	return s.v.RepCount(field)
 }
 
 // at names an element for errors and notes: "PID-7", "PID-3[2].7",
 // "OBX[3]-5". Repetition and component are left out when they are the first
 // and the field has only one.
 func (s seg) at(field, rep, comp int) string {
-	p := fmt.Sprintf("%s-%d", s.label, field)
+	p := fmt.Sprintf("%s-%d", s.label(), field)
 	if rep > 1 || (rep == 1 && s.reps(field) > 1) {
 		p += fmt.Sprintf("[%d]", rep)
 	}
@@ -89,23 +97,25 @@ func (f field) at(n int) string { return f.s.at(f.field, f.rep, n) }
 // empty reports whether the repetition has no content at all.
 func (f field) empty() bool { return !f.s.has(f.field, f.rep) }
 
-// segments lists the message's segments with their occurrence numbers and
-// labels.
+// segments lists the message's segments with their occurrence numbers, and
+// records where each name first occurs (see first). Each gets its own
+// hl7.Segment, so a read never searches the message.
 func (c *conv) segments() []seg {
-	names := c.m.Segments()
-	total := map[string]int{}
-	for _, n := range names {
-		total[n]++
-	}
+	views := make([]hl7.Segment, c.m.NumSegments())
+	out := make([]seg, len(views))
 	occ := map[string]int{}
-	out := make([]seg, len(names))
-	for i, n := range names {
-		occ[n]++
-		label := n
-		if total[n] > 1 {
-			label = fmt.Sprintf("%s[%d]", n, occ[n])
+	c.firsts = map[string]int{}
+	for i := range views {
+		views[i] = c.m.SegmentAt(i)
+		name := views[i].Name()
+		occ[name]++
+		if occ[name] == 1 {
+			c.firsts[name] = i
 		}
-		out[i] = seg{c: c, name: n, occ: occ[n], index: i, label: label}
+		out[i] = seg{c: c, v: &views[i], name: name, occ: occ[name], index: i}
+	}
+	for i := range out {
+		out[i].many = occ[out[i].name] > 1
 	}
 	return out
 }

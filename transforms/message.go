@@ -12,6 +12,7 @@ import (
 	"io"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 
 	"junction/hl7"
 	"junction/hl7tofhir"
@@ -30,8 +31,10 @@ var DataTypes = []string{HL7v2, FHIR, CSV}
 // Message is one message as scripts see it. It is not safe for concurrent use.
 type Message struct {
 	DataType string
-	Raw      []byte
-	Meta     map[string]string
+	// Raw is the content as received. Nothing may modify it once parsed: the
+	// parsed HL7v2 message and scripts' body share its bytes.
+	Raw  []byte
+	Meta map[string]string
 
 	HL7      *hl7.Message        // HL7v2
 	Resource map[string]any      // FHIR
@@ -44,6 +47,12 @@ type Message struct {
 	changed bool   // a set() touched the parsed content
 	body    []byte // setBody() output; overrides everything
 	hasBody bool
+
+	// fhir is the last toFHIR() output, whose bytes the string given to the
+	// script shares, so that setBody(toFHIR()) keeps them without a copy.
+	fhir []byte
+	// segNames caches segments() until a set().
+	segNames []string
 }
 
 // ContentError says what is wrong with a message's content and where.
@@ -68,7 +77,9 @@ func Parse(dataType string, raw []byte, meta map[string]string) (*Message, error
 	}
 	switch dataType {
 	case HL7v2:
-		msg, err := hl7.Parse(raw)
+		// The content is never modified once received (see NewSession), so
+		// the parsed message shares its bytes rather than holding a copy.
+		msg, err := hl7.ParseString(unsafe.String(unsafe.SliceData(raw), len(raw)))
 		if err != nil {
 			var pe *hl7.ParseError
 			if errors.As(err, &pe) {

@@ -197,12 +197,7 @@ func newRunner() *runner {
 	e.Set = func(path string, v any) (bool, error) { return true, e.msg.set(path, v, false) }
 	e.SetRaw = func(path, v string) (bool, error) { return true, e.msg.set(path, v, true) }
 	e.SetBody = func(v any) (bool, error) { return true, e.msg.setBody(v) }
-	e.Segments = func() []string {
-		if e.msg.HL7 == nil {
-			return nil
-		}
-		return e.msg.HL7.Segments()
-	}
+	e.Segments = func() []string { return e.msg.segments() }
 	e.SegmentCount = func(name string) int {
 		if e.msg.HL7 == nil {
 			return 0
@@ -287,6 +282,7 @@ func (m *Message) set(path string, v any, raw bool) error {
 		}
 		if err == nil {
 			m.changed = true
+			m.segNames = nil // a set may have appended a segment
 		}
 		return err
 	case m.Resource != nil:
@@ -318,24 +314,43 @@ func (m *Message) toFHIR() (string, error) {
 		defaultConverterOnce.Do(func() { defaultConverter, _ = hl7tofhir.NewConverter(hl7tofhir.Options{}) })
 		conv = defaultConverter
 	}
-	raw := m.Raw
-	if m.changed {
-		raw = m.HL7.Bytes()
-	}
-	res, err := conv.Convert(raw)
+	// The parsed message, as set() left it: no serialising and parsing again.
+	res, err := conv.ConvertMessage(m.HL7)
 	if err != nil {
 		return "", err
 	}
-	b, err := json.Marshal(res.Bundle)
+	b, err := res.Bundle.MarshalJSON() // compact already: json.Marshal would copy it twice more
 	if err != nil {
 		return "", fmt.Errorf("toFHIR: %w", err)
 	}
-	return string(b), nil
+	if len(b) == 0 {
+		return "", nil
+	}
+	// b is never written again: the script's string shares it, and so may
+	// setBody.
+	m.fhir = b
+	return unsafe.String(unsafe.SliceData(b), len(b)), nil
+}
+
+// segments lists the HL7v2 segment names for segments(), listing them once
+// however often a script asks (a script may ask once per OBX).
+func (m *Message) segments() []string {
+	if m.HL7 == nil {
+		return nil
+	}
+	if m.segNames == nil {
+		m.segNames = m.HL7.Segments()
+	}
+	return m.segNames
 }
 
 func (m *Message) setBody(v any) error {
 	switch b := v.(type) {
 	case string:
+		if f := m.fhir; len(f) > 0 && len(b) == len(f) && unsafe.StringData(b) == unsafe.SliceData(f) {
+			m.body = f // toFHIR()'s own bytes: setBody(toFHIR()) needs no copy
+			break
+		}
 		m.body = []byte(b)
 	case []byte:
 		m.body = b
