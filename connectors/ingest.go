@@ -7,20 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"junction/auth"
 	"junction/engine"
 	"junction/fhir"
-	"junction/hl7"
-	"junction/hl7tofhir"
 	"junction/transforms"
 )
 
@@ -58,8 +53,6 @@ type ingestRoute struct {
 	maxBody  int64
 	line     int
 }
-
-type ackConfig struct{ application, facility, version string }
 
 // ingestTable dispatches the $ingest requests of one listener.
 type ingestTable struct {
@@ -135,19 +128,6 @@ type ingestHandler struct {
 	eng   *engine.Engine
 }
 
-// ingestReply is what we answer: an ACK code, an HTTP status and an outcome.
-type ingestReply struct {
-	status    int
-	code      string // AA, AE, AR
-	issue     fhir.Issue
-	messageID int64
-	header    http.Header
-}
-
-func refuse(status int, code, issueCode, format string, args ...any) *ingestReply {
-	return &ingestReply{status: status, code: code, issue: fhir.Issue{Severity: fhir.SeverityError, Code: issueCode, Diagnostics: fmt.Sprintf(format, args...)}}
-}
-
 func (h *ingestHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	received := time.Now()
 	dataType := req.Header.Get(hdrDataType)
@@ -168,7 +148,7 @@ func (h *ingestHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 // envelope checks everything but the content: method, size, headers, routing. A failure is
 // answered AR: the message was not looked at.
-func (h *ingestHandler) envelope(w http.ResponseWriter, req *http.Request, dataType string) ([]byte, *ingestRoute, *ingestReply) {
+func (h *ingestHandler) envelope(w http.ResponseWriter, req *http.Request, dataType string) ([]byte, *ingestRoute, *ackReply) {
 	if req.Method != http.MethodPost {
 		r := refuse(http.StatusMethodNotAllowed, "AR", fhir.CodeNotSupported, "method %s is not allowed on %s: send the message with POST", req.Method, ingestPath)
 		r.header = http.Header{"Allow": {"POST"}}
@@ -222,7 +202,7 @@ func (h *ingestHandler) envelope(w http.ResponseWriter, req *http.Request, dataT
 	return body, route, nil
 }
 
-func checkContentType(vals []string) *ingestReply {
+func checkContentType(vals []string) *ackReply {
 	if len(vals) == 0 {
 		return refuse(http.StatusUnsupportedMediaType, "AR", fhir.CodeNotSupported, "missing header Content-Type (expected text/plain, optionally with charset=utf-8)")
 	}
@@ -261,7 +241,7 @@ func headerExample(name string) string {
 // process hands the message to its channel and turns the result into a reply.
 // authorize checks the bearer token, then that it grants the organisation and the
 // source-domain sent. Refusals are AR: 401 (with WWW-Authenticate) or 403.
-func (h *ingestHandler) authorize(req *http.Request, route *ingestRoute) (*auth.Grant, *ingestReply) {
+func (h *ingestHandler) authorize(req *http.Request, route *ingestRoute) (*auth.Grant, *ackReply) {
 	g, err := route.verifier.VerifyRequest(req)
 	if err == nil {
 		err = g.Allows(req.Header.Get(hdrOrgCode), req.Header.Get(hdrSourceDomain))
@@ -278,7 +258,7 @@ func (h *ingestHandler) authorize(req *http.Request, route *ingestRoute) (*auth.
 	return nil, r
 }
 
-func (h *ingestHandler) process(req *http.Request, route *ingestRoute, dataType string, body []byte, received time.Time, grant *auth.Grant) (*ingestReply, *transforms.Message) {
+func (h *ingestHandler) process(req *http.Request, route *ingestRoute, dataType string, body []byte, received time.Time, grant *auth.Grant) (*ackReply, *transforms.Message) {
 	in := &engine.Inbound{
 		DataType:     dataType,
 		Body:         body,
@@ -288,75 +268,7 @@ func (h *ingestHandler) process(req *http.Request, route *ingestRoute, dataType 
 		ReceivedAt:   received,
 	}
 	res := route.channel.Process(req.Context(), in)
-	if res.StoreErr != nil {
-		h.eng.Log.Error("message not stored", "channel", route.channel.Name, "err", res.StoreErr)
-		r := refuse(http.StatusServiceUnavailable, "AE", fhir.CodeTransient, "the message could not be stored and was not accepted; send it again later")
-		r.header = http.Header{"Retry-After": {"5"}}
-		return r, res.Msg
-	}
-	var r *ingestReply
-	switch res.Status {
-	case engine.StatusFiltered:
-		// Which filter, and its text, are the operator's: the stored message has them.
-		if route.channel.FilteredACK == "AR" {
-			r = refuse(http.StatusUnprocessableEntity, "AR", fhir.CodeBusinessRule, "message %d was received but not routed: filtered by channel %s", res.MessageID, route.channel.Name)
-		} else {
-			r = &ingestReply{status: http.StatusOK, code: "AA", issue: fhir.Issue{Severity: fhir.SeverityInformation, Code: fhir.CodeInformational, Diagnostics: fmt.Sprintf("message %d received; not routed: filtered by channel %s", res.MessageID, route.channel.Name)}}
-		}
-	case engine.StatusError:
-		r = errorReply(h.eng.Log, route.channel, res)
-	default:
-		r = &ingestReply{status: http.StatusOK, code: "AA", issue: fhir.Issue{Severity: fhir.SeverityInformation, Code: fhir.CodeInformational, Diagnostics: fmt.Sprintf("message %d accepted", res.MessageID)}}
-	}
-	r.messageID = res.MessageID
-	return r, res.Msg
-}
-
-// errorReply answers a message stored as ERROR. What is wrong with the content is the
-// sender's to fix and is said (400 for content that does not parse, 422 for a value
-// toFHIR() cannot convert); any other failure (a script failing at run time, output that
-// cannot be written) is the operator's: the sender gets 422 and where the operator finds
-// it, never the script's text or its place in routes.yaml, which the stored message and
-// the log keep.
-func errorReply(log *slog.Logger, ch *engine.Channel, res engine.Result) *ingestReply {
-	if text, status, ok := senderError(res.Err); ok {
-		code := fhir.CodeProcessing
-		if status == http.StatusBadRequest {
-			code = fhir.CodeStructure
-		}
-		return refuse(status, "AE", code, "message %d: %s", res.MessageID, text)
-	}
-	log.Warn("message not processed", "channel", ch.Name, "message", res.MessageID, "err", res.Err)
-	return refuse(http.StatusUnprocessableEntity, "AE", fhir.CodeProcessing, "%s", operatorError(ch.Name, res.MessageID, res.Err))
-}
-
-// senderError is the part of a processing error that its sender can act on, with the
-// status to answer: content that does not parse (400) or a field toFHIR() cannot convert
-// (422), without the script that found it. ok is false for every other error.
-func senderError(err error) (text string, status int, ok bool) {
-	var fe *hl7tofhir.FieldError
-	var re *transforms.RuntimeError
-	var ce *transforms.ContentError
-	switch {
-	case errors.As(err, &fe):
-		return fe.Error(), http.StatusUnprocessableEntity, true
-	case errors.As(err, &re):
-		return "", 0, false
-	case errors.As(err, &ce):
-		return ce.Error(), http.StatusBadRequest, true
-	}
-	return "", 0, false
-}
-
-// operatorError tells the sender of message id that channel could not process it, and
-// where the operator finds why.
-func operatorError(channel string, id int64, err error) string {
-	step := "transform"
-	var re *transforms.RuntimeError
-	if errors.As(err, &re) && strings.Contains(re.Script.Path, ".filter[") {
-		step = "filter"
-	}
-	return fmt.Sprintf("message %d was received but could not be processed by channel %s's %s; the operator has the details under message id %d", id, channel, step, id)
+	return resultReply(h.eng.Log, route.channel, res), res.Msg
 }
 
 // requestMeta keeps the request's headers (lower-cased, credentials left out) and source facts.
@@ -392,7 +304,7 @@ func lowerHeader(k string) string {
 	return strings.ToLower(k)
 }
 
-func (h *ingestHandler) respond(w http.ResponseWriter, req *http.Request, route *ingestRoute, dataType string, body []byte, msg *transforms.Message, r *ingestReply) {
+func (h *ingestHandler) respond(w http.ResponseWriter, req *http.Request, route *ingestRoute, dataType string, body []byte, msg *transforms.Message, r *ackReply) {
 	for k, v := range r.header {
 		w.Header()[k] = v
 	}
@@ -411,26 +323,10 @@ func (h *ingestHandler) respond(w http.ResponseWriter, req *http.Request, route 
 		w.Write(oo.JSON())
 		return
 	}
-	ack := hl7.ACK{
-		SendingApp:        route.ack.application,
-		SendingFacility:   route.ack.facility,
-		ReceivingApp:      req.Header.Get(hdrSourceDomain),
-		ReceivingFacility: req.Header.Get(hdrOrgCode),
-		Time:              time.Now(),
-		ControlID:         uuid.NewString(),
-		ProcessingID:      "P",
-		Version:           route.ack.version,
-		Code:              r.code,
-		Text:              string(oo.JSON()),
-	}
-	if msg != nil && msg.HL7 != nil {
-		_, _, ack.RefControlID, ack.Version = msg.HL7.Header()
-		if ack.Version == "" {
-			ack.Version = route.ack.version
-		}
-	} else {
-		ack.RefControlID = sniffControlID(body)
-	}
+	ack := route.ack.newACK(r.code, msg, body)
+	ack.ReceivingApp = req.Header.Get(hdrSourceDomain)
+	ack.ReceivingFacility = req.Header.Get(hdrOrgCode)
+	ack.Text = string(oo.JSON())
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(r.status)
 	w.Write(ack.Bytes())
@@ -466,27 +362,6 @@ func answersWithACK(dataType string, body []byte) bool {
 		return false
 	}
 	return sniffControlID(body) != "" || strings.HasPrefix(strings.TrimPrefix(string(body), "\ufeff"), "MSH")
-}
-
-// sniffControlID reads MSH-10 from a message that did not parse, so the ACK can still
-// point at it.
-func sniffControlID(body []byte) string {
-	s := string(body)
-	s = strings.TrimPrefix(s, "\ufeff")
-	if len(s) < 4 || !strings.HasPrefix(s, "MSH") {
-		return ""
-	}
-	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
-		s = s[:i]
-	}
-	if len(s) < 4 {
-		return ""
-	}
-	fields := strings.Split(s, s[3:4])
-	if len(fields) > 9 {
-		return fields[9]
-	}
-	return ""
 }
 
 func humanSize(n int64) string {

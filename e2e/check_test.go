@@ -162,10 +162,10 @@ store:
 channels:
   - name: ed-adt
     source:
-      type: mllp                      # no such source type
+      type: dicom                     # no such source type
       listen: 127.0.0.1:18000
       domain: emergency-care
-`, "type: mllp"},
+`, "type: dicom"},
 		{"folded filter", `admin:
   listen: 127.0.0.1:18090
 store:

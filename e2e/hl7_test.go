@@ -53,6 +53,8 @@ func bundledRoutes(t *testing.T) string {
 	s = strings.ReplaceAll(s, "127.0.0.1:8090", "{{ADMIN}}")
 	s = strings.ReplaceAll(s, "127.0.0.1:8000", "{{INGEST}}")
 	s = strings.ReplaceAll(s, "127.0.0.1:8080", "{{GATEWAY}}")
+	// The MLLP listener (channel lab-mllp) gets a free port of its own.
+	s = strings.ReplaceAll(s, "listen: 127.0.0.1:2575", "listen: "+freeAddr(t))
 	// The FHIR packages stay in the repository; the test's folder has none.
 	s = strings.ReplaceAll(s, "- fhir/packages/", "- "+filepath.Join(repoRoot, "fhir", "packages")+"/")
 	return s

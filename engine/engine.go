@@ -34,6 +34,8 @@ type Engine struct {
 	byName        map[string]*Channel
 	listeners     map[string]*Listener
 	listenerOrder []*Listener
+	services      []*serviceEntry // in the order the config names them
+	serviceByKey  map[string]*serviceEntry
 
 	Log     *slog.Logger
 	Node    string // this process's identity for queue leases
@@ -78,6 +80,8 @@ func newEngine(file string, data []byte) *Engine {
 		listeners: map[string]*Listener{},
 		Log:       slog.Default(),
 		Node:      newNodeID(),
+
+		serviceByKey: map[string]*serviceEntry{},
 	}
 }
 
@@ -110,6 +114,43 @@ func (e *Engine) Listener(addr string, line int, path string) *Listener {
 // Listeners lists the source listeners in the order the config names them.
 func (e *Engine) Listeners() []*Listener { return e.listenerOrder }
 
+// serviceEntry is a registered Service and where the configuration names it.
+type serviceEntry struct {
+	svc     Service
+	line    int
+	path    string
+	started bool
+}
+
+// AddService registers a source's service under key (e.g. "mllp 127.0.0.1:2575", so that
+// channels naming the same address find it with Service). line and path name it in the
+// error when it cannot start. A second registration under a key is ignored.
+func (e *Engine) AddService(key string, line int, path string, svc Service) {
+	if _, ok := e.serviceByKey[key]; ok {
+		return
+	}
+	s := &serviceEntry{svc: svc, line: line, path: path}
+	e.serviceByKey[key] = s
+	e.services = append(e.services, s)
+}
+
+// Services lists the sources' services in the order the config names them.
+func (e *Engine) Services() []Service {
+	out := make([]Service, len(e.services))
+	for i, s := range e.services {
+		out[i] = s.svc
+	}
+	return out
+}
+
+// Service returns the service registered under key, or nil.
+func (e *Engine) Service(key string) Service {
+	if s, ok := e.serviceByKey[key]; ok {
+		return s.svc
+	}
+	return nil
+}
+
 // Channel returns a channel by name.
 func (e *Engine) Channel(name string) *Channel { return e.byName[name] }
 
@@ -119,8 +160,10 @@ func (e *Engine) Store() Store { return e.store }
 // StartedAt is when Start ran.
 func (e *Engine) StartedAt() time.Time { return e.started }
 
-// Start binds every listener, then starts the destination workers with the given store.
-// Binding first means a port already in use fails the start before anything runs.
+// Start binds every listener, then starts the destination workers with the given store,
+// then the sources' services (which bind their own ports), and then serves the listeners.
+// Binding first means a port already in use fails the start before anything runs; a
+// service that cannot start undoes everything started before it.
 func (e *Engine) Start(store Store) error {
 	e.store = store
 	e.started = time.Now()
@@ -171,6 +214,12 @@ func (e *Engine) Start(store Store) error {
 			}()
 		}
 	}
+	if err := e.startServices(); err != nil {
+		cancel()
+		e.cancel = nil
+		e.workers.Wait()
+		return fail(err)
+	}
 	for _, l := range e.listenerOrder {
 		refuse := l.Refuse
 		if refuse == nil {
@@ -205,6 +254,40 @@ func (l *Listener) BoundAddr() string {
 	return l.bound.Addr().String()
 }
 
+// startServices starts the sources' services in order; when one fails, it stops those it
+// started and returns the error with the configuration's FILE:LINE.
+func (e *Engine) startServices() error {
+	for _, s := range e.services {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := s.svc.Start(ctx)
+		cancel()
+		if err != nil {
+			stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			e.stopServices(stopCtx)
+			cancel()
+			return fmt.Errorf("%s:%d: %s: %w", e.File, s.line, s.path, err)
+		}
+		s.started = true
+	}
+	return nil
+}
+
+// stopServices stops the started services, last started first, each with ctx.
+func (e *Engine) stopServices(ctx context.Context) error {
+	var first error
+	for i := len(e.services) - 1; i >= 0; i-- {
+		s := e.services[i]
+		if !s.started {
+			continue
+		}
+		s.started = false
+		if err := s.svc.Stop(ctx); err != nil && first == nil {
+			first = fmt.Errorf("%s:%d: %s: %w", e.File, s.line, s.path, err)
+		}
+	}
+	return first
+}
+
 func (e *Engine) closeListeners() {
 	for _, l := range e.listenerOrder {
 		if l.bound != nil {
@@ -213,8 +296,9 @@ func (e *Engine) closeListeners() {
 	}
 }
 
-// Stop stops taking messages (in-flight requests finish and are answered), then stops the
-// destination workers after their current send. Queued messages stay in the store.
+// Stop stops taking messages (in-flight requests and the messages the services are
+// processing finish and are answered), then stops the destination workers after their
+// current send. Queued messages stay in the store.
 func (e *Engine) Stop(ctx context.Context) error {
 	var first error
 	for _, l := range e.listenerOrder {
@@ -223,6 +307,9 @@ func (e *Engine) Stop(ctx context.Context) error {
 				first = err
 			}
 		}
+	}
+	if err := e.stopServices(ctx); err != nil && first == nil {
+		first = err
 	}
 	if e.cancel != nil {
 		e.cancel()

@@ -25,7 +25,8 @@ type SourceSpec struct {
 	Summary string
 	Fields  []FieldSpec
 	// Build decodes the source's keys from n (recording mistakes on n) and attaches the
-	// source to the engine, e.g. by registering routes on a shared HTTP listener.
+	// source to the engine, e.g. by registering routes on a shared HTTP listener, or by
+	// registering a Service of its own (e.AddService) that the engine starts and stops.
 	Build func(n *Node, ch *Channel, e *Engine)
 }
 
@@ -65,6 +66,20 @@ type Starter interface{ Start() error }
 
 // Closer is implemented by destinations holding resources.
 type Closer interface{ Close() error }
+
+// Service is something a source runs on its own, beside the shared HTTP listeners: an MLLP
+// listener, say. A source's Build registers it with Engine.AddService; Load only builds it
+// (`junction check` binds nothing). Engine.Start starts the services once the destination
+// workers run, and Engine.Stop stops them before it stops the workers.
+type Service interface {
+	// Start binds what the service listens on and starts serving in the background; an
+	// error (a port in use) fails Engine.Start, which then undoes everything it started.
+	// ctx bounds starting only.
+	Start(ctx context.Context) error
+	// Stop stops taking messages and waits for those in progress to be answered; when ctx
+	// ends first it cuts them off and returns ctx's error.
+	Stop(ctx context.Context) error
+}
 
 var (
 	registryMu   sync.RWMutex

@@ -1,0 +1,461 @@
+package connectors
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"junction/auth"
+	"junction/engine"
+	"junction/fhir"
+	"junction/hl7"
+	"junction/mllp"
+	"junction/transforms"
+)
+
+func init() {
+	engine.RegisterSource(engine.SourceSpec{
+		Type:    "mllp",
+		Summary: "HL7v2 over MLLP (TCP, or TLS): each frame's messages are processed as $ingest processes them and answered with an ACK (a batch of ACKs for a batch) once stored. Channels naming the same listen address share one listener; each message goes to the first channel whose match holds, else to the one channel without a match, else it is answered AR.",
+		Fields: []engine.FieldSpec{
+			{Name: "listen", Type: "address", Required: true, Description: "host:port to listen on; channels naming the same address share one listener (and must give it the same max_message_bytes, max_connections, timeouts and tls)", Example: "127.0.0.1:2575"},
+			{Name: "match.message_type", Type: "list", Description: "MSH-9 values this channel takes: a code (ADT) or a code and event (ORU^R01)", Example: "[ADT, ORU^R01]"},
+			{Name: "match.sending_application", Type: "list", Description: "MSH-3 values (its first component) this channel takes"},
+			{Name: "match.sending_facility", Type: "list", Description: "MSH-4 values (first component) this channel takes"},
+			{Name: "match.receiving_application", Type: "list", Description: "MSH-5 values (first component) this channel takes"},
+			{Name: "match.receiving_facility", Type: "list", Description: "MSH-6 values (first component) this channel takes", Example: "LAB"},
+			{Name: "ack.application", Type: "text", Default: "the message's MSH-5", Description: "MSH-3 of our ACKs; by default the application the message was sent to"},
+			{Name: "ack.facility", Type: "text", Default: "the message's MSH-6", Description: "MSH-4 of our ACKs; by default the facility the message was sent to"},
+			{Name: "ack.version", Type: "text", Default: "2.4", Description: "MSH-12 of an ACK when the message's own version cannot be read"},
+			{Name: "max_message_bytes", Type: "size", Default: "10MB", Description: "largest message (frame) taken; a larger one is answered AR"},
+			{Name: "max_connections", Type: "number", Default: "64", Description: "connections open at once; one more is closed at once (logged). Memory for frames being read is at most max_connections × max_message_bytes"},
+			{Name: "timeouts.idle", Type: "duration", Default: "0 (none)", Description: "close a connection on which no frame starts for this long; senders commonly keep one open through quiet hours"},
+			{Name: "timeouts.read", Type: "duration", Default: "1m", Description: "time a sender has from a frame's start to its end (and for the TLS handshake)"},
+			{Name: "timeouts.write", Type: "duration", Default: "1m", Description: "time a sender has to read our answer"},
+			{Name: "tls.cert", Type: "path", Description: "serve MLLP over TLS with this certificate (PEM) …", Example: "tls/server.pem"},
+			{Name: "tls.key", Type: "path", Description: "… and its key; ${file:…} and ${ENV} work here"},
+			{Name: "tls.client_ca", Type: "path", Description: "require client certificates signed by these CAs (mutual TLS): MLLP's only way to know its senders", Example: "tls/clients.pem"},
+			{Name: "auth", Type: "none", Description: "auth: none says a listener without tls.client_ca is open on purpose (junction check warns either way)", Example: "none"},
+		},
+		Build: buildMLLP,
+	})
+}
+
+// Defaults of an MLLP listener.
+const (
+	mllpDefaultMaxConns = 64
+	mllpDefaultRead     = time.Minute
+	mllpDefaultWrite    = time.Minute
+)
+
+// mllpSettings are what channels sharing an MLLP listener must agree on.
+type mllpSettings struct {
+	maxBytes          int
+	maxConns          int
+	idle, read, write time.Duration
+	tls               *tls.Config
+	clientCA          bool
+	tlsFiles          string // cert|key|client_ca, to compare blocks
+	line              int    // of the first channel naming the listener
+	channel           string
+}
+
+func (s mllpSettings) same(o mllpSettings) bool {
+	return s.maxBytes == o.maxBytes && s.maxConns == o.maxConns && s.idle == o.idle &&
+		s.read == o.read && s.write == o.write && s.tlsFiles == o.tlsFiles
+}
+
+// mllpRoute is one channel's claim on messages arriving on an MLLP listener.
+type mllpRoute struct {
+	channel *engine.Channel
+	ack     ackConfig
+	match   *mllpMatch // nil: takes what no other channel of the listener matches
+	line    int
+}
+
+func buildMLLP(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
+	listen := n.Addr("listen", true, "")
+	set := mllpSettings{line: n.Line(), channel: ch.Name}
+	set.maxBytes = int(min(n.Size("max_message_bytes", mllp.DefaultMaxMessageBytes), 1<<30))
+	set.maxConns = n.Int("max_connections", mllpDefaultMaxConns, 1)
+	set.read, set.write = mllpDefaultRead, mllpDefaultWrite
+	if t := n.Map("timeouts", false); t != nil {
+		set.idle = t.Duration("idle", 0)
+		set.read = t.Duration("read", mllpDefaultRead)
+		set.write = t.Duration("write", mllpDefaultWrite)
+		t.CheckUnknown()
+	}
+	mllpTLS(n, e, &set)
+	r := &mllpRoute{channel: ch, line: n.Line(), ack: ackConfig{version: "2.4"}}
+	if a := n.Map("ack", false); a != nil {
+		r.ack.application = a.String("application", false, "")
+		r.ack.facility = a.String("facility", false, "")
+		r.ack.version = a.String("version", false, r.ack.version)
+		a.CheckUnknown()
+	}
+	r.match = readMatch(n)
+	if y := n.Raw("auth"); y != nil && !authNone(n) {
+		n.ErrorAt(y, n.Path+".auth", "an MLLP source takes no bearer tokens: the only value is none; authenticate senders with tls.client_ca (mutual TLS)")
+	} else if y != nil && set.clientCA {
+		n.ErrorAt(y, n.Path+".auth", "auth: none says the listener is open, but tls.client_ca requires client certificates: remove one")
+	}
+	ch.DataTypes = []string{transforms.HL7v2}
+	ch.Open = !set.clientCA
+	ch.SourceInfo = "mllp " + listen
+	if r.match != nil {
+		ch.SourceInfo += " " + r.match.String()
+	}
+	if listen == "" || !ch.Enabled {
+		return
+	}
+	warnOpenMLLP(n, e, set.clientCA)
+	key := "mllp " + listen
+	l, _ := e.Service(key).(*mllpListener)
+	if l == nil {
+		l = &mllpListener{addr: listen, eng: e, settings: set}
+		e.AddService(key, n.Raw("listen").Line, n.Path+".listen", l)
+		e.AfterLoad(func() { checkMLLPClash(n, e, l) })
+	} else if !l.settings.same(set) {
+		n.Errorf("MLLP listener %s already has other settings (channel %s, line %d): channels sharing an MLLP listener share its max_message_bytes, max_connections, timeouts and tls", listen, l.settings.channel, l.settings.line)
+	}
+	l.addRoute(n, r)
+}
+
+// mllpTLS reads the source's tls block into set.
+func mllpTLS(n *engine.Node, e *engine.Engine, set *mllpSettings) {
+	t := n.Map("tls", false)
+	if t == nil {
+		return
+	}
+	rel := func(p string) string {
+		if p != "" && !filepath.IsAbs(p) {
+			return filepath.Join(e.Dir, p)
+		}
+		return p
+	}
+	cert, key, ca := rel(t.Secret("cert", true, "")), rel(t.Secret("key", true, "")), rel(t.Secret("client_ca", false, ""))
+	t.CheckUnknown()
+	set.tlsFiles = cert + "|" + key + "|" + ca
+	set.clientCA = ca != ""
+	if cert == "" || key == "" {
+		return
+	}
+	cfg, err := auth.ServerTLSConfig(cert, key, ca)
+	if err != nil {
+		t.Errorf("%v", err)
+		return
+	}
+	set.tls = cfg
+}
+
+// warnOpenMLLP warns (junction check prints it, serve logs it) about an MLLP source that
+// takes messages from anyone who can reach it.
+func warnOpenMLLP(n *engine.Node, e *engine.Engine, clientCA bool) {
+	switch {
+	case clientCA:
+	case authNone(n):
+		e.Warn(n, n.Raw("auth"), n.Path+".auth", "auth: none: anyone who can reach this MLLP listener may send (MLLP carries no tokens; tls.client_ca, mutual TLS, is how it knows its senders)")
+	default:
+		e.Warn(n, nil, n.Path, "no tls.client_ca: anyone who can reach this MLLP listener may send (MLLP carries no tokens: require client certificates with tls.client_ca, or write auth: none to say this is meant)")
+	}
+}
+
+// mllpListener is one MLLP listen address with the channels that share it: an
+// engine.Service, bound at engine.Start.
+type mllpListener struct {
+	addr     string
+	eng      *engine.Engine
+	settings mllpSettings
+	routes   []*mllpRoute // with a match, in the order of the file
+	catchAll *mllpRoute
+	first    *mllpRoute // answers what reaches no channel
+
+	log    *slog.Logger
+	ln     *connTracker
+	server *mllp.Server
+	served chan error
+}
+
+// Start binds the listen address and serves it.
+func (l *mllpListener) Start(ctx context.Context) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", l.addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", l.addr, err)
+	}
+	l.log = l.eng.Log
+	l.ln = &connTracker{Listener: ln, conns: map[string]net.Conn{}}
+	s := l.settings
+	l.server = &mllp.Server{
+		Handler:         l.handle,
+		TooLarge:        l.tooLarge,
+		TLSConfig:       s.tls,
+		MaxMessageBytes: s.maxBytes,
+		MaxConns:        s.maxConns,
+		IdleTimeout:     s.idle,
+		ReadTimeout:     s.read,
+		WriteTimeout:    s.write,
+		Log:             l.log,
+	}
+	l.served = make(chan error, 1)
+	go func(srv *mllp.Server) {
+		err := srv.Serve(l.ln)
+		if !errors.Is(err, mllp.ErrServerClosed) {
+			l.log.Error("MLLP listener stopped", "addr", l.addr, "err", err)
+		}
+		l.served <- err
+	}(l.server)
+	l.log.Info("listening (MLLP)", "addr", ln.Addr().String())
+	return nil
+}
+
+// Stop stops accepting, closes idle connections and waits for the frames being processed
+// to be answered (cut off when ctx ends).
+func (l *mllpListener) Stop(ctx context.Context) error {
+	if l.server == nil {
+		return nil
+	}
+	err := l.server.Shutdown(ctx)
+	<-l.served
+	l.server = nil
+	return err
+}
+
+// BoundAddr is the address the listener bound ("" before Start): useful with port 0.
+func (l *mllpListener) BoundAddr() string {
+	if l.ln == nil {
+		return ""
+	}
+	return l.ln.Addr().String()
+}
+
+// inMessage is one message of a frame: its text in UTF-8, the character set it came in
+// (the one to answer in) and its MSH.
+type inMessage struct {
+	raw      []byte
+	text     []byte
+	cs       hl7.Charset
+	warnings []string
+	h        mshHeader
+}
+
+// handle answers one frame: its messages, each processed by its channel in order, get an
+// ACK each, in one batch for a batch (or for several messages in one frame).
+func (l *mllpListener) handle(ctx context.Context, c *mllp.Conn, f mllp.Frame) []byte {
+	log := l.log.With("listen", l.addr, "remote", c.RemoteAddr().String())
+	switch {
+	case f.Skipped > 2:
+		log.Warn("mllp: bytes outside a frame skipped", "bytes", f.Skipped)
+	case f.Skipped > 0: // most likely an LF (or CR LF) some senders put after each frame
+		log.Debug("mllp: bytes outside a frame skipped", "bytes", f.Skipped)
+	}
+	if len(f.Data) == 0 {
+		log.Info("mllp: empty frame: nothing to answer")
+		return nil
+	}
+	received := time.Now()
+	batch, err := hl7.SplitBatch(f.Data)
+	if err != nil {
+		l.drop(c, log, "the frame holds no HL7v2 message", "err", err, "start", snippetOf(f.Data))
+		return nil
+	}
+	for _, w := range batch.Warnings {
+		log.Warn("mllp: batch", "warning", w)
+	}
+	msgs := make([]inMessage, len(batch.Messages))
+	for i, raw := range batch.Messages {
+		if len(batch.Messages) > 1 {
+			raw = bytes.Clone(raw) // the store may keep it: not the whole frame with it
+		}
+		m := inMessage{raw: raw}
+		m.text, m.cs, m.warnings = hl7.DecodeCharset(raw)
+		h, ok := readMSH(m.text)
+		if !ok || h.field(10) == "" {
+			l.drop(c, log, fmt.Sprintf("message %d of %d in the frame has no control id (MSH-10) to answer; nothing in the frame was processed", i+1, len(batch.Messages)), "start", snippetOf(raw))
+			return nil
+		}
+		m.h = h
+		msgs[i] = m
+	}
+	meta := connMeta(c)
+	acks := make([][]byte, len(msgs))
+	for i := range msgs {
+		acks[i] = l.processOne(ctx, log, &msgs[i], meta, received)
+	}
+	if batch.Header.Segment == "" && batch.File.Segment == "" && len(msgs) == 1 {
+		return acks[0]
+	}
+	return l.batchAnswer(batch, msgs, acks)
+}
+
+// processOne runs one message through the channel that takes it, and returns its ACK in
+// the message's character set.
+func (l *mllpListener) processOne(ctx context.Context, log *slog.Logger, m *inMessage, connMeta map[string]string, received time.Time) []byte {
+	for _, w := range m.warnings {
+		log.Warn("mllp: character set", "control_id", m.h.field(10), "warning", w)
+	}
+	route := l.route(m.h)
+	cfg := l.first.ack
+	var r *ackReply
+	var parsed *transforms.Message
+	if route == nil {
+		r = refuse(http.StatusUnprocessableEntity, "AR", fhir.CodeNotSupported, "%s matches no channel on this listener (it takes: %s)", describeMSH(m.h), l.takes())
+	} else {
+		cfg = route.ack
+		meta := maps.Clone(connMeta)
+		meta["charset"] = m.cs.String()
+		if len(m.warnings) > 0 {
+			meta["charset-warning"] = strings.Join(m.warnings, "; ")
+		}
+		res := route.channel.Process(ctx, &engine.Inbound{DataType: transforms.HL7v2, Body: m.text, Meta: meta, ReceivedAt: received})
+		r, parsed = resultReply(l.log, route.channel, res), res.Msg
+	}
+	if r.code != "AA" {
+		log.Info("mllp: message answered "+r.code, "control_id", m.h.field(10), "reason", r.issue.Diagnostics)
+	}
+	return m.cs.Encode(mllpACK(cfg, m.h, r, parsed, m.text))
+}
+
+// tooLarge answers a frame over max_message_bytes with AR, when its head holds an MSH
+// with a control id; otherwise it closes the connection.
+func (l *mllpListener) tooLarge(_ context.Context, c *mllp.Conn, tl *mllp.TooLargeError) []byte {
+	log := l.log.With("listen", l.addr, "remote", c.RemoteAddr().String())
+	var h mshHeader
+	ok := false
+	text, cs, _ := hl7.DecodeCharset(tl.Head)
+	if b, err := hl7.SplitBatch(text); err == nil && len(b.Messages) > 0 {
+		h, ok = readMSH(b.Messages[0])
+	}
+	if !ok || h.field(10) == "" {
+		l.drop(c, log, fmt.Sprintf("a frame of %d bytes is over max_message_bytes (%d) and its start holds no control id (MSH-10) to answer", tl.Size, tl.Max), "start", snippetOf(tl.Head))
+		return nil
+	}
+	cfg := l.first.ack
+	if r := l.route(h); r != nil {
+		cfg = r.ack
+	}
+	r := refuse(http.StatusRequestEntityTooLarge, "AR", fhir.CodeTooLong, "the message is %d bytes, larger than the %s limit of this listener", tl.Size, humanSize(int64(tl.Max)))
+	log.Info("mllp: message answered AR", "control_id", h.field(10), "reason", r.issue.Diagnostics)
+	return cs.Encode(mllpACK(cfg, h, r, nil, nil))
+}
+
+// batchAnswer is the answer to a batch frame (or to several messages in one frame): a
+// batch (in a file for a file) holding each message's ACK in order. Its header swaps the
+// inbound BHS's sender and receiver (for messages without a BHS, the first MSH's), as
+// written, in the charset of the frame; ack.application and ack.facility replace ours.
+func (l *mllpListener) batchAnswer(b *hl7.Batch, msgs []inMessage, acks [][]byte) []byte {
+	ba := hl7.NewBatchACK(b, acks)
+	ba.Time = time.Now()
+	ba.ControlID = uuid.NewString()
+	if ba.File {
+		ba.FileControlID = uuid.NewString()
+	}
+	cfg, cs := l.first.ack, hl7.CharsetUTF8
+	if len(msgs) > 0 {
+		cs = msgs[0].cs
+		if r := l.route(msgs[0].h); r != nil {
+			cfg = r.ack
+		}
+		if b.Header.Segment == "" && b.File.Segment == "" {
+			if h, ok := readMSH(msgs[0].raw); ok { // as written: the batch is in its delimiters
+				first := func(n int) string { v, _, _ := strings.Cut(h.field(n), string(h.delims.Repetition)); return v }
+				ba.SendingApp, ba.SendingFacility = first(5), first(6)
+				ba.ReceivingApp, ba.ReceivingFacility = first(3), first(4)
+			}
+		}
+	}
+	d := ba.Delims
+	if d.Field == 0 {
+		d = hl7.DefaultDelimiters
+	}
+	if cfg.application != "" {
+		ba.SendingApp = string(cs.Encode([]byte(hl7.Escape(cfg.application, d))))
+	}
+	if cfg.facility != "" {
+		ba.SendingFacility = string(cs.Encode([]byte(hl7.Escape(cfg.facility, d))))
+	}
+	return ba.Bytes()
+}
+
+// connMeta is what a message's metadata says of the connection it came on.
+func connMeta(c *mllp.Conn) map[string]string {
+	m := map[string]string{"remote-addr": c.RemoteAddr().String()}
+	if st := c.TLS(); st != nil && len(st.VerifiedChains) > 0 && len(st.VerifiedChains[0]) > 0 {
+		m["client-subject"] = st.VerifiedChains[0][0].Subject.String()
+	}
+	return m
+}
+
+// drop logs why a connection is closed without an answer, and closes it: the frame holds
+// nothing an ACK could refer to.
+func (l *mllpListener) drop(c *mllp.Conn, log *slog.Logger, reason string, args ...any) {
+	log.Warn("mllp: connection closed: "+reason, args...)
+	l.ln.close(c.RemoteAddr().String())
+}
+
+// snippetOf is the start of b, quoted, for a log line.
+func snippetOf(b []byte) string {
+	if len(b) > 60 {
+		return fmt.Sprintf("%q…", b[:60])
+	}
+	return fmt.Sprintf("%q", b)
+}
+
+// connTracker is the listener the MLLP server accepts from, keeping each connection by
+// its remote address so that a handler can close the connection its frame came on.
+type connTracker struct {
+	net.Listener
+	mu    sync.Mutex
+	conns map[string]net.Conn
+}
+
+func (t *connTracker) Accept() (net.Conn, error) {
+	nc, err := t.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	key := nc.RemoteAddr().String()
+	tc := &trackedConn{Conn: nc, release: func() {
+		t.mu.Lock()
+		if t.conns[key] != nil && t.conns[key].(*trackedConn).Conn == nc {
+			delete(t.conns, key)
+		}
+		t.mu.Unlock()
+	}}
+	t.mu.Lock()
+	t.conns[key] = tc
+	t.mu.Unlock()
+	return tc, nil
+}
+
+func (t *connTracker) close(remote string) {
+	t.mu.Lock()
+	nc := t.conns[remote]
+	t.mu.Unlock()
+	if nc != nil {
+		nc.Close()
+	}
+}
+
+type trackedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(c.release)
+	return c.Conn.Close()
+}

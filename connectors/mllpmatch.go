@@ -1,0 +1,231 @@
+package connectors
+
+import (
+	"fmt"
+	"net"
+	"strings"
+
+	"junction/engine"
+)
+
+// Dispatch on a shared MLLP listener: each message goes to the first channel (in the
+// order of routes.yaml) whose match holds, else to the one channel without a match, else
+// it is answered AR. Load refuses what could never be taken: a second channel without a
+// match on an address, or a match that an earlier channel's match takes whole.
+
+// addRoute adds a channel's route to the listener's dispatch, refusing one that could
+// never be taken: a second channel without a match, or a match an earlier channel's
+// match takes whole.
+func (l *mllpListener) addRoute(n *engine.Node, r *mllpRoute) {
+	if l.first == nil {
+		l.first = r
+	}
+	if r.match == nil {
+		if l.catchAll != nil {
+			n.Errorf("channel %s (line %d) already takes every message on %s that no channel's match takes: give one of them a match block", l.catchAll.channel.Name, l.catchAll.line, l.addr)
+			return
+		}
+		l.catchAll = r
+		return
+	}
+	for _, prev := range l.routes {
+		if prev.match.covers(r.match) {
+			n.ErrorAt(n.Raw("match"), n.Path+".match", "channel %s (line %d) comes first on %s and takes every message this match takes (%s): this channel would get none; narrow that match or make this one differ", prev.channel.Name, prev.line, l.addr, prev.match)
+			return
+		}
+	}
+	l.routes = append(l.routes, r)
+}
+
+// route is the channel that takes a message with header h: the first whose match holds,
+// else the one without a match; nil when none.
+func (l *mllpListener) route(h mshHeader) *mllpRoute {
+	for _, r := range l.routes {
+		if r.match.holds(h) {
+			return r
+		}
+	}
+	return l.catchAll
+}
+
+// takes describes what the listener's channels take, for an AR to a message none takes.
+func (l *mllpListener) takes() string {
+	var parts []string
+	for _, r := range l.routes {
+		parts = append(parts, r.match.String())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// checkMLLPClash reports an MLLP listen address that would bind the port of an HTTP
+// listener, of the admin listener or of another MLLP listener spelt differently.
+func checkMLLPClash(n *engine.Node, e *engine.Engine, l *mllpListener) {
+	at, path := n.Raw("listen"), n.Path+".listen"
+	if at == nil {
+		return
+	}
+	if portClash(l.addr, e.Admin.Listen) {
+		n.ErrorAt(at, path, "listen %q clashes with admin.listen %q: sources and the admin API need their own ports", l.addr, e.Admin.Listen)
+		return
+	}
+	for _, hl := range e.Listeners() {
+		if portClash(l.addr, hl.Addr) {
+			n.ErrorAt(at, path, "listen %q clashes with the HTTP listener %q (line %d): an MLLP listener needs a port of its own", l.addr, hl.Addr, hl.Line)
+			return
+		}
+	}
+	for _, s := range e.Services() {
+		o, ok := s.(*mllpListener)
+		if !ok || o == l {
+			continue
+		}
+		if o.addr != l.addr && portClash(l.addr, o.addr) && o.settings.line < l.settings.line {
+			n.ErrorAt(at, path, "listen %q clashes with %q (line %d): write the same address to share one listener", l.addr, o.addr, o.settings.line)
+			return
+		}
+	}
+}
+
+// portClash reports whether two listen addresses would bind the same port.
+func portClash(a, b string) bool {
+	ah, ap, err1 := net.SplitHostPort(a)
+	bh, bp, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil || ap != bp || ap == "0" {
+		return false
+	}
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ah == bh || wild(ah) || wild(bh)
+}
+
+// mllpMatch is a channel's match block: each list that is given must hold a value the
+// message has (a list is "any of"); lists left out take anything.
+type mllpMatch struct {
+	// messageType holds CODE or CODE^EVENT (or CODE^EVENT^STRUCTURE) patterns.
+	messageType []string
+
+	sendingApp, sendingFacility, receivingApp, receivingFacility []string
+}
+
+// readMatch reads the source's match block (nil when absent).
+func readMatch(n *engine.Node) *mllpMatch {
+	m := n.Map("match", false)
+	if m == nil {
+		return nil
+	}
+	mt := &mllpMatch{
+		messageType:       m.Strings("message_type", false),
+		sendingApp:        m.Strings("sending_application", false),
+		sendingFacility:   m.Strings("sending_facility", false),
+		receivingApp:      m.Strings("receiving_application", false),
+		receivingFacility: m.Strings("receiving_facility", false),
+	}
+	m.CheckUnknown()
+	for _, t := range mt.messageType {
+		parts := strings.Split(t, "^")
+		bad := len(parts) > 3
+		for _, p := range parts {
+			bad = bad || strings.TrimSpace(p) == "" || p != strings.TrimSpace(p)
+		}
+		if bad {
+			m.ErrorAt(m.Raw("message_type"), m.Path+".message_type", "expected a message type such as ADT or ORU^R01, got %q", t)
+		}
+	}
+	if len(mt.messageType)+len(mt.sendingApp)+len(mt.sendingFacility)+len(mt.receivingApp)+len(mt.receivingFacility) == 0 {
+		m.Errorf("an empty match takes every message: leave match out for that, or name message_type, sending_application, sending_facility, receiving_application or receiving_facility")
+		return nil
+	}
+	return mt
+}
+
+func (m *mllpMatch) dims() [5][]string {
+	return [5][]string{m.messageType, m.sendingApp, m.sendingFacility, m.receivingApp, m.receivingFacility}
+}
+
+// holds reports whether the message with header h is one m takes.
+func (m *mllpMatch) holds(h mshHeader) bool {
+	have := [5]string{
+		h.component(9, 1) + "^" + h.component(9, 2) + "^" + h.component(9, 3),
+		h.component(3, 1), h.component(4, 1), h.component(5, 1), h.component(6, 1),
+	}
+	for i, want := range m.dims() {
+		if len(want) == 0 {
+			continue
+		}
+		ok := false
+		for _, w := range want {
+			if i == 0 && typeCovers(w, have[0]) || i > 0 && strings.EqualFold(w, have[i]) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// covers reports whether m takes every message o takes (so o, coming after m, gets none).
+func (m *mllpMatch) covers(o *mllpMatch) bool {
+	mine, theirs := m.dims(), o.dims()
+	for i := range mine {
+		if len(mine[i]) == 0 {
+			continue
+		}
+		if len(theirs[i]) == 0 {
+			return false
+		}
+		for _, t := range theirs[i] {
+			ok := false
+			for _, w := range mine[i] {
+				if i == 0 && typeCovers(w, t) || i > 0 && strings.EqualFold(w, t) {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// typeCovers reports whether the message type pattern p (ADT, ADT^A01) takes t (a pattern,
+// or a message's CODE^EVENT^STRUCTURE): p's components equal t's first ones.
+func typeCovers(p, t string) bool {
+	pc, tc := strings.Split(p, "^"), strings.Split(t, "^")
+	if len(pc) > len(tc) {
+		return false
+	}
+	for i := range pc {
+		if !strings.EqualFold(pc[i], tc[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *mllpMatch) String() string {
+	names := [5]string{"message_type", "sending_application", "sending_facility", "receiving_application", "receiving_facility"}
+	var parts []string
+	for i, v := range m.dims() {
+		if len(v) > 0 {
+			parts = append(parts, names[i]+" "+strings.Join(v, ","))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// describeMSH names what routing looked at in a message, for an AR.
+func describeMSH(h mshHeader) string {
+	return fmt.Sprintf("message type %s from %s/%s to %s/%s", orNone(h.messageType()),
+		orNone(h.component(3, 1)), orNone(h.component(4, 1)), orNone(h.component(5, 1)), orNone(h.component(6, 1)))
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(empty)"
+	}
+	return s
+}
