@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,133 +31,211 @@ import (
 
 // bench measures $ingest end to end (HTTP, filter, transform, durable store, file
 // destination) against a bare reference: a plain handler that group-commits each body to
-// SQLite. Figures are printed as a ratio too, since these machines are shared and noisy.
+// SQLite; and the same channel with an MLLP source (bench_mllp.go). Figures are printed as
+// ratios too, since these machines are shared and noisy.
 func bench(args []string) int {
 	flags := flag.NewFlagSet("bench", flag.ExitOnError)
 	config := flags.String("config", "routes.yaml", "configuration whose channel's filter and transform are measured")
 	channel := flags.String("channel", "", "channel of -config to measure on $ingest (default: the engine contract's example channel, see contractChannel)")
 	msgFile := flags.String("message", "hl7/testdata/adt_a01.hl7", "HL7v2 message to post")
 	dur := flags.Duration("duration", 6*time.Second, "time per run")
-	runs := flags.Int("runs", 3, "runs per concurrency level, alternating bare and junction; the median ratio is reported")
+	runs := flags.Int("runs", 3, "runs per concurrency level, alternating bare, junction and mllp; the median ratios are reported")
 	levels := flags.String("concurrency", "1,16,64", "concurrency levels")
-	only := flags.String("only", "", "run only this target: junction, bare or gateway")
+	mllpLevels := flags.String("mllp", "1,16", "concurrency levels (connections) at which to measure the same channel with an MLLP source too (empty: none)")
+	only := flags.String("only", "", "run only this target: junction, bare, mllp or gateway")
 	gateway := flags.String("gateway", "care-gateway", "fhir-bundle channel of -config to measure with -bundle (empty: skip)")
 	bundleFile := flags.String("bundle", "fhir/testdata/seed-care-delivery-report.json", "FHIR Bundle to PUT to the gateway, under a new id each time")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memProfile := flags.String("memprofile", "", "write an allocation profile of the whole run to this file")
 	flags.Parse(args)
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			return 1
-		}
-		defer f.Close()
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
+	stopProfiles, err := startProfiles(*cpuProfile, *memProfile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
 	}
-	if *memProfile != "" {
-		defer func() {
-			f, err := os.Create(*memProfile)
-			if err == nil {
-				pprof.Lookup("allocs").WriteTo(f, 0)
-				f.Close()
-			}
-		}()
-	}
+	defer stopProfiles()
 
 	body, err := os.ReadFile(*msgFile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
-	body = bytes.ReplaceAll(bytes.ReplaceAll(body, []byte("\r\n"), []byte("\r")), []byte("\n"), []byte("\r"))
+	body = crLines(body)
 	src, ok := load(*config)
 	if !ok {
 		return 1
 	}
-	ingestCfg, what := []byte(contractChannel), "the contract's example channel (filter on MSH-9.1, upper-case PID-5.1, append to a daily file)"
-	if *channel != "" {
-		ch := src.Channel(*channel)
-		if ch == nil {
-			fmt.Fprintf(os.Stderr, "bench: %s has no channel %q\n", *config, *channel)
-			return 1
-		}
-		var err error
-		if ingestCfg, err = benchConfig(ch); err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			return 1
-		}
-		what = fmt.Sprintf("channel %s of %s", ch.Name, *config)
+	b := &benchRun{body: body, dur: *dur, runs: max(*runs, 1), only: *only}
+	what := "the contract's example channel (filter on MSH-9.1, upper-case PID-5.1, append to a daily file)"
+	if b.ingestCfg, b.mllpCfg, err = benchConfigs(src, *channel); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
 	}
-	var concs []int
-	for _, s := range strings.Split(*levels, ",") {
-		c, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || c < 1 {
-			fmt.Fprintf(os.Stderr, "bench: bad -concurrency %q\n", *levels)
-			return 1
-		}
-		concs = append(concs, c)
+	if *channel != "" {
+		what = fmt.Sprintf("channel %s of %s", *channel, *config)
+	}
+	concs, err := parseLevels(*levels)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: bad -concurrency %q\n", *levels)
+		return 1
+	}
+	if b.mllpAt, err = parseLevels(*mllpLevels); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: bad -mllp %q\n", *mllpLevels)
+		return 1
 	}
 
 	fmt.Printf("junction bench: %s, %d-byte HL7v2 message through %s, %s per level\n", time.Now().Format("2006-01-02"), len(body), what, *dur)
-	fmt.Printf("machine: %s/%s, %d CPUs (GOMAXPROCS %d); load generator in the same process\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	fmt.Printf("machine: %s/%s, %d CPUs (GOMAXPROCS %d); load generator in the same process\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	if len(b.mllpAt) > 0 && (*only == "" || *only == "mllp") {
+		fmt.Printf("mllp: the same channel with an MLLP source on loopback, one connection per worker, each message sent when the previous ACK is back\n")
+	}
+	fmt.Println()
 	if *only != "gateway" {
 		fmt.Printf("%-10s %5s %10s %9s %9s %7s %10s %12s %9s %11s\n", "target", "conc", "msg/s", "p50", "p99", "errors", "bytes/msg", "delivered/s", "cpu/msg", "req/commit")
-	}
-	for _, c := range concs {
-		if *only == "gateway" {
-			break
-		}
-		// Runs alternate so that both targets meet the same noise; the median of the
-		// paired ratios is the figure to quote.
-		var ratios []float64
-		for r := 0; r < max(*runs, 1); r++ {
-			var ref, j benchResult
-			var err error
-			if *only != "junction" {
-				if ref, err = benchBare(body, c, *dur); err != nil {
-					fmt.Fprintln(os.Stderr, "bench: bare reference:", err)
-					return 1
-				}
-			}
-			if *only != "bare" {
-				if j, err = benchJunction(ingestCfg, body, c, *dur); err != nil {
-					fmt.Fprintln(os.Stderr, "bench: junction:", err)
-					return 1
-				}
-			}
-			if ref.PerSecond > 0 && j.PerSecond > 0 {
-				ratios = append(ratios, j.PerSecond/ref.PerSecond)
+		for _, c := range mergeLevels(concs, b.mllpAt) {
+			if err := b.level(c, slices.Contains(concs, c)); err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+				return 1
 			}
 		}
-		if len(ratios) > 0 {
-			all := make([]string, len(ratios))
-			for i, r := range ratios {
-				all[i] = fmt.Sprintf("%.2f", r)
-			}
-			sort.Float64s(ratios)
-			fmt.Printf("  -> junction/bare at concurrency %d: median %.2f (runs: %s)\n", c, ratios[len(ratios)/2], strings.Join(all, ", "))
-		}
-		fmt.Println()
 	}
 	if *gateway == "" || (*only != "" && *only != "gateway") {
 		return 0
 	}
-	gw := src.Channel(*gateway)
+	return benchGateways(src, *gateway, *bundleFile, concs, *dur)
+}
+
+// startProfiles starts the CPU profile and returns what writes both profiles at the end.
+func startProfiles(cpuProfile, memProfile string) (func(), error) {
+	var f *os.File
+	if cpuProfile != "" {
+		var err error
+		if f, err = os.Create(cpuProfile); err != nil {
+			return nil, err
+		}
+		pprof.StartCPUProfile(f)
+	}
+	return func() {
+		if f != nil {
+			pprof.StopCPUProfile()
+			f.Close()
+		}
+		if memProfile != "" {
+			if mf, err := os.Create(memProfile); err == nil {
+				pprof.Lookup("allocs").WriteTo(mf, 0)
+				mf.Close()
+			}
+		}
+	}, nil
+}
+
+func parseLevels(list string) ([]int, error) {
+	var out []int
+	for _, s := range strings.Split(list, ",") {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		c, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || c < 1 {
+			return nil, fmt.Errorf("bad level %q", s)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// mergeLevels is a followed by the levels of b it lacks.
+func mergeLevels(a, b []int) []int {
+	out := slices.Clone(a)
+	for _, c := range b {
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// benchRun is what the $ingest and MLLP levels share.
+type benchRun struct {
+	body               []byte
+	ingestCfg, mllpCfg []byte
+	dur                time.Duration
+	runs               int
+	only               string // "": every target
+	mllpAt             []int  // levels at which the MLLP source is measured
+}
+
+// level measures one concurrency level: bare and junction ($ingest) when it is one of
+// -concurrency's (withHTTP), mllp when it is one of -mllp's. Runs alternate so that the
+// targets meet the same noise; the medians of the paired ratios are the figures to quote.
+func (b *benchRun) level(c int, withHTTP bool) error {
+	runBare := withHTTP && (b.only == "" || b.only == "bare")
+	runIngest := withHTTP && (b.only == "" || b.only == "junction")
+	runMLLP := slices.Contains(b.mllpAt, c) && (b.only == "" || b.only == "mllp")
+	if !runBare && !runIngest && !runMLLP {
+		return nil
+	}
+	var vsBare, vsIngest []float64
+	for r := 0; r < b.runs; r++ {
+		var ref, j, m benchResult
+		var err error
+		if runBare {
+			if ref, err = benchBare(b.body, c, b.dur); err != nil {
+				return fmt.Errorf("bare reference: %w", err)
+			}
+		}
+		if runIngest {
+			if j, err = benchJunction(b.ingestCfg, b.body, c, b.dur); err != nil {
+				return fmt.Errorf("junction: %w", err)
+			}
+		}
+		if runMLLP {
+			if m, err = benchMLLP(b.mllpCfg, b.body, c, b.dur); err != nil {
+				return fmt.Errorf("mllp: %w", err)
+			}
+		}
+		if ref.PerSecond > 0 && j.PerSecond > 0 {
+			vsBare = append(vsBare, j.PerSecond/ref.PerSecond)
+		}
+		if j.PerSecond > 0 && m.PerSecond > 0 {
+			vsIngest = append(vsIngest, m.PerSecond/j.PerSecond)
+		}
+	}
+	printRatios("junction/bare", c, vsBare)
+	printRatios("mllp/junction (the same channel over $ingest)", c, vsIngest)
+	fmt.Println()
+	return nil
+}
+
+// printRatios prints the median of a level's paired ratios, and each of them.
+func printRatios(what string, c int, ratios []float64) {
+	if len(ratios) == 0 {
+		return
+	}
+	all := make([]string, len(ratios))
+	for i, r := range ratios {
+		all[i] = fmt.Sprintf("%.2f", r)
+	}
+	sort.Float64s(ratios)
+	fmt.Printf("  -> %s at concurrency %d: median %.2f (runs: %s)\n", what, c, ratios[len(ratios)/2], strings.Join(all, ", "))
+}
+
+// benchGateways measures the fhir-bundle channel gateway of src at each level.
+func benchGateways(src *engine.Engine, gateway, bundleFile string, concs []int, d time.Duration) int {
+	gw := src.Channel(gateway)
 	if gw == nil {
-		fmt.Fprintf(os.Stderr, "bench: %s has no channel %q\n", *config, *gateway)
+		fmt.Fprintf(os.Stderr, "bench: %s has no channel %q\n", src.File, gateway)
 		return 1
 	}
-	bundle, err := os.ReadFile(*bundleFile)
+	bundle, err := os.ReadFile(bundleFile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
-	fmt.Printf("Care Gateway: PUT %s (%d bytes) to channel %s: validated, stored, forwarded to a file\n", *bundleFile, len(bundle), gw.Name)
+	fmt.Printf("Care Gateway: PUT %s (%d bytes) to channel %s: validated, stored, forwarded to a file\n", bundleFile, len(bundle), gw.Name)
 	fmt.Printf("%-10s %5s %10s %9s %9s %7s %10s %12s %9s %11s\n", "target", "conc", "bundles/s", "p50", "p99", "errors", "bytes/msg", "delivered/s", "cpu/msg", "req/commit")
 	for _, c := range concs {
-		if _, err := benchGateway(src, gw, bundle, c, *dur); err != nil {
+		if _, err := benchGateway(src, gw, bundle, c, d); err != nil {
 			fmt.Fprintln(os.Stderr, "bench: gateway:", err)
 			return 1
 		}
@@ -262,7 +341,10 @@ func benchGateway(src *engine.Engine, ch *engine.Channel, bundle []byte, conc in
 			return base + "/Bundle/" + newID, bytes.Replace(bundle, old, []byte(`"`+newID+`"`), 1)
 		},
 	}
-	return runEngine(cfg, "gateway", req, conc, d, func(l *engine.Listener) string { return "http://" + l.BoundAddr() + base + "/Bundle/x" })
+	return runEngine(cfg, "gateway", func(eng *engine.Engine) (loadgen.Result, error) {
+		req.URL = "http://" + eng.Listeners()[0].BoundAddr() + base + "/Bundle/x"
+		return loadgen.Run(context.Background(), req, conc, d)
+	})
 }
 
 // benchJunction runs an engine with the channel's source, filter and transform and one
@@ -274,13 +356,15 @@ func benchJunction(cfg []byte, body []byte, conc int, d time.Duration) (benchRes
 		}
 		return nil
 	}}
-	return runEngine(cfg, "junction", req, conc, d, func(l *engine.Listener) string { return "http://" + l.BoundAddr() + "/$ingest" })
+	return runEngine(cfg, "junction", func(eng *engine.Engine) (loadgen.Result, error) {
+		req.URL = "http://" + eng.Listeners()[0].BoundAddr() + "/$ingest"
+		return loadgen.Run(context.Background(), req, conc, d)
+	})
 }
 
 // runEngine starts an engine with cfg (one channel named bench) in a temporary folder, runs
-// the load against the URL urlOf gives for its listener, waits for the destination queues
-// to drain, and prints a row.
-func runEngine(cfg []byte, target string, req loadgen.Request, conc int, d time.Duration, urlOf func(*engine.Listener) string) (benchResult, error) {
+// the load against it, waits for the destination queues to drain, and prints a row.
+func runEngine(cfg []byte, target string, load func(*engine.Engine) (loadgen.Result, error)) (benchResult, error) {
 	dir, err := os.MkdirTemp("", "junction-bench")
 	if err != nil {
 		return benchResult{}, err
@@ -303,10 +387,9 @@ func runEngine(cfg []byte, target string, req loadgen.Request, conc int, d time.
 		store.Close()
 		return benchResult{}, err
 	}
-	req.URL = urlOf(eng.Listeners()[0])
 	start, cpu0 := time.Now(), cpuTime()
 	commits0, items0 := store.WriterCounts()
-	res, err := loadgen.Run(context.Background(), req, conc, d)
+	res, err := load(eng)
 	if err != nil {
 		eng.Stop(context.Background())
 		store.Close()
@@ -369,6 +452,23 @@ channels:
       - { name: archive, type: file, dir: out, filename: "{channel}-{date}.{ext}", append: true }
 `
 
+// benchConfigs are the one-channel routes.yaml measured on $ingest and over MLLP: the
+// contract's example channel, or channel of src when it is named.
+func benchConfigs(src *engine.Engine, channel string) (ingest, overMLLP []byte, err error) {
+	ingest = []byte(contractChannel)
+	if channel != "" {
+		ch := src.Channel(channel)
+		if ch == nil {
+			return nil, nil, fmt.Errorf("%s has no channel %q", src.File, channel)
+		}
+		if ingest, err = benchConfig(ch); err != nil {
+			return nil, nil, err
+		}
+	}
+	overMLLP, err = mllpConfig(ingest)
+	return ingest, overMLLP, err
+}
+
 // benchConfig is a one-channel routes.yaml: ch as written in its file (source settings,
 // filter, transform, file destinations), listening on a free loopback port, writing into the
 // bench's folder. Other destination types are left out: they would need their peers.
@@ -404,6 +504,11 @@ func benchConfig(ch *engine.Channel) ([]byte, error) {
 		"channels": []any{c},
 	}
 	return yaml.Marshal(cfg)
+}
+
+// crLines ends every line of an HL7v2 message written with LF or CR LF with a CR alone.
+func crLines(msg []byte) []byte {
+	return bytes.ReplaceAll(bytes.ReplaceAll(msg, []byte("\r\n"), []byte("\r")), []byte("\n"), []byte("\r"))
 }
 
 func ingestHeaders() http.Header {

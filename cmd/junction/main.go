@@ -35,7 +35,7 @@ Usage:
                                          validate FHIR resources offline (one OperationOutcome per file)
   junction convert FILE...               print the FHIR Bundle each HL7v2 file converts to
   junction send [flags] FILE...          post message files to a $ingest endpoint (or -mllp host:port) and print the answers
-  junction bench [flags]                 measure $ingest throughput against a bare reference
+  junction bench [flags]                 measure $ingest (and MLLP) throughput against a bare reference
   junction messages [-admin URL] [-user NAME] [filters]   find messages (-channel, -status, -q TEXT, -control-id, …)
   junction resend [-admin URL] [-user NAME] [-destination D] ID...   queue messages again for delivery
   junction reprocess [-admin URL] [-user NAME] ID...  run messages through their channel again

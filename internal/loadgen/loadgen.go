@@ -3,7 +3,9 @@
 // Run starts `concurrency` workers; each sends one request, waits for the whole response
 // body, records the latency and immediately sends the next one, until the duration elapses.
 // Every worker keeps its own keep-alive connection, so the offered load is exactly
-// `concurrency` requests in flight.
+// `concurrency` requests in flight. RunMLLP does the same over MLLP (mllp.go): one
+// persistent connection per worker, each message sent as soon as the previous one's ACK is
+// back.
 package loadgen
 
 import (
@@ -17,6 +19,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -56,6 +59,30 @@ type Option func(*options)
 type options struct {
 	check func(status int, body []byte) error
 	grace time.Duration
+	count int64
+}
+
+func makeOptions(opts []Option) options {
+	o := options{grace: 10 * time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// budget is what is left of a Count (nil: no limit), shared by the workers of a Run.
+func (o options) budget() *atomic.Int64 {
+	if o.count <= 0 {
+		return nil
+	}
+	b := new(atomic.Int64)
+	b.Store(o.count)
+	return b
+}
+
+// take reports whether one more request may start.
+func take(b *atomic.Int64) bool {
+	return b == nil || b.Add(-1) >= 0
 }
 
 // CheckBody verifies every 2xx response (status and full body); a non-nil return from fn counts
@@ -71,6 +98,12 @@ func Grace(g time.Duration) Option {
 	return func(o *options) { o.grace = g }
 }
 
+// Count stops a Run after n requests (all workers together), or when the duration
+// elapses if that comes first: for tests that want to know how many were sent. 0: no limit.
+func Count(n int64) Option {
+	return func(o *options) { o.count = n }
+}
+
 // ErrCheck wraps the error returned by a body check.
 var ErrCheck = errors.New("response check failed")
 
@@ -84,15 +117,9 @@ func (e StatusError) Error() string { return fmt.Sprintf("HTTP status %d", e.Cod
 // allowed to finish (see Grace). If ctx is cancelled, Run stops early and returns the
 // partial result together with ctx.Err().
 func Run(ctx context.Context, req Request, concurrency int, d time.Duration, opts ...Option) (Result, error) {
-	o := options{grace: 10 * time.Second}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if concurrency < 1 {
-		return Result{}, fmt.Errorf("loadgen: concurrency must be >= 1, got %d", concurrency)
-	}
-	if d <= 0 {
-		return Result{}, fmt.Errorf("loadgen: duration must be > 0, got %v", d)
+	o := makeOptions(opts)
+	if err := checkArgs(concurrency, d); err != nil {
+		return Result{}, err
 	}
 	u, err := url.Parse(req.URL)
 	if err != nil {
@@ -148,7 +175,9 @@ func Run(ctx context.Context, req Request, concurrency int, d time.Duration, opt
 		checks = append(checks, o.check)
 	}
 
+	budget := o.budget()
 	workers := make([]*worker, concurrency)
+	tallies := make([]*tally, concurrency)
 	for i := range workers {
 		workers[i] = &worker{
 			index:  i,
@@ -157,9 +186,10 @@ func Run(ctx context.Context, req Request, concurrency int, d time.Duration, opt
 			tmpl:   tmpl,
 			body:   req.Body,
 			checks: checks,
-			lat:    make([]time.Duration, 0, 1<<14),
-			status: make(map[int]int64, 4),
+			budget: budget,
+			tally:  newTally(),
 		}
+		tallies[i] = &workers[i].tally
 	}
 
 	start := time.Now()
@@ -176,25 +206,57 @@ func Run(ctx context.Context, req Request, concurrency int, d time.Duration, opt
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	return summarize(concurrency, time.Since(start), tallies), ctx.Err()
+}
 
+func checkArgs(concurrency int, d time.Duration) error {
+	if concurrency < 1 {
+		return fmt.Errorf("loadgen: concurrency must be >= 1, got %d", concurrency)
+	}
+	if d <= 0 {
+		return fmt.Errorf("loadgen: duration must be > 0, got %v", d)
+	}
+	return nil
+}
+
+// tally is what one worker counted.
+type tally struct {
+	requests, errors int64
+	status           map[int]int64
+	lat              []time.Duration
+	firstErr         error
+}
+
+func newTally() tally {
+	return tally{lat: make([]time.Duration, 0, 1<<14), status: make(map[int]int64, 4)}
+}
+
+func (t *tally) fail(err error) {
+	t.errors++
+	if t.firstErr == nil {
+		t.firstErr = err
+	}
+}
+
+// summarize adds up the workers' tallies of a run that took elapsed.
+func summarize(concurrency int, elapsed time.Duration, tallies []*tally) Result {
 	res := Result{Concurrency: concurrency, Duration: elapsed, Status: map[int]int64{}}
 	n := 0
-	for _, w := range workers {
-		res.Requests += w.requests
-		res.Errors += w.errors
-		for k, v := range w.status {
+	for _, t := range tallies {
+		res.Requests += t.requests
+		res.Errors += t.errors
+		for k, v := range t.status {
 			res.Status[k] += v
 		}
-		if res.FirstError == nil && w.firstErr != nil {
-			res.FirstError = w.firstErr
+		if res.FirstError == nil && t.firstErr != nil {
+			res.FirstError = t.firstErr
 		}
-		n += len(w.lat)
+		n += len(t.lat)
 	}
 	lat := make([]time.Duration, 0, n)
-	for _, w := range workers {
-		lat = append(lat, w.lat...)
-		w.lat = nil
+	for _, t := range tallies {
+		lat = append(lat, t.lat...)
+		t.lat = nil
 	}
 	slices.Sort(lat)
 	res.P50 = percentile(lat, 0.50)
@@ -206,7 +268,7 @@ func Run(ctx context.Context, req Request, concurrency int, d time.Duration, opt
 	if elapsed > 0 {
 		res.PerSecond = float64(res.Requests-res.Errors) / elapsed.Seconds()
 	}
-	return res, ctx.Err()
+	return res
 }
 
 // percentile returns the nearest-rank p-quantile of sorted samples.
@@ -239,12 +301,9 @@ type worker struct {
 	tmpl   *http.Request
 	body   []byte
 	checks []func(int, []byte) error
+	budget *atomic.Int64
 	buf    bytes.Buffer // response body, reused
-
-	requests, errors int64
-	status           map[int]int64
-	lat              []time.Duration
-	firstErr         error
+	tally
 }
 
 // reqBody is a request body. One small allocation per request (reader and closer in one):
@@ -258,7 +317,7 @@ func (*reqBody) Close() error { return nil }
 func (w *worker) run(ctx context.Context, deadline time.Time) {
 	for ctx.Err() == nil {
 		t0 := time.Now()
-		if !t0.Before(deadline) {
+		if !t0.Before(deadline) || !take(w.budget) {
 			return
 		}
 		r := new(http.Request)
@@ -316,12 +375,5 @@ func (w *worker) run(ctx context.Context, deadline time.Time) {
 			continue
 		}
 		w.lat = append(w.lat, t1.Sub(t0))
-	}
-}
-
-func (w *worker) fail(err error) {
-	w.errors++
-	if w.firstErr == nil {
-		w.firstErr = err
 	}
 }
