@@ -24,6 +24,9 @@ func (g *Grant) AllowsRead(resourceType string) error {
 			return nil
 		}
 	}
+	if g.readClaimErr != nil {
+		return g.readClaimErr
+	}
 	want := "*"
 	if resourceType != "" {
 		want = resourceType
