@@ -7,15 +7,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"junction/auth"
 	"junction/engine"
 	"junction/fhir"
+	"junction/hl7"
 	"junction/transforms"
 )
 
@@ -138,6 +142,10 @@ func (h *ingestHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	var msg *transforms.Message
 	if reply == nil {
+		if b := ingestBatch(dataType, body); b != nil {
+			h.serveBatch(w, req, route, b, received, grant)
+			return
+		}
 		reply, msg = h.process(req, route, dataType, body, received, grant)
 	}
 	if route == nil {
@@ -323,13 +331,20 @@ func (h *ingestHandler) respond(w http.ResponseWriter, req *http.Request, route 
 		w.Write(oo.JSON())
 		return
 	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(r.status)
+	w.Write(ingestACK(req, route, r, oo, msg, body))
+}
+
+// ingestACK is the ACK answering the HL7v2 message body (msg, parsed; nil when it did
+// not parse) with r: from the route's ack application and facility to the source-domain
+// and organisation-code sent, MSA-3 the OperationOutcome oo.
+func ingestACK(req *http.Request, route *ingestRoute, r *ackReply, oo *fhir.OperationOutcome, msg *transforms.Message, body []byte) []byte {
 	ack := route.ack.newACK(r.code, msg, body)
 	ack.ReceivingApp = req.Header.Get(hdrSourceDomain)
 	ack.ReceivingFacility = req.Header.Get(hdrOrgCode)
 	ack.Text = string(oo.JSON())
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(r.status)
-	w.Write(ack.Bytes())
+	return ack.Bytes()
 }
 
 // refuseOverloaded answers what the listener turns away before its routes see it (503:
@@ -393,4 +408,103 @@ func readBody(w http.ResponseWriter, req *http.Request, limit int64) ([]byte, er
 		return buf, nil
 	}
 	return io.ReadAll(r)
+}
+
+// ingestBatch is body split into its messages when it is an HL7v2 batch (FHS or BHS
+// first) or several messages one after another; nil for one message, and for content
+// that is not HL7v2 at all, which keep the single-message path as it was. Bodies that
+// could not be a batch are told apart without splitting them.
+func ingestBatch(dataType string, body []byte) *hl7.Batch {
+	if dataType != transforms.HL7v2 {
+		return nil
+	}
+	start := bytes.TrimLeft(bytes.TrimPrefix(body, utf8BOM), "\x0b\r\n")
+	if !bytes.HasPrefix(start, []byte("BHS")) && !bytes.HasPrefix(start, []byte("FHS")) &&
+		!bytes.Contains(body, []byte("\rMSH")) && !bytes.Contains(body, []byte("\nMSH")) {
+		return nil
+	}
+	b, err := hl7.SplitBatch(body)
+	if err != nil || b.Header.Segment == "" && b.File.Segment == "" && len(b.Messages) <= 1 {
+		return nil
+	}
+	return b
+}
+
+// serveBatch processes each message of a batch body in order as its own message, as a
+// body holding only it would be, and answers with a batch of their ACKs (see
+// batchStatus for the HTTP status). Once a message cannot be stored, those after it are
+// not processed (answered AE, to be sent again), so that sending them again keeps their
+// order. Junction-Message-Id lists the ids of the messages logged, in order.
+func (h *ingestHandler) serveBatch(w http.ResponseWriter, req *http.Request, route *ingestRoute, b *hl7.Batch, received time.Time, grant *auth.Grant) {
+	meta := requestMeta(req, grant)
+	replies := make([]*ackReply, len(b.Messages))
+	acks := make([][]byte, len(b.Messages))
+	var ids []string
+	notStored := 0 // the first message that could not be stored (1-based)
+	for i, raw := range b.Messages {
+		raw = bytes.Clone(raw) // the store may keep it: not the whole body with it
+		var r *ackReply
+		var msg *transforms.Message
+		if notStored > 0 {
+			r = refuse(http.StatusServiceUnavailable, "AE", fhir.CodeTransient, "message %d of the batch was not processed, since message %d before it could not be stored; send both again later", i+1, notStored)
+		} else {
+			m := maps.Clone(meta)
+			m["batch-index"] = strconv.Itoa(i + 1)
+			res := route.channel.Process(req.Context(), &engine.Inbound{
+				DataType: transforms.HL7v2, Body: raw, Meta: m, ReceivedAt: received,
+				SourceDomain: req.Header.Get(hdrSourceDomain), OrgCode: req.Header.Get(hdrOrgCode),
+			})
+			r, msg = resultReply(h.eng.Log, route.channel, res), res.Msg
+			if res.StoreErr != nil {
+				notStored = i + 1
+			}
+		}
+		if r.messageID != 0 {
+			ids = append(ids, strconv.FormatInt(r.messageID, 10))
+		}
+		replies[i] = r
+		acks[i] = ingestACK(req, route, r, fhir.NewOutcome(r.issue), msg, raw)
+	}
+	status, hdr := batchStatus(replies)
+	for k, v := range hdr {
+		w.Header()[k] = v
+	}
+	if len(ids) > 0 {
+		w.Header().Set("Junction-Message-Id", strings.Join(ids, ","))
+	}
+	if status >= 400 {
+		h.eng.Log.Info("ingest batch answered", "status", status, "messages", len(replies), "remote", req.RemoteAddr)
+	}
+	ba := hl7.NewBatchACK(b, acks)
+	ba.Time = time.Now()
+	ba.ControlID = uuid.NewString()
+	if ba.File {
+		ba.FileControlID = uuid.NewString()
+	}
+	d := ba.Delims
+	if d.Field == 0 {
+		d = hl7.DefaultDelimiters
+	}
+	ba.SendingApp, ba.SendingFacility = hl7.Escape(route.ack.application, d), hl7.Escape(route.ack.facility, d)
+	ba.ReceivingApp, ba.ReceivingFacility = hl7.Escape(req.Header.Get(hdrSourceDomain), d), hl7.Escape(req.Header.Get(hdrOrgCode), d)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(ba.Bytes())
+}
+
+// batchStatus is the HTTP status of a batch's answer: 503 (with Retry-After) when a
+// message could not be stored, else 200 when every message is answered AA, else the
+// status of the first message that is not.
+func batchStatus(replies []*ackReply) (int, http.Header) {
+	for _, r := range replies {
+		if r.status == http.StatusServiceUnavailable {
+			return r.status, http.Header{"Retry-After": {"5"}}
+		}
+	}
+	for _, r := range replies {
+		if r.code != "AA" {
+			return r.status, nil
+		}
+	}
+	return http.StatusOK, nil
 }

@@ -187,6 +187,7 @@ func FuzzIngest(f *testing.F) {
 	f.Add(`{"resourceType":"Patient","id":"1"}`, "FHIR", "text/plain", "emergency-care")
 	f.Add("a,b\n\"1\",2\n", "CSV", "text/plain", "emergency-care")
 	f.Add("MSH|^~\\&|\xff\r", "Hl7v2", "text/plain", "x")
+	f.Add("BHS|^~\\&\r"+adtA01+adtA01+"BTS|2\r", "Hl7v2", "text/plain", "emergency-care")
 	f.Fuzz(func(t *testing.T, body, dataType, contentType, domain string) {
 		req := httptest.NewRequest("POST", "/$ingest", bytes.NewReader([]byte(body)))
 		req.Header.Set("Content-Type", contentType)
@@ -204,6 +205,9 @@ func FuzzIngest(f *testing.F) {
 			if err := json.Unmarshal(resp, &oo); err != nil || oo["resourceType"] != "OperationOutcome" {
 				t.Fatalf("bad OperationOutcome %q", resp)
 			}
+		} else if bytes.HasPrefix(resp, []byte("BHS")) || bytes.HasPrefix(resp, []byte("FHS")) {
+			checkBatchAnswer(t, eng, rec.Code, resp, rec.Header().Get("Junction-Message-Id"))
+			return
 		} else {
 			code, _, _, err := hl7.ParseACK(resp)
 			if err != nil {

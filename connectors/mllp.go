@@ -241,14 +241,52 @@ func (l *mllpListener) BoundAddr() string {
 	return l.ln.Addr().String()
 }
 
-// inMessage is one message of a frame: its text in UTF-8, the character set it came in
-// (the one to answer in) and its MSH.
+// inMessage is one message of a frame (or of a file): its text in UTF-8, the character
+// set it came in (the one to answer in) and its MSH.
 type inMessage struct {
 	raw      []byte
 	text     []byte
 	cs       hl7.Charset
 	warnings []string
 	h        mshHeader
+	hasMSH   bool // h was read: the message starts with an MSH and its delimiters
+}
+
+// splitHL7 splits body (an MLLP frame, a file) into its messages (hl7.SplitBatch) and
+// reads each in the character set its MSH-18 names (hl7.DecodeCharset), with its MSH:
+// how the MLLP and file sources read what they hand their channels. The error is
+// SplitBatch's: body holds no HL7v2 at all.
+func splitHL7(body []byte) (*hl7.Batch, []inMessage, error) {
+	batch, err := hl7.SplitBatch(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	msgs := make([]inMessage, len(batch.Messages))
+	for i, raw := range batch.Messages {
+		if len(batch.Messages) > 1 {
+			raw = bytes.Clone(raw) // the store may keep it: not the whole body with it
+		}
+		m := &msgs[i]
+		m.raw = raw
+		m.text, m.cs, m.warnings = hl7.DecodeCharset(raw)
+		m.h, m.hasMSH = readMSH(m.text)
+	}
+	return batch, msgs, nil
+}
+
+// inbound is the message as its channel gets it: its UTF-8 text, and a copy of the
+// source's meta with the character set it came in (charset, and charset-warning when
+// its label was wrong).
+func (m *inMessage) inbound(meta map[string]string, received time.Time) *engine.Inbound {
+	meta = maps.Clone(meta)
+	if meta == nil {
+		meta = map[string]string{}
+	}
+	meta["charset"] = m.cs.String()
+	if len(m.warnings) > 0 {
+		meta["charset-warning"] = strings.Join(m.warnings, "; ")
+	}
+	return &engine.Inbound{DataType: transforms.HL7v2, Body: m.text, Meta: meta, ReceivedAt: received}
 }
 
 // handle answers one frame: its messages, each processed by its channel in order, get an
@@ -266,7 +304,7 @@ func (l *mllpListener) handle(ctx context.Context, c *mllp.Conn, f mllp.Frame) [
 		return nil
 	}
 	received := time.Now()
-	batch, err := hl7.SplitBatch(f.Data)
+	batch, msgs, err := splitHL7(f.Data)
 	if err != nil {
 		l.drop(c, log, "the frame holds no HL7v2 message", "err", err, "start", snippetOf(f.Data))
 		return nil
@@ -274,20 +312,11 @@ func (l *mllpListener) handle(ctx context.Context, c *mllp.Conn, f mllp.Frame) [
 	for _, w := range batch.Warnings {
 		log.Warn("mllp: batch", "warning", w)
 	}
-	msgs := make([]inMessage, len(batch.Messages))
-	for i, raw := range batch.Messages {
-		if len(batch.Messages) > 1 {
-			raw = bytes.Clone(raw) // the store may keep it: not the whole frame with it
-		}
-		m := inMessage{raw: raw}
-		m.text, m.cs, m.warnings = hl7.DecodeCharset(raw)
-		h, ok := readMSH(m.text)
-		if !ok || h.field(10) == "" {
-			l.drop(c, log, fmt.Sprintf("message %d of %d in the frame has no control id (MSH-10) to answer; nothing in the frame was processed", i+1, len(batch.Messages)), "start", snippetOf(raw))
+	for i, m := range msgs {
+		if !m.hasMSH || m.h.field(10) == "" {
+			l.drop(c, log, fmt.Sprintf("message %d of %d in the frame has no control id (MSH-10) to answer; nothing in the frame was processed", i+1, len(msgs)), "start", snippetOf(m.raw))
 			return nil
 		}
-		m.h = h
-		msgs[i] = m
 	}
 	meta := connMeta(c)
 	acks := make([][]byte, len(msgs))
@@ -314,12 +343,7 @@ func (l *mllpListener) processOne(ctx context.Context, log *slog.Logger, m *inMe
 		r = refuse(http.StatusUnprocessableEntity, "AR", fhir.CodeNotSupported, "%s matches no channel on this listener (it takes: %s)", describeMSH(m.h), l.takes())
 	} else {
 		cfg = route.ack
-		meta := maps.Clone(connMeta)
-		meta["charset"] = m.cs.String()
-		if len(m.warnings) > 0 {
-			meta["charset-warning"] = strings.Join(m.warnings, "; ")
-		}
-		res := route.channel.Process(ctx, &engine.Inbound{DataType: transforms.HL7v2, Body: m.text, Meta: meta, ReceivedAt: received})
+		res := route.channel.Process(ctx, m.inbound(connMeta, received))
 		r, parsed = resultReply(l.log, route.channel, res), res.Msg
 	}
 	if r.code != "AA" {

@@ -58,7 +58,12 @@ type Inbound struct {
 	OrgCode      string
 	ReceivedAt   time.Time
 	DedupKey     string
-	OriginalID   int64 // reprocessing: the message this one is a new run of
+	// KeepKeyOnError keeps DedupKey on a message stored as ERROR too (by default it is
+	// dropped, so that a corrected message may be sent again under its id): for sources
+	// whose key names where the message came from (a file's content and position in it),
+	// which must find it again whatever became of it.
+	KeepKeyOnError bool
+	OriginalID     int64 // reprocessing: the message this one is a new run of
 	// Parsed, when the source has parsed the content already (with transforms.Parse),
 	// spares parsing it twice.
 	Parsed *transforms.Message
@@ -129,7 +134,7 @@ func (c *Channel) Process(ctx context.Context, in *Inbound) Result {
 			}
 		}
 	}
-	if nm.Status == StatusError {
+	if nm.Status == StatusError && !in.KeepKeyOnError {
 		nm.DedupKey = "" // a message that failed may be sent again, corrected
 	}
 	id, err := c.engine.store.Accept(ctx, nm)
