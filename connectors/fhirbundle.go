@@ -90,6 +90,7 @@ func buildFHIRBundle(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 		ep = &bundleEndpoint{base: base, eng: e}
 		l.Values[key] = ep
 		l.Router.Route(base, ep.mount)
+		addAdmit(l, ep.admit)
 	}
 	for _, r := range ep.routes {
 		for _, p := range profiles {

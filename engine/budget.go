@@ -201,6 +201,18 @@ func limitMemory(h http.Handler, b *budget, maxBody int64, refuse RefuseFunc, wa
 	})
 }
 
+// admit runs a listener's Admit before h (h alone without one).
+func admit(h http.Handler, admit func(http.ResponseWriter, *http.Request) (*http.Request, bool)) http.Handler {
+	if admit == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r, ok := admit(w, r); ok {
+			h.ServeHTTP(w, r)
+		}
+	})
+}
+
 // sizeText writes a byte count as people read it: 10 MB, 1.5 MB, 512 KB, 900 bytes.
 func sizeText(n int64) string {
 	for _, u := range [...]struct {

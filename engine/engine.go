@@ -67,6 +67,11 @@ type Listener struct {
 	// Refuse, when a source sets it, answers the requests the listener turns away before
 	// its routes see them, in the source's protocol; nil: plain text.
 	Refuse RefuseFunc
+	// Admit, when a source sets it, sees each request before it is charged against the
+	// memory budget: it checks what the headers alone can tell (the bearer token) and
+	// answers a refusal itself (false), so that only admitted senders hold the budget
+	// while their bodies arrive. It may return the request with values for its handler.
+	Admit  func(w http.ResponseWriter, r *http.Request) (*http.Request, bool)
 	server *http.Server
 	bound  net.Listener
 	budget *budget
@@ -226,7 +231,7 @@ func (e *Engine) Start(store Store) error {
 			refuse = plainRefuse
 		}
 		l.budget = newBudget(l.Limits.MemoryBudget(l.MaxBody))
-		h := limitMemory(l.Router, l.budget, l.MaxBody, refuse, memoryWait)
+		h := admit(limitMemory(l.Router, l.budget, l.MaxBody, refuse, memoryWait), l.Admit)
 		l.server = &http.Server{
 			Handler:           capConcurrent(h, l.Limits.MaxConcurrent, refuse),
 			ReadHeaderTimeout: l.Limits.ReadHeaderTimeout,
