@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -331,13 +332,20 @@ func (l *LoginLimiter) prune(now time.Time) {
 	l.pruneAt = max(minPruneAt, 2*len(l.counts))
 }
 
-// RemoteHost is the address part of r.RemoteAddr, the key for the limiter. Forwarded headers
-// are not trusted: anyone can send them.
+// RemoteHost is the key for the limiter: the address part of r.RemoteAddr, an IPv6 address
+// as its /64 (one host commonly has a whole /64, so each of its addresses is one key).
+// Forwarded headers are not trusted: anyone can send them.
 func RemoteHost(r *http.Request) string {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
 	}
-	return r.RemoteAddr
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Is6() && !ip.Is4In6() && !ip.IsLoopback() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return host
 }
 
 // TooManyAttempts answers 429 with Retry-After in whole seconds, rounded up.

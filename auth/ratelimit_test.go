@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -286,5 +287,21 @@ func TestRefusalsAndRemoteHostReadAsDocumented(t *testing.T) {
 	req.RemoteAddr = "[::1]:5555"
 	if h := RemoteHost(req); h != "::1" {
 		t.Errorf("RemoteHost %q", h)
+	}
+}
+
+// The addresses of one IPv6 /64 are one key: a host cannot walk around the limits by
+// taking a fresh address of its own network for each attempt.
+func TestTheAddressesOfOneIPv6NetworkShareTheirLimits(t *testing.T) {
+	key := func(remote string) string { return RemoteHost(&http.Request{RemoteAddr: remote}) }
+	a, b := key("[2001:db8:1:2::1]:4000"), key("[2001:db8:1:2:ffff::9]:5000")
+	if a != b || a != "2001:db8:1:2::/64" {
+		t.Errorf("keys %q and %q, want both 2001:db8:1:2::/64", a, b)
+	}
+	if other := key("[2001:db8:1:3::1]:4000"); other == a {
+		t.Errorf("another /64 has the same key %q", other)
+	}
+	if v4 := key("192.0.2.7:4000"); v4 != "192.0.2.7" {
+		t.Errorf("IPv4 key %q", v4)
 	}
 }
