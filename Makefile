@@ -29,11 +29,11 @@ lint:
 
 # JUNCTION_BROWSER_TESTS=1: the UI's browser tests fail, rather than skip, without Chromium.
 test-race:
-	JUNCTION_BROWSER_TESTS=1 $(GO) test -race -count=1 ./engine/... ./hl7/... ./transforms/... ./connectors/... ./ui/...
+	JUNCTION_BROWSER_TESTS=1 $(GO) test -race -count=1 ./engine/... ./hl7/... ./transforms/... ./connectors/... ./ui/... ./mllp/...
 
 # Every package not run under the race detector above (new packages are picked up).
 test-all:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/(engine|hl7|transforms|connectors|ui)(/|$$)')
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/(engine|hl7|transforms|connectors|ui|mllp)(/|$$)')
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./hl7/
