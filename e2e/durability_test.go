@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"junction/engine"
 )
 
 // Story 7: while the downstream system is down, accepted messages wait in the queue, and
@@ -209,6 +211,12 @@ func TestKillDuringLoad(t *testing.T) {
 			t.Errorf("channel stats: received %d, downstream queued %d sent %d error %d; want %d received and sent",
 				c.Stats.Received, cnt.Queued, cnt.Sent, cnt.Error, len(all))
 		}
+	}
+	// Results go to the store as the sends return, and a worker starts a send only while
+	// fewer than engine.MaxUnrecorded of its sends lack a committed result: the kill leaves
+	// at most that many sent but not recorded, which are sent again.
+	if dups > engine.MaxUnrecorded {
+		t.Errorf("%d messages delivered more than once; want at most %d (engine.MaxUnrecorded)", dups, engine.MaxUnrecorded)
 	}
 	t.Logf("%d messages in the API, %d requests at the receiver, %d messages delivered more than once", len(all), len(recv.Got()), dups)
 }

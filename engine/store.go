@@ -256,7 +256,8 @@ type Store interface {
 	Pending(ctx context.Context, channel, destination string, afterID int64, limit int) ([]Delivery, error)
 
 	// Record stores attempt results (group-committed like Accept) and updates each message's
-	// overall status.
+	// overall status. Storing a result again that is stored already must change nothing:
+	// a worker whose Record failed, or did not answer, records the same result again.
 	Record(ctx context.Context, results []AttemptResult) error
 
 	// ListMessages returns summaries, newest first.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -61,6 +60,8 @@ type request struct {
 
 	// finished (opRecord): messages whose deliveries are all final once committed.
 	finished []int64
+	// answered: done was closed before the rest of the batch was committed.
+	answered bool
 
 	// Answer, valid once done is closed.
 	id    int64
@@ -113,19 +114,6 @@ type acceptReq struct {
 	raw          []byte
 	transformed  any // nil or []byte
 	destinations []string
-}
-
-type recordReq struct {
-	messageID   int64
-	destination string
-	status      string
-	attempts    int
-	nextAttempt int64
-	errText     string
-	encoded     any // nil or []byte
-	sent        any
-	response    any
-	at          int64
 }
 
 type leaseReq struct {
@@ -275,48 +263,6 @@ func metaJSON(meta map[string]string) string {
 		b = jsontext.AppendString(b, meta[k])
 	}
 	return string(append(b, '}'))
-}
-
-// Record implements engine.Store. The results of one call are applied atomically: if
-// one of them names an unknown delivery none is stored and the error wraps
-// engine.ErrNotFound.
-func (s *Store) Record(ctx context.Context, results []engine.AttemptResult) error {
-	if len(results) == 0 {
-		return nil
-	}
-	rs := make([]recordReq, len(results))
-	for i, res := range results {
-		switch res.Status {
-		case engine.StatusSent, engine.StatusQueued, engine.StatusError:
-		default:
-			return fmt.Errorf("sqlite: Record: status %q, want SENT, QUEUED or ERROR", res.Status)
-		}
-		at := nanos(res.At)
-		if at == 0 {
-			at = time.Now().UnixNano()
-		}
-		rs[i] = recordReq{
-			messageID:   res.MessageID,
-			destination: res.Destination,
-			status:      string(res.Status),
-			attempts:    res.Attempts,
-			nextAttempt: nanos(res.NextAttempt),
-			errText:     res.Error,
-			encoded:     blobArg(res.Encoded),
-			sent:        blobArg(res.Sent),
-			response:    blobArg(res.Response),
-			at:          at,
-		}
-	}
-	return s.submit(ctx, &request{kind: opRecord, results: rs})
-}
-
-// blobArg copies b for binding: nil stays NULL.
-func blobArg(b []byte) any {
-	if b == nil {
-		return nil
-	}
-	return append([]byte{}, b...)
 }
 
 // AcquireQueue implements engine.Store.
@@ -649,24 +595,19 @@ func (w *writer) process(batch []*request) {
 			live = append(live, r)
 		}
 	}
-	for attempt := 0; len(live) > 0; attempt++ {
-		culprit, err := w.transact(live)
-		if err == nil {
-			break
+	if results, rest := splitResults(live); len(results) > 0 {
+		// Delivery results go first, in a transaction of their own (synchronous=NORMAL:
+		// no fsync, so a few hundred microseconds), and are answered at once: the queue
+		// workers waiting for them (each may have only engine.MaxUnrecorded results
+		// uncommitted) send on while the accepted messages' commit waits for its fsync.
+		w.commitLive(results)
+		for _, r := range results {
+			r.answered = true
+			close(r.done)
 		}
-		if culprit < 0 || attempt == maxCulprits {
-			for _, r := range live {
-				r.id, r.ok, r.err = 0, false, err
-			}
-			break
-		}
-		// One request broke the transaction: fail it alone and run the others again.
-		live[culprit].err = err
-		live = append(live[:culprit], live[culprit+1:]...)
-		for _, r := range live {
-			r.id, r.ok, r.err = 0, false, nil
-		}
+		live = rest
 	}
+	w.commitLive(live)
 	for _, r := range indexes {
 		r.err = w.indexBatch(r)
 	}
@@ -675,7 +616,51 @@ func (w *writer) process(batch []*request) {
 	}
 	w.s.items.Add(uint64(len(batch)))
 	for _, r := range batch {
-		close(r.done)
+		if !r.answered {
+			close(r.done)
+		}
+	}
+}
+
+// splitResults takes the delivery results out of live when live also holds accepted
+// messages, whose commit waits for an fsync; otherwise results is empty.
+func splitResults(live []*request) (results, rest []*request) {
+	accepts := slices.ContainsFunc(live, func(r *request) bool { return r.kind == opAccept })
+	if !accepts || !slices.ContainsFunc(live, func(r *request) bool { return r.kind == opRecord }) {
+		return nil, live
+	}
+	rest = make([]*request, 0, len(live))
+	for _, r := range live {
+		if r.kind == opRecord {
+			results = append(results, r)
+		} else {
+			rest = append(rest, r)
+		}
+	}
+	return results, rest
+}
+
+// commitLive commits live in one transaction. A request that breaks the transaction
+// fails alone and the others are run again without it, up to maxCulprits times.
+func (w *writer) commitLive(live []*request) {
+	for attempt := 0; len(live) > 0; attempt++ {
+		culprit, err := w.transact(live)
+		if err == nil {
+			return
+		}
+		if culprit < 0 || attempt == maxCulprits {
+			for _, r := range live {
+				r.id, r.ok, r.err = 0, false, err
+			}
+			return
+		}
+		// One request broke the transaction: fail it alone and run the others again.
+		// (A new slice: the caller may still range over the one it passed.)
+		live[culprit].err = err
+		live = append(live[:culprit:culprit], live[culprit+1:]...)
+		for _, r := range live {
+			r.id, r.ok, r.err = 0, false, nil
+		}
 	}
 }
 
@@ -703,9 +688,15 @@ func (w *writer) transact(live []*request) (culprit int, err error) {
 		return -1, err
 	}
 	for i, r := range live {
+		if r.kind == opRecord {
+			continue // applied together, after the others (record.go)
+		}
 		if err := w.apply(r); err != nil {
 			return i, err
 		}
+	}
+	if i, err := w.recordAll(live); err != nil {
+		return i, err
 	}
 	if err := w.applyCounters(); err != nil {
 		return -1, err
@@ -824,8 +815,6 @@ func (w *writer) apply(r *request) error {
 	switch r.kind {
 	case opAccept:
 		itemErr, fatal = w.accept(r)
-	case opRecord:
-		itemErr, fatal = w.record(r)
 	case opAcquire:
 		itemErr = w.acquireLease(r)
 	case opTake:
@@ -956,174 +945,6 @@ func (w *writer) qCounts(queueID int64) *queueCounts {
 		w.qDelta[queueID] = c
 	}
 	return c
-}
-
-// record applies one Record call: first every lookup (so an unknown delivery fails the
-// request before anything is written), then the updates and the parents' status, which is
-// computed here from the message's full set of deliveries.
-func (w *writer) record(r *request) (itemErr, fatal error) {
-	type del struct {
-		id, queue int64
-		status    string
-		dest      string
-	}
-	type msg struct {
-		id   int64
-		dels []del
-	}
-	// Load the deliveries of every message the results name. A queue's results are
-	// usually for consecutive messages: then one range query reads them all.
-	ids := make([]int64, 0, len(r.results))
-	index := make(map[int64]int, len(r.results))
-	for _, res := range r.results {
-		if _, ok := index[res.messageID]; !ok {
-			index[res.messageID] = -1
-			ids = append(ids, res.messageID)
-		}
-	}
-	lo, hi := slices.Min(ids), slices.Max(ids)
-	var msgs []msg
-	load := func(from, to int64) error {
-		rows, err := w.loadDels.Query(from<<8, to<<8|0xff)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var d del
-			if err := rows.Scan(&d.id, &d.queue, &d.status, &d.dest); err != nil {
-				return err
-			}
-			mi, wanted := index[d.id>>8]
-			if !wanted {
-				continue
-			}
-			if mi < 0 {
-				msgs = append(msgs, msg{id: d.id >> 8})
-				mi = len(msgs) - 1
-				index[d.id>>8] = mi
-			}
-			msgs[mi].dels = append(msgs[mi].dels, d)
-		}
-		return rows.Err()
-	}
-	if hi-lo < int64(4*len(ids)+64) {
-		if err := load(lo, hi); err != nil {
-			return fmt.Errorf("sqlite: Record: %w", err), nil
-		}
-	} else {
-		for _, id := range ids {
-			if err := load(id, id); err != nil {
-				return fmt.Errorf("sqlite: Record: %w", err), nil
-			}
-		}
-	}
-	findMsg := func(id int64) int { return index[id] }
-	where := make([][2]int, len(r.results)) // (msg index, delivery index) of each result
-	for i, res := range r.results {
-		mi := findMsg(res.messageID)
-		if mi < 0 {
-			return fmt.Errorf("sqlite: Record: message %d: %w", res.messageID, engine.ErrNotFound), nil
-		}
-		di := -1
-		for j, d := range msgs[mi].dels {
-			if d.dest == res.destination {
-				di = j
-				break
-			}
-		}
-		if di < 0 {
-			return fmt.Errorf("sqlite: Record: message %d destination %q: %w", res.messageID, res.destination, engine.ErrNotFound), nil
-		}
-		where[i] = [2]int{mi, di}
-	}
-	type delta struct {
-		queue    int64
-		from, to string
-	}
-	var deltas []delta
-	for i, res := range r.results {
-		d := &msgs[where[i][0]].dels[where[i][1]]
-		if _, err := w.updDel.Exec(res.status, res.attempts, res.nextAttempt, res.errText,
-			res.encoded, res.sent, res.response, res.at, d.id); err != nil {
-			return nil, fmt.Errorf("sqlite: Record: update delivery: %w", err)
-		}
-		if d.status != res.status {
-			deltas = append(deltas, delta{d.queue, d.status, res.status})
-			d.status = res.status
-		}
-	}
-	// The messages' statuses: one statement per status (most often all SENT) rather than
-	// one per message.
-	r.finished = r.finished[:0]
-	byStatus := map[string][]int64{}
-	for _, m := range msgs {
-		st := aggregate(m.dels, func(d del) string { return d.status })
-		byStatus[st] = append(byStatus[st], m.id)
-		if !slices.ContainsFunc(m.dels, func(d del) bool { return d.status == string(engine.StatusQueued) }) {
-			r.finished = append(r.finished, m.id)
-		}
-	}
-	for st, ids := range byStatus {
-		var err error
-		if len(ids) == 1 {
-			_, err = w.setStatus.Exec(st, ids[0])
-		} else {
-			_, err = w.setStatuses.Exec(st, int64List(ids))
-		}
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: Record: message status: %w", err)
-		}
-	}
-	for _, d := range deltas {
-		c := w.qCounts(d.queue)
-		c.add(d.from, -1)
-		c.add(d.to, 1)
-	}
-	for i, res := range r.results {
-		if res.errText != "" {
-			d := msgs[where[i][0]].dels[where[i][1]]
-			if prev, ok := w.lastErr[d.queue]; !ok || res.at >= prev.at {
-				w.lastErr[d.queue] = lastError{text: res.errText, at: res.at, msg: res.messageID}
-			}
-		}
-	}
-	return nil, nil
-}
-
-// setStatusesSQL sets the status of the messages listed in a JSON array.
-const setStatusesSQL = `UPDATE messages SET status = ?1
-	WHERE id IN (SELECT value FROM json_each(?2)) AND status <> ?1`
-
-// int64List is ids as a JSON array, for json_each.
-func int64List(ids []int64) string {
-	b := make([]byte, 0, 1+len(ids)*8)
-	b = append(b, '[')
-	for i, id := range ids {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, id, 10)
-	}
-	return string(append(b, ']'))
-}
-
-// aggregate is a message's status from its deliveries' statuses: ERROR if any is ERROR,
-// else QUEUED if any is QUEUED, else SENT.
-func aggregate[T any](dels []T, status func(T) string) string {
-	queued := false
-	for _, d := range dels {
-		switch status(d) {
-		case string(engine.StatusError):
-			return string(engine.StatusError)
-		case string(engine.StatusQueued):
-			queued = true
-		}
-	}
-	if queued {
-		return string(engine.StatusQueued)
-	}
-	return string(engine.StatusSent)
 }
 
 func (w *writer) acquireLease(r *request) error {
