@@ -9,17 +9,13 @@ import (
 	"log/slog"
 	"maps"
 	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"junction/auth"
 	"junction/engine"
-	"junction/fhir"
 	"junction/hl7"
 	"junction/mllp"
 	"junction/transforms"
@@ -30,7 +26,7 @@ func init() {
 		Type:    "mllp",
 		Summary: "HL7v2 over MLLP (TCP, or TLS): each frame's messages are processed as $ingest processes them and answered with an ACK (a batch of ACKs for a batch) once stored. Channels naming the same listen address share one listener; each message goes to the first channel whose match holds, else to the one channel without a match, else it is answered AR.",
 		Fields: []engine.FieldSpec{
-			{Name: "listen", Type: "address", Required: true, Description: "host:port to listen on; channels naming the same address share one listener (and must give it the same max_message_bytes, max_connections, timeouts and tls)", Example: "127.0.0.1:2575"},
+			{Name: "listen", Type: "address", Required: true, Description: "host:port to listen on; channels naming the same address share one listener (and must give it the same max_message_bytes, max_messages_per_frame, max_memory, max_connections, max_connections_per_address, timeouts and tls)", Example: "127.0.0.1:2575"},
 			{Name: "match.message_type", Type: "list", Description: "MSH-9 values this channel takes: a code (ADT) or a code and event (ORU^R01)", Example: "[ADT, ORU^R01]"},
 			{Name: "match.sending_application", Type: "list", Description: "MSH-3 values (its first component) this channel takes"},
 			{Name: "match.sending_facility", Type: "list", Description: "MSH-4 values (first component) this channel takes"},
@@ -40,8 +36,12 @@ func init() {
 			{Name: "ack.facility", Type: "text", Default: "the message's MSH-6", Description: "MSH-4 of our ACKs; by default the facility the message was sent to"},
 			{Name: "ack.version", Type: "text", Default: "2.4", Description: "MSH-12 of an ACK when the message's own version cannot be read"},
 			{Name: "max_message_bytes", Type: "size", Default: "10MB", Description: "largest message (frame) taken; a larger one is answered AR"},
-			{Name: "max_connections", Type: "number", Default: "64", Description: "connections open at once; one more is closed at once (logged). Memory for frames being read is at most max_connections × max_message_bytes"},
-			{Name: "timeouts.idle", Type: "duration", Default: "0 (none)", Description: "close a connection on which no frame starts for this long; senders commonly keep one open through quiet hours"},
+			{Name: "max_messages_per_frame", Type: "number", Default: "10000", Description: "most messages taken in one frame (a batch); a frame holding more is answered AR naming the limit and none of it is processed"},
+			{Name: "max_memory", Type: "size", Default: "512MB", Description: "memory the frames being processed may take, each charged 16 × its size once read; a frame finding no room within a second has its messages answered AE (busy: send again) and none stored. The default is a quarter of GOMEMLIMIT when that is set, and never less than 16 × max_message_bytes"},
+			{Name: "max_connections", Type: "number", Default: "64", Description: "connections open at once; one more closes the connection that has waited longest for a frame (bytes outside frames are not activity) to take its place, or is closed when every one is reading or answering a frame (logged). Memory for frames being read is at most max_connections × max_message_bytes"},
+			{Name: "max_connections_per_address", Type: "number", Default: "16", Description: "connections open at once from one IP address; one more closes that address's longest-idle connection, or is closed (logged)"},
+			{Name: "timeouts.first_frame", Type: "duration", Default: "5m (timeouts.idle when shorter)", Description: "close a new connection on which no frame starts for this long (0: timeouts.idle applies)"},
+			{Name: "timeouts.idle", Type: "duration", Default: "0 (none)", Description: "close a connection on which no further frame starts for this long; senders commonly keep one open through quiet hours. Bytes outside frames are not activity, and more than 64 KB of them between frames close the connection"},
 			{Name: "timeouts.read", Type: "duration", Default: "1m", Description: "time a sender has from a frame's start to its end (and for the TLS handshake)"},
 			{Name: "timeouts.write", Type: "duration", Default: "1m", Description: "time a sender has to read our answer"},
 			{Name: "tls.cert", Type: "path", Description: "serve MLLP over TLS with this certificate (PEM) …", Example: "tls/server.pem"},
@@ -55,26 +55,63 @@ func init() {
 
 // Defaults of an MLLP listener.
 const (
-	mllpDefaultMaxConns = 64
-	mllpDefaultRead     = time.Minute
-	mllpDefaultWrite    = time.Minute
+	mllpDefaultMaxConns    = 64
+	mllpDefaultMaxPerAddr  = 16
+	mllpDefaultMaxMessages = 10000
+	mllpDefaultFirstFrame  = 5 * time.Minute
+	mllpDefaultRead        = time.Minute
+	mllpDefaultWrite       = time.Minute
 )
 
 // mllpSettings are what channels sharing an MLLP listener must agree on.
 type mllpSettings struct {
-	maxBytes          int
-	maxConns          int
-	idle, read, write time.Duration
-	tls               *tls.Config
-	clientCA          bool
-	tlsFiles          string // cert|key|client_ca, to compare blocks
-	line              int    // of the first channel naming the listener
-	channel           string
+	maxBytes, maxMessages         int
+	maxMemory                     int64 // 0: the default (engine.ListenerLimits.MemoryBudget)
+	maxConns, maxPerAddr          int
+	firstFrame, idle, read, write time.Duration
+	tls                           *tls.Config
+	clientCA                      bool
+	tlsFiles                      string // cert|key|client_ca, to compare blocks
+	line                          int    // of the first channel naming the listener
+	channel                       string
 }
 
 func (s mllpSettings) same(o mllpSettings) bool {
-	return s.maxBytes == o.maxBytes && s.maxConns == o.maxConns && s.idle == o.idle &&
-		s.read == o.read && s.write == o.write && s.tlsFiles == o.tlsFiles
+	return s.maxBytes == o.maxBytes && s.maxMessages == o.maxMessages && s.maxMemory == o.maxMemory &&
+		s.maxConns == o.maxConns && s.maxPerAddr == o.maxPerAddr && s.firstFrame == o.firstFrame &&
+		s.idle == o.idle && s.read == o.read && s.write == o.write && s.tlsFiles == o.tlsFiles
+}
+
+// budget is the listener's memory budget, in bytes.
+func (s mllpSettings) budget() int64 {
+	return engine.ListenerLimits{MaxMemory: s.maxMemory}.MemoryBudget(int64(s.maxBytes))
+}
+
+// readMLLPSettings reads what a source says of its listener.
+func readMLLPSettings(n *engine.Node, e *engine.Engine, ch *engine.Channel) mllpSettings {
+	set := mllpSettings{line: n.Line(), channel: ch.Name}
+	set.maxBytes = int(min(n.Size("max_message_bytes", mllp.DefaultMaxMessageBytes), 1<<30))
+	set.maxMessages = n.Int("max_messages_per_frame", mllpDefaultMaxMessages, 1)
+	set.maxMemory = n.Size("max_memory", 0)
+	if need := engine.MemoryFactor * int64(set.maxBytes); set.maxMemory > 0 && need > set.maxMemory {
+		n.ErrorAt(n.Raw("max_memory"), n.Path+".max_memory", "%s cannot hold one frame of max_message_bytes %s (each frame is charged %d × its size: %s): raise max_memory or lower max_message_bytes",
+			humanSize(set.maxMemory), humanSize(int64(set.maxBytes)), engine.MemoryFactor, humanSize(need))
+	}
+	set.maxConns = n.Int("max_connections", mllpDefaultMaxConns, 1)
+	set.maxPerAddr = n.Int("max_connections_per_address", mllpDefaultMaxPerAddr, 1)
+	set.firstFrame, set.read, set.write = mllpDefaultFirstFrame, mllpDefaultRead, mllpDefaultWrite
+	if t := n.Map("timeouts", false); t != nil {
+		set.idle = t.Duration("idle", 0)
+		if set.idle > 0 {
+			set.firstFrame = min(set.firstFrame, set.idle)
+		}
+		set.firstFrame = t.Duration("first_frame", set.firstFrame)
+		set.read = t.Duration("read", mllpDefaultRead)
+		set.write = t.Duration("write", mllpDefaultWrite)
+		t.CheckUnknown()
+	}
+	mllpTLS(n, e, &set)
+	return set
 }
 
 // mllpRoute is one channel's claim on messages arriving on an MLLP listener.
@@ -87,17 +124,7 @@ type mllpRoute struct {
 
 func buildMLLP(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 	listen := n.Addr("listen", true, "")
-	set := mllpSettings{line: n.Line(), channel: ch.Name}
-	set.maxBytes = int(min(n.Size("max_message_bytes", mllp.DefaultMaxMessageBytes), 1<<30))
-	set.maxConns = n.Int("max_connections", mllpDefaultMaxConns, 1)
-	set.read, set.write = mllpDefaultRead, mllpDefaultWrite
-	if t := n.Map("timeouts", false); t != nil {
-		set.idle = t.Duration("idle", 0)
-		set.read = t.Duration("read", mllpDefaultRead)
-		set.write = t.Duration("write", mllpDefaultWrite)
-		t.CheckUnknown()
-	}
-	mllpTLS(n, e, &set)
+	set := readMLLPSettings(n, e, ch)
 	r := &mllpRoute{channel: ch, line: n.Line(), ack: ackConfig{version: "2.4"}}
 	if a := n.Map("ack", false); a != nil {
 		r.ack.application = a.String("application", false, "")
@@ -128,7 +155,7 @@ func buildMLLP(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 		e.AddService(key, n.Raw("listen").Line, n.Path+".listen", l)
 		e.AfterLoad(func() { checkMLLPClash(n, e, l) })
 	} else if !l.settings.same(set) {
-		n.Errorf("MLLP listener %s already has other settings (channel %s, line %d): channels sharing an MLLP listener share its max_message_bytes, max_connections, timeouts and tls", listen, l.settings.channel, l.settings.line)
+		n.Errorf("MLLP listener %s already has other settings (channel %s, line %d): channels sharing an MLLP listener share its max_message_bytes, max_messages_per_frame, max_memory, max_connections, max_connections_per_address, timeouts and tls", listen, l.settings.channel, l.settings.line)
 	}
 	l.addRoute(n, r)
 }
@@ -184,6 +211,7 @@ type mllpListener struct {
 
 	log    *slog.Logger
 	ln     *connTracker
+	budget *engine.Budget // charged by the frames being processed
 	server *mllp.Server
 	served chan error
 }
@@ -198,16 +226,19 @@ func (l *mllpListener) Start(ctx context.Context) error {
 	l.log = l.eng.Log
 	l.ln = &connTracker{Listener: ln, conns: map[string]net.Conn{}}
 	s := l.settings
+	l.budget = engine.NewBudget(s.budget())
 	l.server = &mllp.Server{
-		Handler:         l.handle,
-		TooLarge:        l.tooLarge,
-		TLSConfig:       s.tls,
-		MaxMessageBytes: s.maxBytes,
-		MaxConns:        s.maxConns,
-		IdleTimeout:     s.idle,
-		ReadTimeout:     s.read,
-		WriteTimeout:    s.write,
-		Log:             l.log,
+		Handler:           l.handle,
+		TooLarge:          l.tooLarge,
+		TLSConfig:         s.tls,
+		MaxMessageBytes:   s.maxBytes,
+		MaxConns:          s.maxConns,
+		MaxConnsPerAddr:   s.maxPerAddr,
+		FirstFrameTimeout: s.firstFrame,
+		IdleTimeout:       s.idle,
+		ReadTimeout:       s.read,
+		WriteTimeout:      s.write,
+		Log:               l.log,
 	}
 	l.served = make(chan error, 1)
 	go func(srv *mllp.Server) {
@@ -217,7 +248,7 @@ func (l *mllpListener) Start(ctx context.Context) error {
 		}
 		l.served <- err
 	}(l.server)
-	l.log.Info("listening (MLLP)", "addr", ln.Addr().String())
+	l.log.Info("listening (MLLP)", "addr", ln.Addr().String(), "max_memory", humanSize(s.budget()))
 	return nil
 }
 
@@ -231,6 +262,14 @@ func (l *mllpListener) Stop(ctx context.Context) error {
 	<-l.served
 	l.server = nil
 	return err
+}
+
+// Memory reports the listener's memory budget (all zero before Start).
+func (l *mllpListener) Memory() engine.MemoryStats {
+	if l.budget == nil {
+		return engine.MemoryStats{}
+	}
+	return l.budget.Stats()
 }
 
 // BoundAddr is the address the listener bound ("" before Start): useful with port 0.
@@ -287,130 +326,6 @@ func (m *inMessage) inbound(meta map[string]string, received time.Time) *engine.
 		meta["charset-warning"] = strings.Join(m.warnings, "; ")
 	}
 	return &engine.Inbound{DataType: transforms.HL7v2, Body: m.text, Meta: meta, ReceivedAt: received}
-}
-
-// handle answers one frame: its messages, each processed by its channel in order, get an
-// ACK each, in one batch for a batch (or for several messages in one frame).
-func (l *mllpListener) handle(ctx context.Context, c *mllp.Conn, f mllp.Frame) []byte {
-	log := l.log.With("listen", l.addr, "remote", c.RemoteAddr().String())
-	switch {
-	case f.Skipped > 2:
-		log.Warn("mllp: bytes outside a frame skipped", "bytes", f.Skipped)
-	case f.Skipped > 0: // most likely an LF (or CR LF) some senders put after each frame
-		log.Debug("mllp: bytes outside a frame skipped", "bytes", f.Skipped)
-	}
-	if len(f.Data) == 0 {
-		log.Info("mllp: empty frame: nothing to answer")
-		return nil
-	}
-	received := time.Now()
-	batch, msgs, err := splitHL7(f.Data)
-	if err != nil {
-		l.drop(c, log, "the frame holds no HL7v2 message", "err", err, "start", snippetOf(f.Data))
-		return nil
-	}
-	for _, w := range batch.Warnings {
-		log.Warn("mllp: batch", "warning", w)
-	}
-	for i, m := range msgs {
-		if !m.hasMSH || m.h.field(10) == "" {
-			l.drop(c, log, fmt.Sprintf("message %d of %d in the frame has no control id (MSH-10) to answer; nothing in the frame was processed", i+1, len(msgs)), "start", snippetOf(m.raw))
-			return nil
-		}
-	}
-	meta := connMeta(c)
-	acks := make([][]byte, len(msgs))
-	for i := range msgs {
-		acks[i] = l.processOne(ctx, log, &msgs[i], meta, received)
-	}
-	if batch.Header.Segment == "" && batch.File.Segment == "" && len(msgs) == 1 {
-		return acks[0]
-	}
-	return l.batchAnswer(batch, msgs, acks)
-}
-
-// processOne runs one message through the channel that takes it, and returns its ACK in
-// the message's character set.
-func (l *mllpListener) processOne(ctx context.Context, log *slog.Logger, m *inMessage, connMeta map[string]string, received time.Time) []byte {
-	for _, w := range m.warnings {
-		log.Warn("mllp: character set", "control_id", m.h.field(10), "warning", w)
-	}
-	route := l.route(m.h)
-	cfg := l.first.ack
-	var r *ackReply
-	var parsed *transforms.Message
-	if route == nil {
-		r = refuse(http.StatusUnprocessableEntity, "AR", fhir.CodeNotSupported, "%s matches no channel on this listener (it takes: %s)", describeMSH(m.h), l.takes())
-	} else {
-		cfg = route.ack
-		res := route.channel.Process(ctx, m.inbound(connMeta, received))
-		r, parsed = resultReply(l.log, route.channel, res), res.Msg
-	}
-	if r.code != "AA" {
-		log.Info("mllp: message answered "+r.code, "control_id", m.h.field(10), "reason", r.issue.Diagnostics)
-	}
-	return m.cs.Encode(mllpACK(cfg, m.h, r, parsed, m.text))
-}
-
-// tooLarge answers a frame over max_message_bytes with AR, when its head holds an MSH
-// with a control id; otherwise it closes the connection.
-func (l *mllpListener) tooLarge(_ context.Context, c *mllp.Conn, tl *mllp.TooLargeError) []byte {
-	log := l.log.With("listen", l.addr, "remote", c.RemoteAddr().String())
-	var h mshHeader
-	ok := false
-	text, cs, _ := hl7.DecodeCharset(tl.Head)
-	if b, err := hl7.SplitBatch(text); err == nil && len(b.Messages) > 0 {
-		h, ok = readMSH(b.Messages[0])
-	}
-	if !ok || h.field(10) == "" {
-		l.drop(c, log, fmt.Sprintf("a frame of %d bytes is over max_message_bytes (%d) and its start holds no control id (MSH-10) to answer", tl.Size, tl.Max), "start", snippetOf(tl.Head))
-		return nil
-	}
-	cfg := l.first.ack
-	if r := l.route(h); r != nil {
-		cfg = r.ack
-	}
-	r := refuse(http.StatusRequestEntityTooLarge, "AR", fhir.CodeTooLong, "the message is %d bytes, larger than the %s limit of this listener", tl.Size, humanSize(int64(tl.Max)))
-	log.Info("mllp: message answered AR", "control_id", h.field(10), "reason", r.issue.Diagnostics)
-	return cs.Encode(mllpACK(cfg, h, r, nil, nil))
-}
-
-// batchAnswer is the answer to a batch frame (or to several messages in one frame): a
-// batch (in a file for a file) holding each message's ACK in order. Its header swaps the
-// inbound BHS's sender and receiver (for messages without a BHS, the first MSH's), as
-// written, in the charset of the frame; ack.application and ack.facility replace ours.
-func (l *mllpListener) batchAnswer(b *hl7.Batch, msgs []inMessage, acks [][]byte) []byte {
-	ba := hl7.NewBatchACK(b, acks)
-	ba.Time = time.Now()
-	ba.ControlID = uuid.NewString()
-	if ba.File {
-		ba.FileControlID = uuid.NewString()
-	}
-	cfg, cs := l.first.ack, hl7.CharsetUTF8
-	if len(msgs) > 0 {
-		cs = msgs[0].cs
-		if r := l.route(msgs[0].h); r != nil {
-			cfg = r.ack
-		}
-		if b.Header.Segment == "" && b.File.Segment == "" {
-			if h, ok := readMSH(msgs[0].raw); ok { // as written: the batch is in its delimiters
-				first := func(n int) string { v, _, _ := strings.Cut(h.field(n), string(h.delims.Repetition)); return v }
-				ba.SendingApp, ba.SendingFacility = first(5), first(6)
-				ba.ReceivingApp, ba.ReceivingFacility = first(3), first(4)
-			}
-		}
-	}
-	d := ba.Delims
-	if d.Field == 0 {
-		d = hl7.DefaultDelimiters
-	}
-	if cfg.application != "" {
-		ba.SendingApp = string(cs.Encode([]byte(hl7.Escape(cfg.application, d))))
-	}
-	if cfg.facility != "" {
-		ba.SendingFacility = string(cs.Encode([]byte(hl7.Escape(cfg.facility, d))))
-	}
-	return ba.Bytes()
 }
 
 // connMeta is what a message's metadata says of the connection it came on.

@@ -422,7 +422,8 @@ channels:
 
 // Channels sharing a listener take the messages their match holds, the first in the
 // file first, the channel without a match what no match takes; with no such channel a
-// message no match takes is answered AR naming what it is.
+// message no match takes is answered AR saying its type and receiver are not taken here,
+// and only the log says what the listener takes (the sender may be anyone).
 func TestMLLPDispatchesByMatch(t *testing.T) {
 	routes := `store:
   path: junction.db
@@ -444,7 +445,7 @@ channels:
       listen: 127.0.0.1:0
       match: { message_type: [ORU] }
 `
-	eng, addr, _ := startMLLP(t, routes)
+	eng, addr, logs := startMLLP(t, routes)
 	c := dialMLLP(t, addr, nil)
 	oru := func(cid, fac string) string {
 		return "MSH|^~\\&|LIS|R0D|JUNCTION|" + fac + "|20240213144932||ORU^R01|" + cid + "|P|2.5\rPID|1||1\r"
@@ -466,8 +467,12 @@ channels:
 		}
 	}
 	a := splitACK(t, sendMLLP(t, c, "MSH|^~\\&|PAS|R0D|X|Y|20240213144932||SIU^S12|D-4|P|2.4\rPID|1||1\r"))
-	if a.field("MSA", 0, 1) != "AR" || a.field("MSA", 0, 2) != "D-4" || !strings.Contains(strings.ReplaceAll(a.field("MSA", 0, 3), `\S\`, "^"), "message type SIU^S12 from PAS/R0D to X/Y matches no channel on this listener (it takes: message_type ORU^R01 receiving_facility LAB; message_type ADT; message_type ORU)") {
-		t.Fatalf("unmatched: %q, want AR naming SIU^S12", a.raw)
+	text := strings.ReplaceAll(a.field("MSA", 0, 3), `\S\`, "^")
+	if a.field("MSA", 0, 1) != "AR" || a.field("MSA", 0, 2) != "D-4" || text != "message type SIU^S12 to X/Y matches no channel: it is not taken here" {
+		t.Fatalf("unmatched: %q, want AR saying only that SIU^S12 to X/Y is not taken here", a.raw)
+	}
+	if !strings.Contains(logs.String(), `listener_takes="message_type ORU^R01 receiving_facility LAB; message_type ADT; message_type ORU"`) {
+		t.Errorf("the log does not say what the listener takes:\n%s", logs)
 	}
 }
 
@@ -482,10 +487,16 @@ func TestMLLPConfigMistakesAreReportedAtTheirLines(t *testing.T) {
 		{"two without a match", src("a", "") + src("b", ""), "routes.yaml:8: channels[1].source: channel a (line 4) already takes every message on 127.0.0.1:2575"},
 		{"shadowed match", src("a", "      match: { message_type: [ADT] }\n") + src("b", "      match: { message_type: [ADT^A01, ADT^A04] }\n"), "routes.yaml:11: channels[1].source.match: channel a (line 4) comes first"},
 		{"identical match", src("a", "      match: { receiving_facility: LAB }\n") + src("b", "      match: { receiving_facility: lab }\n"), "routes.yaml:11: channels[1].source.match: channel a (line 4) comes first"},
+		{"shadowed by two matches", src("a", "      match: { message_type: [ADT] }\n") + src("b", "      match: { message_type: [ORU] }\n") + src("c", "      match: { message_type: [ADT, ORU^R01] }\n"),
+			"routes.yaml:16: channels[2].source.match: channels a (line 4: message_type ADT), b (line 9: message_type ORU) come first on 127.0.0.1:2575 and between them take every message this match takes"},
+		{"shadowed field by field", src("a", "      match: { message_type: [ADT], receiving_facility: LAB }\n") + src("b", "      match: { message_type: [ADT], receiving_facility: WARD }\n") + src("c", "      match: { message_type: [ORU] }\n") +
+			src("d", "      match: { message_type: [ADT, ORU^R01], receiving_facility: [LAB, WARD], sending_facility: R0D }\n"),
+			"routes.yaml:21: channels[3].source.match: channels a (line 4: message_type ADT receiving_facility LAB), b (line 9: message_type ADT receiving_facility WARD), c (line 14: message_type ORU) come first"},
 		{"empty match", src("a", "      match: {}\n"), "routes.yaml:6: channels[0].source.match: an empty match takes every message"},
 		{"bad message type", src("a", "      match: { message_type: [ADT^] }\n"), "routes.yaml:6: channels[0].source.match.message_type: expected a message type such as ADT or ORU^R01"},
 		{"auth block", src("a", "      auth: { issuer: x }\n"), "routes.yaml:6: channels[0].source.auth: an MLLP source takes no bearer tokens"},
 		{"other settings", src("a", "      match: { message_type: [ADT] }\n") + src("b", "      max_connections: 5\n"), "routes.yaml:9: channels[1].source: MLLP listener 127.0.0.1:2575 already has other settings (channel a, line 4)"},
+		{"other memory", src("a", "      match: { message_type: [ADT] }\n") + src("b", "      max_memory: 1GB\n"), "routes.yaml:9: channels[1].source: MLLP listener 127.0.0.1:2575 already has other settings (channel a, line 4)"},
 		{"HTTP port", src("a", "") + "  - name: b\n    source: { type: ingest, listen: ':2575', domain: d }\n", "routes.yaml:5: channels[0].source.listen: listen \"127.0.0.1:2575\" clashes with the HTTP listener \":2575\""},
 	}
 	for _, c := range cases {
@@ -495,6 +506,20 @@ func TestMLLPConfigMistakesAreReportedAtTheirLines(t *testing.T) {
 				t.Fatalf("got %v\nwant an error containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// A match that earlier matches take only part of loads: here ADT to ICU, and ORU from
+// anyone but R0D, reach the last channel.
+func TestMLLPAMatchEarlierMatchesTakeOnlyPartOfLoads(t *testing.T) {
+	src := func(name, match string) string {
+		return "  - name: " + name + "\n    source:\n      type: mllp\n      listen: 127.0.0.1:2575\n      match: " + match + "\n"
+	}
+	channels := src("a", "{ message_type: [ADT], receiving_facility: [LAB, WARD] }") +
+		src("b", "{ message_type: [ORU], sending_facility: R0D }") +
+		src("c", "{ message_type: [ADT, ORU], receiving_facility: [LAB, WARD, ICU] }")
+	if _, err := engine.LoadBytes("routes.yaml", []byte("channels:\n"+channels)); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -11,11 +11,12 @@ import (
 // Dispatch on a shared MLLP listener: each message goes to the first channel (in the
 // order of routes.yaml) whose match holds, else to the one channel without a match, else
 // it is answered AR. Load refuses what could never be taken: a second channel without a
-// match on an address, or a match that an earlier channel's match takes whole.
+// match on an address, or a match that the earlier channels' matches take whole, one of
+// them alone or several between them.
 
 // addRoute adds a channel's route to the listener's dispatch, refusing one that could
-// never be taken: a second channel without a match, or a match an earlier channel's
-// match takes whole.
+// never be taken: a second channel without a match, or a match the earlier matches take
+// whole.
 func (l *mllpListener) addRoute(n *engine.Node, r *mllpRoute) {
 	if l.first == nil {
 		l.first = r
@@ -28,13 +29,79 @@ func (l *mllpListener) addRoute(n *engine.Node, r *mllpRoute) {
 		l.catchAll = r
 		return
 	}
-	for _, prev := range l.routes {
-		if prev.match.covers(r.match) {
-			n.ErrorAt(n.Raw("match"), n.Path+".match", "channel %s (line %d) comes first on %s and takes every message this match takes (%s): this channel would get none; narrow that match or make this one differ", prev.channel.Name, prev.line, l.addr, prev.match)
-			return
+	switch by := shadowedBy(r.match, l.routes); len(by) {
+	case 0:
+	case 1:
+		n.ErrorAt(n.Raw("match"), n.Path+".match", "channel %s (line %d) comes first on %s and takes every message this match takes (%s): this channel would get none; narrow that match or make this one differ", by[0].channel.Name, by[0].line, l.addr, by[0].match)
+		return
+	default:
+		var names []string
+		for _, p := range by {
+			names = append(names, fmt.Sprintf("%s (line %d: %s)", p.channel.Name, p.line, p.match))
 		}
+		n.ErrorAt(n.Raw("match"), n.Path+".match", "channels %s come first on %s and between them take every message this match takes: this channel would get none; narrow those matches or make this one differ", strings.Join(names, ", "), l.addr)
+		return
 	}
 	l.routes = append(l.routes, r)
+}
+
+// maxShadowCombinations bounds the combinations of a match's values shadowedBy looks at:
+// past it, a match is let through rather than load taking long (lists that long are not
+// written by hand).
+const maxShadowCombinations = 1 << 16
+
+// shadowedBy returns the earlier routes whose matches between them take every message m
+// takes, in the order of the file (nil when some message m takes reaches m). That is so
+// when each combination of m's values (one value of each list m gives, any value for
+// each it leaves out) is taken whole by one earlier match: the values a list holds, a
+// message type pattern and "any" are each a set no finite union of other such sets holds
+// unless one of them does, so no combination is covered by several matches together
+// without being covered by one.
+func shadowedBy(m *mllpMatch, earlier []*mllpRoute) []*mllpRoute {
+	dims := m.dims()
+	used := map[*mllpRoute]bool{}
+	leaves := 0
+	var walk func(d int, cands []*mllpRoute) bool
+	walk = func(d int, cands []*mllpRoute) bool {
+		for _, p := range cands {
+			if p.match.coversFrom(m, d) {
+				used[p] = true
+				return true
+			}
+		}
+		if len(cands) == 0 || d == len(dims) {
+			return false
+		}
+		vals := dims[d]
+		if len(vals) == 0 {
+			vals = []string{""} // any value
+		}
+		for _, v := range vals {
+			if leaves++; leaves > maxShadowCombinations {
+				return false
+			}
+			var next []*mllpRoute
+			for _, p := range cands {
+				if p.match.takes(d, v) {
+					next = append(next, p)
+				}
+			}
+			if !walk(d+1, next) {
+				return false
+			}
+		}
+		return true
+	}
+	if !walk(0, earlier) {
+		return nil
+	}
+	var by []*mllpRoute
+	for _, p := range earlier {
+		if used[p] {
+			by = append(by, p)
+		}
+	}
+	return by
 }
 
 // route is the channel that takes a message with header h: the first whose match holds,
@@ -165,10 +232,12 @@ func (m *mllpMatch) holds(h mshHeader) bool {
 	return true
 }
 
-// covers reports whether m takes every message o takes (so o, coming after m, gets none).
-func (m *mllpMatch) covers(o *mllpMatch) bool {
+// coversFrom reports whether, in each of the fields from the d-th on (message type,
+// sending application, …, receiving facility), m takes every value o takes: from 0, m
+// takes every message o takes (so o, coming after m, gets none).
+func (m *mllpMatch) coversFrom(o *mllpMatch, d int) bool {
 	mine, theirs := m.dims(), o.dims()
-	for i := range mine {
+	for i := d; i < len(mine); i++ {
 		if len(mine[i]) == 0 {
 			continue
 		}
@@ -176,19 +245,27 @@ func (m *mllpMatch) covers(o *mllpMatch) bool {
 			return false
 		}
 		for _, t := range theirs[i] {
-			ok := false
-			for _, w := range mine[i] {
-				if i == 0 && typeCovers(w, t) || i > 0 && strings.EqualFold(w, t) {
-					ok = true
-					break
-				}
-			}
-			if !ok {
+			if !m.takes(i, t) {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// takes reports whether m's d-th field takes v: a value, or for the message type a
+// pattern; "" stands for any value, which only a field m leaves out takes.
+func (m *mllpMatch) takes(d int, v string) bool {
+	want := m.dims()[d]
+	if len(want) == 0 {
+		return true
+	}
+	for _, w := range want {
+		if v != "" && (d == 0 && typeCovers(w, v) || d > 0 && strings.EqualFold(w, v)) {
+			return true
+		}
+	}
+	return false
 }
 
 // typeCovers reports whether the message type pattern p (ADT, ADT^A01) takes t (a pattern,

@@ -32,9 +32,13 @@ func defaultMaxMemory() int64 {
 	return 512 << 20
 }
 
+// MemoryWait is how long a request (an HTTP request, an MLLP frame) waits for its share
+// of its listener's budget before it is turned away as busy.
+const MemoryWait = time.Second
+
 // memoryWait is how long a request waits for its share of the budget before it is
 // answered 503.
-const memoryWait = time.Second
+const memoryWait = MemoryWait
 
 // MemoryBudget is the budget of a listener whose sources take bodies up to maxBody.
 func (l ListenerLimits) MemoryBudget(maxBody int64) int64 {
@@ -68,6 +72,29 @@ func (l *Listener) Memory() MemoryStats {
 	}
 	return l.budget.stats()
 }
+
+// A Budget is a memory budget for a listener the engine does not serve itself (an MLLP
+// listener): the same budget as an HTTP listener's, charged by its source. The zero
+// value is not usable: make one with NewBudget.
+type Budget struct{ b *budget }
+
+// NewBudget returns a budget of capacity bytes.
+func NewBudget(capacity int64) *Budget { return &Budget{b: newBudget(capacity)} }
+
+// Acquire charges n bytes, waiting for room until ctx is done; waiters are served in
+// order. It reports whether the charge was granted: if so, Release it once done (a
+// charge larger than the whole budget waits until ctx is done, and is refused).
+func (b *Budget) Acquire(ctx context.Context, n int64) bool { return b.b.acquire(ctx, n) }
+
+// Release gives back a charge Acquire granted.
+func (b *Budget) Release(n int64) { b.b.release(n) }
+
+// Capacity is the budget's size in bytes.
+func (b *Budget) Capacity() int64 { return b.b.capacity }
+
+// Stats describe the budget: its size, what is charged now, the most ever charged at
+// once, and the charges refused.
+func (b *Budget) Stats() MemoryStats { return b.b.stats() }
 
 // budget is a weighted semaphore over bytes. Waiters are served in order, so a large
 // request at the head of the queue is not overtaken forever by small ones.

@@ -43,8 +43,17 @@
 // # Server
 //
 // A Server runs one goroutine per connection, so a slow or stuck sender holds up only its
-// own connection. IdleTimeout bounds the wait for a frame to start, ReadTimeout the time
-// from its start block to its end, WriteTimeout the answer; MaxConns bounds the
-// connections. Shutdown stops accepting, closes idle connections and waits for the frames
-// being read or answered.
+// own connection. FirstFrameTimeout bounds the wait for a new connection's first frame
+// to start, IdleTimeout the wait for each later one, ReadTimeout the time from its start
+// block to its end, WriteTimeout the answer.
+//
+// Bytes that start no frame are not activity: they renew no deadline, a connection
+// sending them counts as idle, and one that sends more than MaxSkippedBytes of them while
+// the server waits for a frame is closed. MaxConns bounds the connections and
+// MaxConnsPerAddr those from one IP address; a new connection over either limit takes
+// the place of the connection (of that address, for MaxConnsPerAddr) that has waited
+// longest for a frame, and is refused only when every such connection is reading or
+// answering one. So idle connections, however many, never lock a sender out. Shutdown
+// stops accepting, closes idle connections and waits for the frames being read or
+// answered.
 package mllp

@@ -115,23 +115,127 @@ func TestAnOversizeFrameWithoutATooLargeHandlerClosesTheConnection(t *testing.T)
 	}
 }
 
-func TestConnectionsOverTheLimitAreClosed(t *testing.T) {
+func TestANewConnectionAtTheLimitClosesTheLongestIdleOneToTakeItsPlace(t *testing.T) {
+	s := &Server{Handler: echo, MaxConns: 2}
+	addr, logs := serve(t, s)
+	oldest := dialRaw(t, addr)
+	if got := exchange(t, oldest, NewReader(oldest, 0), "oldest"); got != "ACK oldest" {
+		t.Fatalf("answer %q", got)
+	}
+	waitUntil(func() bool { return s.idleCount() == 1 })
+	recent := dialRaw(t, addr)
+	recentR := NewReader(recent, 0)
+	if got := exchange(t, recent, recentR, "recent"); got != "ACK recent" {
+		t.Fatalf("answer %q", got)
+	}
+	waitUntil(func() bool { return s.idleCount() == 2 })
+	newest := dialRaw(t, addr)
+	if got := exchange(t, newest, NewReader(newest, 0), "newest"); got != "ACK newest" {
+		t.Fatalf("the new connection: answer %q", got)
+	}
+	waitClosed(t, oldest)
+	if got := exchange(t, recent, recentR, "still here"); got != "ACK still here" {
+		t.Fatalf("the more recently active connection: answer %q", got)
+	}
+	if s.connCount() != 2 || !strings.Contains(logs.String(), "idle connection closed to make room for a new one") {
+		t.Errorf("%d connections; log:\n%s", s.connCount(), logs)
+	}
+}
+
+func TestANewConnectionIsRefusedWhenEveryConnectionIsInTheMiddleOfAFrame(t *testing.T) {
 	s := &Server{Handler: echo, MaxConns: 1}
 	addr, logs := serve(t, s)
-	first := dialRaw(t, addr)
-	if got := exchange(t, first, NewReader(first, 0), "first"); got != "ACK first" {
-		t.Fatalf("answer %q", got)
-	}
-	second := dialRaw(t, addr)
-	waitClosed(t, second)
-	if !strings.Contains(logs.String(), "connection limit") {
+	busy := dialRaw(t, addr)
+	busy.Write([]byte("\x0bhalf a fr"))
+	waitUntil(func() bool { return s.connCount() == 1 && s.idleCount() == 0 })
+	refused := dialRaw(t, addr)
+	waitClosed(t, refused)
+	if !strings.Contains(logs.String(), "connection refused: at the connection limit") {
 		t.Errorf("log:\n%s", logs)
 	}
-	first.Close()
-	waitUntil(func() bool { return s.connCount() == 0 })
-	third := dialRaw(t, addr)
-	if got := exchange(t, third, NewReader(third, 0), "third"); got != "ACK third" {
+	busy.Write([]byte("ame\x1c\x0d"))
+	if f, err := NewReader(busy, 0).ReadFrame(); err != nil || string(f.Data) != "ACK half a frame" {
+		t.Fatalf("the frame in progress got %q, %v", f.Data, err)
+	}
+}
+
+// Bytes that start no frame are not activity: a connection trickling them is as idle as
+// a silent one, and gives way to a sender.
+func TestAConnectionTricklingBytesOutsideFramesGivesWayToANewOne(t *testing.T) {
+	s := &Server{Handler: echo, MaxConns: 1}
+	addr, _ := serve(t, s)
+	trickler := dialRaw(t, addr)
+	go func() {
+		for {
+			if _, err := trickler.Write([]byte("junk\n")); err != nil {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	waitUntil(func() bool { return s.connCount() == 1 })
+	nc := dialRaw(t, addr)
+	if got := exchange(t, nc, NewReader(nc, 0), "sender"); got != "ACK sender" {
 		t.Fatalf("answer %q", got)
+	}
+	waitClosed(t, trickler)
+}
+
+// Over MaxConnsPerAddr, an address's new connection takes the place of its own
+// longest-idle one, even when another address's connection has been idle longer.
+func TestOneAddressOverItsLimitClosesItsOwnIdleConnectionsNotAnothers(t *testing.T) {
+	s := &Server{Handler: echo, MaxConns: 10, MaxConnsPerAddr: 2}
+	addr, logs := serve(t, s)
+	sender := dialRaw(t, addr)
+	senderR := NewReader(sender, 0)
+	if got := exchange(t, sender, senderR, "first"); got != "ACK first" {
+		t.Fatalf("answer %q", got)
+	}
+	var others []net.Conn
+	for i := range 3 {
+		others = append(others, dialFrom(t, "127.0.0.2", addr))
+		waitUntil(func() bool { return s.connCount() == 1+min(i+1, 2) && s.addrCount("127.0.0.2") == min(i+1, 2) })
+	}
+	waitClosed(t, others[0])
+	if got := exchange(t, sender, senderR, "second"); got != "ACK second" {
+		t.Fatalf("the other address's connection: answer %q", got)
+	}
+	if !strings.Contains(logs.String(), "limit=\"connections per address\"") {
+		t.Errorf("log:\n%s", logs)
+	}
+}
+
+func TestANewConnectionWithoutAFrameIsClosedAfterTheFirstFrameTimeout(t *testing.T) {
+	addr, logs := serve(t, &Server{Handler: echo, FirstFrameTimeout: 20 * time.Millisecond})
+	silent := dialRaw(t, addr)
+	trickler := dialRaw(t, addr)
+	go func() {
+		for {
+			if _, err := trickler.Write([]byte("x")); err != nil {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	waitClosed(t, silent)
+	waitClosed(t, trickler)
+	if strings.Count(logs.String(), "no frame since it opened") != 2 {
+		t.Errorf("log:\n%s", logs)
+	}
+}
+
+func TestAConnectionSendingTooManyBytesOutsideAFrameIsClosed(t *testing.T) {
+	addr, logs := serve(t, &Server{Handler: echo, MaxSkippedBytes: 100})
+	nc := dialRaw(t, addr)
+	r := NewReader(nc, 0)
+	nc.Write([]byte(strings.Repeat("x", 90)))
+	if got := exchange(t, nc, r, "under the limit"); got != "ACK under the limit" {
+		t.Fatalf("answer %q", got)
+	}
+	nc.Write([]byte(strings.Repeat("x", 101)))
+	waitClosed(t, nc)
+	if !strings.Contains(logs.String(), "too many bytes outside a frame") {
+		t.Errorf("log:\n%s", logs)
 	}
 }
 
@@ -274,4 +378,37 @@ func TestAPlainConnectionHasNoTLSState(t *testing.T) {
 	if !plain.Load() {
 		t.Fatal("Conn.TLS() is not nil on plain TCP")
 	}
+}
+
+// idleCount is the number of connections waiting for a frame.
+func (s *Server) idleCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for c := range s.conns {
+		if c.idle {
+			n++
+		}
+	}
+	return n
+}
+
+// addrCount is the number of connections the server holds from ip.
+func (s *Server) addrCount(ip string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.perAddr[ip]
+}
+
+// dialFrom opens a plain connection from the loopback address ip (127.0.0.2: another
+// sender), closed at the end of the test.
+func dialFrom(t *testing.T, ip, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc
 }
