@@ -140,14 +140,7 @@ func sourceTLS(n *engine.Node, e *engine.Engine, l *engine.Listener) {
 		}
 		return
 	}
-	rel := func(p string) string {
-		if p != "" && !filepath.IsAbs(p) {
-			return filepath.Join(e.Dir, p)
-		}
-		return p
-	}
-	cert, key, ca := rel(t.Secret("cert", true, "")), rel(t.Secret("key", true, "")), rel(t.Secret("client_ca", false, ""))
-	t.CheckUnknown()
+	cert, key, ca := readTLSFiles(t, e)
 	if cert == "" || key == "" {
 		return
 	}
@@ -163,6 +156,20 @@ func sourceTLS(n *engine.Node, e *engine.Engine, l *engine.Listener) {
 	case !sameTLS(l.TLS, cfg):
 		t.Errorf("listener %s already has another tls block (%s): sources sharing a listener share its TLS", l.Addr, l.TLSFrom)
 	}
+}
+
+// readTLSFiles reads a listener's tls block (cert, key, client_ca), relative to the
+// configuration's folder.
+func readTLSFiles(t *engine.Node, e *engine.Engine) (cert, key, clientCA string) {
+	rel := func(p string) string {
+		if p != "" && !filepath.IsAbs(p) {
+			return filepath.Join(e.Dir, p)
+		}
+		return p
+	}
+	cert, key, clientCA = rel(t.Secret("cert", true, "")), rel(t.Secret("key", true, "")), rel(t.Secret("client_ca", false, ""))
+	t.CheckUnknown()
+	return cert, key, clientCA
 }
 
 // sameTLS compares what matters of two server configurations built from files.

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"maps"
 	"net"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -166,14 +165,7 @@ func mllpTLS(n *engine.Node, e *engine.Engine, set *mllpSettings) {
 	if t == nil {
 		return
 	}
-	rel := func(p string) string {
-		if p != "" && !filepath.IsAbs(p) {
-			return filepath.Join(e.Dir, p)
-		}
-		return p
-	}
-	cert, key, ca := rel(t.Secret("cert", true, "")), rel(t.Secret("key", true, "")), rel(t.Secret("client_ca", false, ""))
-	t.CheckUnknown()
+	cert, key, ca := readTLSFiles(t, e)
 	set.tlsFiles = cert + "|" + key + "|" + ca
 	set.clientCA = ca != ""
 	if cert == "" || key == "" {
