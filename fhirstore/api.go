@@ -3,6 +3,7 @@ package fhirstore
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -185,9 +186,10 @@ func (a *API) checkID(w http.ResponseWriter, rtype, id string) bool {
 	return true
 }
 
-// pageParams reads _count (default: all) and _offset for history, refusing anything else.
+// pageParams reads _count (default 20, as search's; at most maxCount) and _offset for
+// history, refusing anything else.
 func pageParams(q url.Values, allowed ...string) (count, offset int, err *Error) {
-	count = -1
+	count = defaultCount
 	for k, vs := range q {
 		if !slices.Contains(allowed, k) {
 			return 0, 0, invalid("parameter %q is not supported on history (expected _count or _offset)", k)
@@ -254,7 +256,9 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 func writeOutcome(w http.ResponseWriter, err error) {
 	var fe *Error
 	if !errors.As(err, &fe) {
-		fe = &Error{Status: http.StatusInternalServerError, Code: fhir.CodeException, Msg: err.Error()}
+		// The database's own words are for the operator's log, not for readers.
+		slog.Error("the FHIR store could not answer a request", "err", err)
+		fe = &Error{Status: http.StatusInternalServerError, Code: fhir.CodeException, Msg: "the FHIR store could not answer this request: try again later"}
 	}
 	writeJSON(w, fe.Status, fe.Outcome())
 }

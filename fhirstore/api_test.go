@@ -2,6 +2,7 @@ package fhirstore
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -205,4 +206,21 @@ func TestAPIBaseDeletedAndNotOpen(t *testing.T) {
 	}
 	api.SetStore(nil)
 	wantOutcome(t, "GET", base+"/Patient/p1", 503, "the FHIR store is not open")
+}
+
+// History answers a page of 20 versions unless _count says otherwise, with a next link, so
+// a resource with many versions is not read whole for every reader.
+func TestHistoryIsPagedLikeSearch(t *testing.T) {
+	s := openStore(t)
+	for i := range 25 {
+		apply(t, s, []byte(fmt.Sprintf(`{"resourceType":"Patient","id":"p1","gender":"%s","birthDate":"19%02d-01-01"}`, []string{"male", "female"}[i%2], 50+i)))
+	}
+	_, origin := serveAPI(t, s, "/")
+	h := getBundle(t, origin+"/Patient/p1/_history")
+	if h.Total != 25 || len(h.Entry) != 20 || h.link("next") == "" {
+		t.Errorf("history: total %d, %d entries, next %q; want 25, 20 and a next link", h.Total, len(h.Entry), h.link("next"))
+	}
+	if h := getBundle(t, origin+"/Patient/p1/_history?_count=100"); len(h.Entry) != 25 {
+		t.Errorf("_count=100: %d entries", len(h.Entry))
+	}
 }
