@@ -335,7 +335,8 @@ func TestARestartAfterACrashBetweenStoringAndMovingMovesTheFileWithoutStoringItA
 	}
 }
 
-// A Latin-1 file (MSH-18 8859/1) is stored as UTF-8 text, its charset in the metadata.
+// A Latin-1 file (MSH-18 8859/1) is stored as read, its charset in the metadata, and
+// routed as UTF-8 text.
 func TestALatin1FileIsReadInTheCharacterSetItsMSH18Names(t *testing.T) {
 	r := newFileRig(t, fileRoutesSettling("0s"))
 	latin1, err := os.ReadFile(filepath.Join("..", "hl7", "testdata", "charset", "adt_a01_8859-1.hl7"))
@@ -349,8 +350,11 @@ func TestALatin1FileIsReadInTheCharacterSetItsMSH18Names(t *testing.T) {
 	if len(ms) != 1 || ms[0].Status == engine.StatusError {
 		t.Fatalf("stored %d messages (%v), want one not in ERROR", len(ms), ms)
 	}
-	if !strings.Contains(ms[0].Raw, "FERNÁNDEZ^María^José") || ms[0].Meta["charset"] != "ISO-8859-1" {
-		t.Errorf("raw %.200q with charset %q: want UTF-8 text read from ISO-8859-1", ms[0].Raw, ms[0].Meta["charset"])
+	if !strings.Contains(ms[0].Raw, "FERN\xc1NDEZ^Mar\xeda^Jos\xe9") || !strings.HasPrefix(string(latin1), ms[0].Raw) || ms[0].Meta["charset"] != "ISO-8859-1" {
+		t.Errorf("raw %.200q with charset %q: want the file's ISO-8859-1 bytes", ms[0].Raw, ms[0].Meta["charset"])
+	}
+	if ms[0].Transformed == nil || !strings.Contains(*ms[0].Transformed, "FERNÁNDEZ^María^José") {
+		t.Errorf("transformed %v: want UTF-8 text read from ISO-8859-1", ms[0].Transformed)
 	}
 }
 

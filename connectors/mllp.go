@@ -305,9 +305,9 @@ func splitHL7(body []byte) (*hl7.Batch, []inMessage, error) {
 	return batch, msgs, nil
 }
 
-// inbound is the message as its channel gets it: its UTF-8 text, and a copy of the
-// source's meta with the character set it came in (charset, and charset-warning when
-// its label was wrong).
+// inbound is the message as its channel gets it: its UTF-8 text to parse, the bytes as
+// received to store as its raw content (Wire), and a copy of the source's meta with the
+// character set it came in (charset, and charset-warning when its label was wrong).
 func (m *inMessage) inbound(meta map[string]string, received time.Time) *engine.Inbound {
 	meta = maps.Clone(meta)
 	if meta == nil {
@@ -317,7 +317,7 @@ func (m *inMessage) inbound(meta map[string]string, received time.Time) *engine.
 	if len(m.warnings) > 0 {
 		meta["charset-warning"] = strings.Join(m.warnings, "; ")
 	}
-	return &engine.Inbound{DataType: transforms.HL7v2, Body: m.text, Meta: meta, ReceivedAt: received}
+	return &engine.Inbound{DataType: transforms.HL7v2, Body: m.text, Wire: m.raw, Meta: meta, ReceivedAt: received}
 }
 
 // connMeta is what a message's metadata says of the connection it came on.

@@ -335,9 +335,58 @@ func TestMLLPReadsLatin1AndItsUTF8TwinAlike(t *testing.T) {
 	if pid(stored[0]) != pid(stored[1]) || !strings.Contains(pid(stored[1]), "MÜLLER^José") {
 		t.Errorf("transformed PID differs:\n%q\n%q", pid(stored[0]), pid(stored[1]))
 	}
-	if !strings.Contains(stored[1].Raw, "|KÖLN|") || stored[1].Meta["charset"] != "ISO-8859-1" || stored[0].Meta["charset"] != "UTF-8" {
-		t.Errorf("stored raw %q meta %v: want UTF-8 text, charset ISO-8859-1", stored[1].Raw, stored[1].Meta)
+	// The raw content is the bytes as received, Latin-1; what the destinations get (the
+	// transformed content) is UTF-8, as the scripts saw it.
+	if stored[1].Raw != string(latin1) || stored[1].Meta["charset"] != "ISO-8859-1" || stored[0].Meta["charset"] != "UTF-8" {
+		t.Errorf("stored raw %q meta %v: want the Latin-1 bytes sent %q, charset ISO-8859-1", stored[1].Raw, stored[1].Meta, latin1)
 	}
+	if stored[0].Raw != utf8 {
+		t.Errorf("stored raw %q: want the UTF-8 message sent", stored[0].Raw)
+	}
+	if !strings.Contains(*stored[1].Transformed, "|KÖLN|") {
+		t.Errorf("transformed %q: want UTF-8 text", *stored[1].Transformed)
+	}
+	// Reprocessing reads the stored bytes in their character set again.
+	res, err := eng.Reprocess(context.Background(), stored[1].ID, nil, "")
+	if err != nil || res.Status != engine.StatusTransformed {
+		t.Fatalf("reprocess: %v %v %v", res.Status, res.Err, err)
+	}
+	again := getMessage(t, eng, res.MessageID)
+	if again.Raw != string(latin1) || again.Transformed == nil || *again.Transformed != *stored[1].Transformed {
+		t.Errorf("reprocessed raw %q transformed %v: want the Latin-1 bytes and %q", again.Raw, again.Transformed, *stored[1].Transformed)
+	}
+}
+
+// A Latin-1 message that no script changes is stored as received, and its
+// destinations get it in UTF-8.
+func TestMLLPStoresLatin1AsReceivedAndRoutesUTF8(t *testing.T) {
+	routes := strings.Replace(mllpRoutes, `    filter:
+      - 'get("MSH-9.1") in ["ADT", "ORU"]'
+    transform:
+      - 'set("PID-5.1", upper(get("PID-5.1")))'
+      - 'get("PID-8") != "X" || setBody(1/0)'
+`, "", 1)
+	eng, addr, _ := startMLLP(t, routes)
+	c := dialMLLP(t, addr, nil)
+	text := strings.Replace(mllpADT("CS-3", "Müller"), "|P|2.4\r", "|P|2.4||||||8859/1\r", 1)
+	latin1 := bytes.ReplaceAll(bytes.ReplaceAll([]byte(text), []byte("ü"), []byte{0xFC}), []byte("é"), []byte{0xE9})
+	a := splitACK(t, sendMLLP(t, c, string(latin1)))
+	if a.field("MSA", 0, 1) != "AA" {
+		t.Fatalf("answer %q, want AA", a.raw)
+	}
+	m := getMessage(t, eng, messageIDOf(t, a, 0))
+	if m.Raw != string(latin1) || m.Transformed == nil || *m.Transformed != text {
+		t.Fatalf("stored raw %q transformed %v: want the Latin-1 bytes sent, and the UTF-8 text %q", m.Raw, m.Transformed, text)
+	}
+	out := filepath.Join(filepath.Dir(eng.StorePath), "out")
+	waitFor(t, "the delivered file", func() bool {
+		files, _ := filepath.Glob(filepath.Join(out, "*"))
+		if len(files) != 1 {
+			return false
+		}
+		b, _ := os.ReadFile(files[0])
+		return string(b) == text
+	})
 }
 
 // A message over max_message_bytes is answered AR naming its control id, and the

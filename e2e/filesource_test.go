@@ -91,8 +91,8 @@ func TestFileDropFolderIsReadByTheBinaryAndARestartStoresNothingTwice(t *testing
 	}
 	for _, m := range ms {
 		m = j.WaitMessage(t, m.ID, "SENT", func(m APIMessage) bool { return m.Status == "SENT" })
-		if m.ControlID == "MSG-20240213-000123" && (!strings.Contains(m.Raw, "FERNÁNDEZ^María^José") || m.Meta["charset"] != "ISO-8859-1" || m.Meta["filename"] != "adt-latin1.hl7") {
-			t.Errorf("the Latin-1 ADT: raw %.120q meta %v, want UTF-8 text, charset ISO-8859-1, its filename", m.Raw, m.Meta)
+		if m.ControlID == "MSG-20240213-000123" && (m.Transformed == nil || !strings.Contains(*m.Transformed, "FERNÁNDEZ^María^José") || !strings.Contains(m.Raw, "FERN\uFFFDNDEZ^Mar\uFFFDa^Jos\uFFFD") || m.Meta["charset"] != "ISO-8859-1" || m.Meta["filename"] != "adt-latin1.hl7") {
+			t.Errorf("the Latin-1 ADT: raw %.120q transformed %v meta %v, want the Latin-1 bytes as raw, UTF-8 text as transformed, charset ISO-8859-1, its filename", m.Raw, m.Transformed, m.Meta)
 		}
 	}
 	if reason, _ := os.ReadFile(filepath.Join(in, "error", "note.hl7.reason")); !strings.Contains(string(reason), "holds no HL7v2 message") {

@@ -62,7 +62,8 @@ func TestMLLPSendCommandSendsToARunningJunction(t *testing.T) {
 	if len(ms) != 6 {
 		t.Errorf("%d messages logged, want 6", len(ms))
 	}
-	// The Latin-1 file is stored as the same text as its UTF-8 twin.
+	// The Latin-1 file is routed as the same text as its UTF-8 twin; its raw content is
+	// the bytes received (the API shows the Latin-1 letters as U+FFFD).
 	charsets := map[string]bool{}
 	for _, m := range ms {
 		if m.ControlID != "MSG-20240213-000123" {
@@ -70,8 +71,15 @@ func TestMLLPSendCommandSendsToARunningJunction(t *testing.T) {
 		}
 		d := j.Message(t, m.ID)
 		charsets[d.Meta["charset"]] = true
-		if !strings.Contains(d.Raw, "|FERNÁNDEZ^María^José^^Ms|") {
-			t.Errorf("message %d (%s) raw %.300q: want FERNÁNDEZ^María^José in UTF-8", m.ID, d.Meta["charset"], d.Raw)
+		routed := d.Raw
+		if d.Transformed != nil {
+			routed = *d.Transformed
+		}
+		if !strings.Contains(routed, "|FERNÁNDEZ^María^José^^Ms|") {
+			t.Errorf("message %d (%s) content routed %.300q: want FERNÁNDEZ^María^José in UTF-8", m.ID, d.Meta["charset"], routed)
+		}
+		if d.Meta["charset"] == "ISO-8859-1" && !strings.Contains(d.Raw, "|FERN\uFFFDNDEZ^Mar\uFFFDa^Jos\uFFFD^^Ms|") {
+			t.Errorf("message %d raw %.300q: want the Latin-1 bytes as received", m.ID, d.Raw)
 		}
 	}
 	if !charsets["UTF-8"] || !charsets["ISO-8859-1"] {

@@ -51,8 +51,16 @@ type DestinationRuntime struct {
 
 // Inbound is a message as a source hands it over.
 type Inbound struct {
-	DataType     string
-	Body         []byte
+	DataType string
+	// Body is the content the channel parses, filters and transforms (for HL7v2 from
+	// the MLLP and file sources: the message decoded to UTF-8 by its MSH-18).
+	Body []byte
+	// Wire, when set, is the content as received (before any character set decoding):
+	// it is stored as the message's raw content, unchanged, while Body is what is
+	// parsed. A routed message whose content differs from Wire then has Body (or what
+	// the transforms made of it) stored as its transformed content, which is what its
+	// destinations get.
+	Wire         []byte
 	Meta         map[string]string
 	SourceDomain string
 	OrgCode      string
@@ -67,6 +75,14 @@ type Inbound struct {
 	// Parsed, when the source has parsed the content already (with transforms.Parse),
 	// spares parsing it twice.
 	Parsed *transforms.Message
+}
+
+// raw is the content to store as the message's raw content: Wire when set, else Body.
+func (in *Inbound) raw() []byte {
+	if in.Wire != nil {
+		return in.Wire
+	}
+	return in.Body
 }
 
 // Result is what became of an inbound message.
@@ -101,7 +117,7 @@ func (c *Channel) Process(ctx context.Context, in *Inbound) Result {
 		SourceDomain: in.SourceDomain,
 		OrgCode:      in.OrgCode,
 		Meta:         in.Meta,
-		Raw:          in.Body,
+		Raw:          in.raw(),
 		DedupKey:     in.DedupKey,
 		OriginalID:   in.OriginalID,
 	}
@@ -129,6 +145,11 @@ func (c *Channel) Process(ctx context.Context, in *Inbound) Result {
 				nm.Status, nm.Error = StatusError, err.Error()
 				res.Status, res.Err = StatusError, err
 			} else {
+				if out == nil && in.Wire != nil {
+					// Untransformed, but the destinations get the content as parsed
+					// (UTF-8), not the bytes received: the store keeps it unless equal.
+					out = in.Body
+				}
 				nm.Transformed = out
 				nm.Destinations = c.destinationNames()
 			}
@@ -160,7 +181,7 @@ func (c *Channel) Refuse(ctx context.Context, in *Inbound, reason string) (int64
 	}
 	nm := &NewMessage{
 		Channel: c.Name, ReceivedAt: in.ReceivedAt, Status: StatusError, DataType: in.DataType,
-		SourceDomain: in.SourceDomain, OrgCode: in.OrgCode, Meta: in.Meta, Raw: in.Body, Error: reason,
+		SourceDomain: in.SourceDomain, OrgCode: in.OrgCode, Meta: in.Meta, Raw: in.raw(), Error: reason,
 	}
 	if msg, err := transforms.Parse(in.DataType, in.Body, in.Meta); err == nil {
 		nm.ControlID = msg.ControlID()

@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"junction/hl7"
+	"junction/transforms"
 )
 
 // Operator actions: resend, reprocess, pause and resume. The admin API calls these; each
@@ -100,12 +103,18 @@ func (e *Engine) Reprocess(ctx context.Context, id int64, content []byte, detail
 	if !ch.Enabled {
 		return Result{}, opErrorf("channel %s is disabled", ch.Name)
 	}
-	body, kind := []byte(m.Raw), "reprocess"
+	body, wire, kind := []byte(m.Raw), []byte(nil), "reprocess"
 	if content != nil {
 		body, kind = content, "reprocess-edited"
+	} else if m.DataType == transforms.HL7v2 && m.Meta["charset"] != "" {
+		// The MLLP and file sources store HL7v2 as received, in the character set its
+		// MSH-18 names (meta charset): read it again as they did. (Content stored as
+		// UTF-8 text, as before raw kept the bytes received, reads as UTF-8.)
+		wire = body
+		body, _, _ = hl7.DecodeCharset(body)
 	}
 	res := ch.Process(ctx, &Inbound{
-		DataType: m.DataType, Body: body, Meta: m.Meta, SourceDomain: m.SourceDomain, OrgCode: m.OrgCode,
+		DataType: m.DataType, Body: body, Wire: wire, Meta: m.Meta, SourceDomain: m.SourceDomain, OrgCode: m.OrgCode,
 		ReceivedAt: time.Now(), OriginalID: id,
 	})
 	if res.StoreErr != nil {

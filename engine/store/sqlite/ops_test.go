@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -129,6 +130,20 @@ func TestSearchAndFilters(t *testing.T) {
 	st, err := s.SearchStatus(ctx)
 	if err != nil || st.IndexedThrough != f || st.LatestID != f {
 		t.Errorf("search status %+v %v", st, err)
+	}
+}
+
+// Raw content stored as received in Latin-1 (a message never routed, so with no UTF-8
+// transformed content) is indexed as the text it is.
+func TestSearchFindsLatin1Raw(t *testing.T) {
+	s := openTest(t, Options{})
+	m := hl7Msg("adt", "L-1", "Fernandez", "epr")
+	m.Raw = bytes.ReplaceAll(bytes.Replace(m.Raw, []byte("Fernandez"), []byte("M\xfcller"), 1), []byte("|P|2.4\r"), []byte("|P|2.4||||||8859/1\r"))
+	m.Status, m.Error, m.Destinations = engine.StatusFiltered, "filtered by x", nil
+	id := mustAccept(t, s, m)
+	waitIndexed(t, s, id)
+	if got := list(t, s, engine.MessageFilter{Text: "müller"}); !slices.Equal(got, []int64{id}) {
+		t.Errorf("müller: got %v, want %v (raw %q)", got, []int64{id}, m.Raw)
 	}
 }
 

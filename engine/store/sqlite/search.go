@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"junction/engine"
+	"junction/hl7"
 )
 
 // Full-text search.
@@ -113,6 +114,11 @@ func (s *Store) readIndexBatch(ctx context.Context, cursor int64, maxDocs, maxBy
 		var raw, transformed []byte
 		if err := rows.Scan(&id, &errText, &raw, &transformed); err != nil {
 			return nil, cursor, err
+		}
+		if !utf8.Valid(raw) {
+			// Raw content is stored as received: HL7v2 in the character set its MSH-18
+			// names (Latin-1, …). Index it as the text it is.
+			raw, _, _ = hl7.DecodeCharset(raw)
 		}
 		body := make([]byte, 0, len(raw)+len(errText)+2)
 		body = append(body, raw...)
