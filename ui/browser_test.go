@@ -210,6 +210,8 @@ func TestBrowser(t *testing.T) {
 	smith1 := h.post(hl7("ADT^A01", "201", "Smith", ""))
 	jones := h.post(hl7("ADT^A01", "202", "Jones", ""))
 	smithFiltered := h.post(hl7("SIU^S12", "203", "Smith", ""))
+	// Only the next message may meet the receiver down: the ones before are delivered first.
+	h.waitSettled()
 	h.rc.down.Store(true)
 	failed := h.post(hl7("ADT^A01", "204", "Smith", ""))
 	h.waitStatus(failed, "downstream", engine.StatusError)
