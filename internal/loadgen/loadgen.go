@@ -192,21 +192,24 @@ func Run(ctx context.Context, req Request, concurrency int, d time.Duration, opt
 		tallies[i] = &workers[i].tally
 	}
 
+	return drive(ctx, cancel, d+o.grace, d, tallies, func(i int, deadline time.Time) {
+		workers[i].run(ctx, deadline)
+	}), ctx.Err()
+}
+
+// drive runs run(i, deadline) for every worker i at once until d has passed, cancels
+// the requests still in flight at hard (cancel), and sums the workers' tallies.
+func drive(ctx context.Context, cancel context.CancelFunc, hard, d time.Duration, tallies []*tally, run func(i int, deadline time.Time)) Result {
 	start := time.Now()
 	deadline := start.Add(d)
-	hard := time.AfterFunc(d+o.grace, cancel)
-	defer hard.Stop()
-
+	timer := time.AfterFunc(hard, cancel)
+	defer timer.Stop()
 	var wg sync.WaitGroup
-	for _, w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w.run(ctx, deadline)
-		}()
+	for i := range tallies {
+		wg.Go(func() { run(i, deadline) })
 	}
 	wg.Wait()
-	return summarize(concurrency, time.Since(start), tallies), ctx.Err()
+	return summarize(len(tallies), time.Since(start), tallies)
 }
 
 func checkArgs(concurrency int, d time.Duration) error {

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -65,22 +64,10 @@ func RunMLLP(ctx context.Context, req MLLPRequest, concurrency int, d time.Durat
 		tallies[i] = &workers[i].tally
 	}
 
-	start := time.Now()
-	deadline := start.Add(d)
-	hard := time.AfterFunc(d+o.grace, cancel)
-	defer hard.Stop()
-
-	var wg sync.WaitGroup
-	for _, w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer w.client.Close()
-			w.run(ctx, reqCtx, deadline)
-		}()
-	}
-	wg.Wait()
-	return summarize(concurrency, time.Since(start), tallies), ctx.Err()
+	return drive(ctx, cancel, d+o.grace, d, tallies, func(i int, deadline time.Time) {
+		defer workers[i].client.Close()
+		workers[i].run(ctx, reqCtx, deadline)
+	}), ctx.Err()
 }
 
 type mllpWorker struct {
