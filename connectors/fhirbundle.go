@@ -80,7 +80,6 @@ func buildFHIRBundle(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 		return
 	}
 	verifier := sourceAuth(n, e)
-	ch.Open = verifier == nil
 	l := e.Listener(listen, n.Raw("listen").Line, n.Path+".listen")
 	sourceTLS(n, e, l)
 	sourceLimits(n, l)

@@ -87,7 +87,6 @@ func buildIngest(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 	}
 	r.maxBody = n.Size("max_body", 10<<20)
 	r.verifier = sourceAuth(n, e)
-	ch.Open = r.verifier == nil
 	ch.DataTypes = types
 	ch.SourceInfo = fmt.Sprintf("ingest %s%s source-domain=%s data-type=%s", listen, ingestPath, domain, strings.Join(types, ","))
 	if listen == "" || domain == "" || !ch.Enabled {

@@ -138,7 +138,6 @@ func buildMLLP(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 		n.ErrorAt(y, n.Path+".auth", "auth: none says the listener is open, but tls.client_ca requires client certificates: remove one")
 	}
 	ch.DataTypes = []string{transforms.HL7v2}
-	ch.Open = !set.clientCA
 	ch.SourceInfo = "mllp " + listen
 	if r.match != nil {
 		ch.SourceInfo += " " + r.match.String()

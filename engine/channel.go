@@ -28,8 +28,6 @@ type Channel struct {
 	Destinations []*DestinationRuntime
 	// SourceInfo is a one-line description of the source for listings (e.g. "ingest :8000 emergency-care").
 	SourceInfo string
-	// Open is set by a network source that takes messages without credentials (no auth).
-	Open bool
 
 	engine *Engine
 }
