@@ -8,23 +8,22 @@ import (
 	"time"
 
 	"junction/auth"
-	"junction/engine"
 )
 
 // A listener charges each request with a body against its memory budget before its
-// routes read the body (engine.Listener.Admit). Sources that check tokens check them
+// routes read the body (httpListener.admit). Sources that check tokens check them
 // first, from the headers alone, so that a sender without a valid token holds nothing of
 // the budget while its body (slowly, perhaps) arrives.
 
 // addAdmit adds f to the checks l makes before charging a request; each sees the request
 // the previous one let through.
-func addAdmit(l *engine.Listener, f func(w http.ResponseWriter, r *http.Request) (*http.Request, bool)) {
-	prev := l.Admit
+func addAdmit(l *httpListener, f func(w http.ResponseWriter, r *http.Request) (*http.Request, bool)) {
+	prev := l.admit
 	if prev == nil {
-		l.Admit = f
+		l.admit = f
 		return
 	}
-	l.Admit = func(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
+	l.admit = func(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
 		r, ok := prev(w, r)
 		if !ok {
 			return nil, false

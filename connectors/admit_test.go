@@ -28,7 +28,7 @@ channels:
     destinations:
       - { name: archive, type: file, dir: out }
 `)
-	addr := eng.Listeners()[0].BoundAddr()
+	addr := eng.BoundAddr("HTTP")
 	// Each would take the whole budget (16 x 1 MB) if it were charged.
 	for i := range 3 {
 		c, err := net.Dial("tcp", addr)
@@ -50,7 +50,7 @@ channels:
 	if status != 401 || !strings.Contains(body, "MSA|AR|8457239|") {
 		t.Errorf("no token: %d %q", status, body)
 	}
-	if m := eng.Listeners()[0].Memory(); m.Peak > 16*int64(len(adtA01))*3 {
+	if m := firstHTTP(eng).Memory(); m.Peak > 16*int64(len(adtA01))*3 {
 		t.Errorf("peak charge %d: the stalled senders were charged", m.Peak)
 	}
 }

@@ -31,43 +31,40 @@ var sourceSecurityFields = []engine.FieldSpec{
 }
 
 // sourceLimits reads a source's limits block onto its listener (shared by its sources:
-// they must agree), raises the listener's MaxBody to the source's max_body, and has the
-// listener turn requests away in the source's protocol (refuseOverloaded).
-func sourceLimits(n *engine.Node, l *engine.Listener) {
-	if l.Refuse == nil {
-		l.Refuse = refuseOverloaded(l)
-	}
+// they must agree) and raises the listener's maxBody to the source's max_body.
+func sourceLimits(n *engine.Node, l *httpListener) {
 	body := declaredMaxBody(n)
-	l.MaxBody = max(l.MaxBody, body)
+	l.maxBody = max(l.maxBody, body)
 	m := n.Map("limits", false)
 	if m == nil {
-		if l.Limits.MaxMemory > 0 && engine.MemoryFactor*body > l.Limits.MaxMemory {
+		if l.limits.maxMemory > 0 && engine.MemoryFactor*body > l.limits.maxMemory {
 			at, path := n.Raw("max_body"), n.Path+".max_body"
 			if at == nil {
 				at, path = n.Y, n.Path
 			}
 			n.ErrorAt(at, path, "max_body %s needs %s of the listener's memory budget (%d × the body), more than its limits.max_memory of %s (%s): raise max_memory or lower max_body",
-				humanSize(body), humanSize(engine.MemoryFactor*body), engine.MemoryFactor, humanSize(l.Limits.MaxMemory), l.LimitsFrom)
+				humanSize(body), humanSize(engine.MemoryFactor*body), engine.MemoryFactor, humanSize(l.limits.maxMemory), l.limitsFrom)
 		}
 		return
 	}
-	lim := engine.ListenerLimits{
-		ReadHeaderTimeout: m.Duration("read_header_timeout", engine.DefaultLimits.ReadHeaderTimeout),
-		ReadTimeout:       m.Duration("read_timeout", engine.DefaultLimits.ReadTimeout),
-		WriteTimeout:      m.Duration("write_timeout", engine.DefaultLimits.WriteTimeout),
-		MaxConcurrent:     m.Int("max_concurrent", engine.DefaultLimits.MaxConcurrent, 1),
-		MaxMemory:         m.Size("max_memory", 0),
+	d := defaultHTTPLimits
+	lim := httpLimits{
+		readHeaderTimeout: m.Duration("read_header_timeout", d.readHeaderTimeout),
+		readTimeout:       m.Duration("read_timeout", d.readTimeout),
+		writeTimeout:      m.Duration("write_timeout", d.writeTimeout),
+		maxConcurrent:     m.Int("max_concurrent", d.maxConcurrent, 1),
+		maxMemory:         m.Size("max_memory", 0),
 	}
 	m.CheckUnknown()
 	where := fmt.Sprintf("%s:%d", n.File, m.Line())
-	if l.LimitsFrom != "" && l.Limits != lim {
-		m.Errorf("listener %s already has other limits (%s): sources sharing a listener share its limits", l.Addr, l.LimitsFrom)
+	if l.limitsFrom != "" && l.limits != lim {
+		m.Errorf("listener %s already has other limits (%s): sources sharing a listener share its limits", l.addr, l.limitsFrom)
 		return
 	}
-	l.Limits, l.LimitsFrom = lim, where
-	if need := engine.MemoryFactor * l.MaxBody; lim.MaxMemory > 0 && need > lim.MaxMemory {
+	l.limits, l.limitsFrom = lim, where
+	if need := engine.MemoryFactor * l.maxBody; lim.maxMemory > 0 && need > lim.maxMemory {
 		m.ErrorAt(m.Raw("max_memory"), m.Path+".max_memory", "%s cannot hold one request of the listener's largest max_body, %s (each is charged %d × its body: %s): raise max_memory or lower max_body",
-			humanSize(lim.MaxMemory), humanSize(l.MaxBody), engine.MemoryFactor, humanSize(need))
+			humanSize(lim.maxMemory), humanSize(l.maxBody), engine.MemoryFactor, humanSize(need))
 	}
 }
 
@@ -132,11 +129,11 @@ func sourceAuth(n *engine.Node, e *engine.Engine) *auth.Verifier {
 
 // sourceTLS reads a source's tls block onto its listener. Sources sharing a listener must
 // give it the same block.
-func sourceTLS(n *engine.Node, e *engine.Engine, l *engine.Listener) {
+func sourceTLS(n *engine.Node, e *engine.Engine, l *httpListener) {
 	t := n.Map("tls", false)
 	if t == nil {
-		if l.TLSFrom != "" {
-			n.Errorf("listener %s serves HTTPS (%s); give this source the same tls block", l.Addr, l.TLSFrom)
+		if l.tlsFrom != "" {
+			n.Errorf("listener %s serves HTTPS (%s); give this source the same tls block", l.addr, l.tlsFrom)
 		}
 		return
 	}
@@ -151,10 +148,10 @@ func sourceTLS(n *engine.Node, e *engine.Engine, l *engine.Listener) {
 	}
 	where := fmt.Sprintf("%s:%d", n.File, t.Line())
 	switch {
-	case l.TLS == nil && l.TLSFrom == "":
-		l.TLS, l.TLSFrom = cfg, where
-	case !sameTLS(l.TLS, cfg):
-		t.Errorf("listener %s already has another tls block (%s): sources sharing a listener share its TLS", l.Addr, l.TLSFrom)
+	case l.tls == nil && l.tlsFrom == "":
+		l.tls, l.tlsFrom = cfg, where
+	case !sameTLS(l.tls, cfg):
+		t.Errorf("listener %s already has another tls block (%s): sources sharing a listener share its TLS", l.addr, l.tlsFrom)
 	}
 }
 

@@ -75,7 +75,7 @@ channels:
     destinations:
       - { name: archive, type: file, dir: out }
 `)
-	url := "http://" + eng.Listeners()[0].BoundAddr() + "/$ingest"
+	url := "http://" + eng.BoundAddr("HTTP") + "/$ingest"
 	good := auth.TokenClaims{Organisations: []string{"r0d"}, Categories: []string{"emergency-care"}}
 	expired := good
 	expired.TTL = -time.Minute
@@ -154,7 +154,7 @@ channels:
         - "%[1]s/hl7.fhir.dk.core#1.1.0.tgz"
       auth: { issuer: "https://idp.example/realms/exchange", audience: junction, pem: [%[2]s] }
 `, pkgs, keys.Public))
-	base := "http://" + eng.Listeners()[0].BoundAddr() + "/fhir/Bundle/"
+	base := "http://" + eng.BoundAddr("HTTP") + "/fhir/Bundle/"
 	bundle := seedBundle(t)
 	other := token(t, keys.Private, auth.TokenClaims{Organisations: []string{"999999999999999"}})
 	status, hdr, body := request(t, "PUT", base+seedID, "application/fhir+json", bundle, "Authorization", "Bearer "+other)
@@ -226,7 +226,7 @@ channels:
       domain: emergency-care
       tls: { cert: `+dir+`/server.pem, key: `+dir+`/server.key, client_ca: `+dir+`/ca.pem }
 `)
-	url := "https://" + eng.Listeners()[0].BoundAddr() + "/$ingest"
+	url := "https://" + eng.BoundAddr("HTTP") + "/$ingest"
 	send := func(certs []tls.Certificate) (*http.Response, error) {
 		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: certs}}}
 		req, _ := http.NewRequest("POST", url, strings.NewReader(adtA01))
@@ -298,7 +298,7 @@ channels:
       domain: emergency-care
       limits: { max_concurrent: 1, read_header_timeout: 300ms, read_timeout: 5s }
 `)
-	addr := eng.Listeners()[0].BoundAddr()
+	addr := eng.BoundAddr("HTTP")
 	// A request whose body never fully arrives holds the only slot.
 	slow, err := net.Dial("tcp", addr)
 	if err != nil {

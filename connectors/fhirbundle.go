@@ -80,15 +80,12 @@ func buildFHIRBundle(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 		return
 	}
 	verifier := sourceAuth(n, e)
-	l := e.Listener(listen, n.Raw("listen").Line, n.Path+".listen")
-	sourceTLS(n, e, l)
-	sourceLimits(n, l)
-	key := "fhir-bundle " + base
-	ep, _ := l.Values[key].(*bundleEndpoint)
+	l := httpSource(n, e, listen, verifier)
+	ep := l.bundles[base]
 	if ep == nil {
 		ep = &bundleEndpoint{base: base, eng: e}
-		l.Values[key] = ep
-		l.Router.Route(base, ep.mount)
+		l.bundles[base] = ep
+		l.router.Route(base, ep.mount)
 		addAdmit(l, ep.admit)
 	}
 	for _, r := range ep.routes {
@@ -99,7 +96,6 @@ func buildFHIRBundle(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 		}
 	}
 	ep.routes = append(ep.routes, &bundleRoute{channel: ch, profiles: profiles, validator: v, verifier: verifier, openReads: authNone(n)})
-	addListenerAuth(l, verifier)
 	warnOpenSource(n, e, verifier, "stored Bundles (GET "+base+"/Bundle/{id})")
 	ep.maxBody = max(ep.maxBody, maxBody)
 }
@@ -429,12 +425,6 @@ func preferReturn(req *http.Request) string {
 	return "representation"
 }
 
-const fhirJSON = "application/fhir+json;charset=utf-8"
-
-func issue(code, diagnostics string) fhir.Issue {
-	return fhir.Issue{Severity: fhir.SeverityError, Code: code, Diagnostics: diagnostics}
-}
-
 // duplicateIssue is the Care Gateway's own error text, exactly.
 func duplicateIssue(key string) fhir.Issue {
 	return issue(fhir.CodeProcessing, fmt.Sprintf("DUPLICATE_ENTITY: Entity with id '%s' already exists", key))
@@ -481,10 +471,4 @@ func (ep *bundleEndpoint) validatorFailed(req *http.Request, route *bundleRoute,
 		i.Diagnostics = fmt.Sprintf("validation could not run on message %d; the operator has the details under message id %d", id, id)
 	}
 	return i
-}
-
-func writeOutcome(w http.ResponseWriter, status int, issues ...fhir.Issue) {
-	w.Header().Set("Content-Type", fhirJSON)
-	w.WriteHeader(status)
-	w.Write(fhir.NewOutcome(issues...).JSON())
 }

@@ -81,7 +81,7 @@ channels:
       - { name: sei2, type: http, method: PUT, url: "http://%[2]s/sei2/Bundle/{control_id}", retry: { backoff: 20ms } }
 `, pkgs, rcv.addr)
 	eng := runRoutes(t, cfg)
-	return eng, "http://" + eng.Listeners()[0].BoundAddr() + "/fhir"
+	return eng, "http://" + eng.BoundAddr("HTTP") + "/fhir"
 }
 
 type outcome struct {

@@ -143,7 +143,7 @@ channels:
       - { name: tx, type: fhir, url: "http://`+server.addr+`/tx/fhir/", retry: { backoff: 20ms } }
       - { name: each, type: fhir, mode: resources, url: "http://`+server.addr+`/each/fhir", retry: { backoff: 20ms } }
 `)
-	ingest := "http://" + eng.Listeners()[0].BoundAddr() + "/$ingest"
+	ingest := "http://" + eng.BoundAddr("HTTP") + "/$ingest"
 	patient := func(id string) map[string]any { return map[string]any{"resourceType": "Patient", "id": id} }
 
 	ok := settled(t, eng, sendFHIR(t, ingest, patient("ok-1")))
@@ -199,7 +199,7 @@ channels:
     destinations:
       - { name: hapi, type: fhir, url: "http://`+server.addr+`/fhir", headers: { Authorization: "Bearer t0ken" }, retry: { backoff: 20ms } }
 `)
-	url := "http://" + eng.Listeners()[0].BoundAddr() + "/$ingest"
+	url := "http://" + eng.BoundAddr("HTTP") + "/$ingest"
 	status, _, body := post(t, url, "POST", headers(), adtA01)
 	if status != 200 || !strings.Contains(body, "MSA|AA|") {
 		t.Fatalf("ingest: %d %q", status, body)
@@ -263,7 +263,7 @@ channels:
     destinations:
       - { name: archive, type: file, dir: out }
 `)
-	url := "http://" + eng.Listeners()[0].BoundAddr() + "/$ingest"
+	url := "http://" + eng.BoundAddr("HTTP") + "/$ingest"
 	bad := strings.Replace(adtA01, "|19800101|M", "|19801301|M", 1)
 	status, _, body := post(t, url, "POST", headers(), bad)
 	if status != 422 || !strings.Contains(body, "\rMSA|AE|8457239|") || !strings.Contains(body, `PID-7: \E\"19801301\E\" is not a valid date`) {
@@ -287,7 +287,7 @@ channels:
     destinations:
       - { name: store, type: fhir-store, path: fhir.db, serve: { listen: "127.0.0.1:0", base: /, auth: none } }
 `)
-	addr := eng.Listeners()[0].BoundAddr()
+	addr := eng.BoundAddr("HTTP")
 	status, _, body := post(t, "http://"+addr+"/$ingest", "POST", headers("data-type", "CSV"), "nhs,family\n1111111111,Smith\n2222222222,Jones\n")
 	if status != 200 {
 		t.Fatalf("ingest: %d %s", status, body)

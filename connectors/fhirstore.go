@@ -38,14 +38,10 @@ type fhirStoreDestination struct {
 	// Set when serving: the API, its listener, the base it claims there and where this
 	// destination is written, for other destinations' errors.
 	api      *fhirstore.API
-	listener *engine.Listener
+	listener *httpListener
 	base     string // "/" or e.g. "/fhir"
 	where    string
 }
-
-// claimPrefix marks what serves which base path in a listener's Values: the fhir-bundle
-// source uses "fhir-bundle /fhir", this destination "fhir-store /fhir".
-const claimPrefix = "fhir-store "
 
 func buildFHIRStore(n *engine.Node, e *engine.Engine) engine.Destination {
 	d := &fhirStoreDestination{path: n.String("path", false, "data/fhir.db")}
@@ -71,7 +67,7 @@ func buildFHIRStore(n *engine.Node, e *engine.Engine) engine.Destination {
 // serve registers the API on the listener, unless something already serves its base
 // there. Sources built later are checked again by Start.
 func (d *fhirStoreDestination) serve(sv *engine.Node, e *engine.Engine, listen, base string) {
-	l := e.Listener(listen, sv.Raw("listen").Line, sv.Path+".listen")
+	l := httpListenerFor(e, listen, sv.Raw("listen").Line, sv.Path+".listen")
 	api := fhirstore.NewAPI(base)
 	api.SetGuard(readGuard(sv, e, l))
 	shown := api.Base()
@@ -90,22 +86,22 @@ func (d *fhirStoreDestination) serve(sv *engine.Node, e *engine.Engine, listen, 
 	}
 	for _, pattern := range api.Patterns()[1:] {
 		probe := strings.NewReplacer("{type}", "Patient", "{id}", "x", "{vid}", "1").Replace(pattern)
-		if found := l.Router.Find(chi.NewRouteContext(), "GET", probe); found != "" {
+		if found := l.router.Find(chi.NewRouteContext(), "GET", probe); found != "" {
 			sv.ErrorAt(at, path, "GET %s on %s is already routed (to %s): give this store another serve.base", probe, listen, found)
 			return
 		}
 	}
 	// A source on this base may answer metadata for itself: then it keeps it.
-	metadata := l.Router.Find(chi.NewRouteContext(), "GET", api.Patterns()[0]) == ""
-	api.Register(l.Router, metadata)
-	l.Values[claimPrefix+shown] = d
+	metadata := l.router.Find(chi.NewRouteContext(), "GET", api.Patterns()[0]) == ""
+	api.Register(l.router, metadata)
+	l.stores[shown] = d
 	d.api, d.listener, d.base = api, l, shown
 }
 
 // readGuard reads serve.auth: who may read the store over HTTP (see the serve.auth field).
-func readGuard(sv *engine.Node, e *engine.Engine, l *engine.Listener) fhirstore.Guard {
+func readGuard(sv *engine.Node, e *engine.Engine, l *httpListener) fhirstore.Guard {
 	if authNone(sv) {
-		e.Warn(sv, sv.Raw("auth"), sv.Path+".auth", "auth: none: anyone who can reach %s may read this FHIR store (patient data)", l.Addr)
+		e.Warn(sv, sv.Raw("auth"), sv.Path+".auth", "auth: none: anyone who can reach %s may read this FHIR store (patient data)", l.addr)
 		return nil
 	}
 	var own []*auth.Verifier
@@ -118,15 +114,15 @@ func readGuard(sv *engine.Node, e *engine.Engine, l *engine.Listener) fhirstore.
 	} else {
 		// The listener's sources may be built after this destination.
 		e.AfterLoad(func() {
-			if len(listenerVerifiers(l)) == 0 {
-				sv.ErrorAt(sv.Raw("listen"), sv.Path+".listen", "serves patient data on %s, where no source checks tokens: give serve an auth block (as a source's), or auth: none to serve it to anyone", l.Addr)
+			if len(l.verifiers) == 0 {
+				sv.ErrorAt(sv.Raw("listen"), sv.Path+".listen", "serves patient data on %s, where no source checks tokens: give serve an auth block (as a source's), or auth: none to serve it to anyone", l.addr)
 			}
 		})
 	}
 	return func(w http.ResponseWriter, req *http.Request, resourceType string) bool {
 		vs := own
 		if vs == nil {
-			vs = listenerVerifiers(l)
+			vs = l.verifiers
 		}
 		if _, err := authorizeRead(vs, req, resourceType); err != nil {
 			e.Log.Info("read refused", "path", req.URL.Path, "status", auth.StatusOf(err), "reason", err.Error(), "remote", req.RemoteAddr)
@@ -137,18 +133,14 @@ func readGuard(sv *engine.Node, e *engine.Engine, l *engine.Listener) fhirstore.
 	}
 }
 
-// otherClaim names what else serves base on l ("" when nothing): a claim "<type> <base>"
-// in its Values that is not d's.
-func (d *fhirStoreDestination) otherClaim(l *engine.Listener, base string) string {
-	for key, v := range l.Values {
-		typ, b, ok := strings.Cut(key, " ")
-		if !ok || b != base || v == d {
-			continue
-		}
-		if other, ok := v.(*fhirStoreDestination); ok {
-			return other.where
-		}
-		return "a " + typ + " source"
+// otherClaim names what else serves base on l ("" when nothing): another FHIR store or a
+// fhir-bundle source.
+func (d *fhirStoreDestination) otherClaim(l *httpListener, base string) string {
+	if other := l.stores[base]; other != nil && other != d {
+		return other.where
+	}
+	if l.bundles[base] != nil {
+		return "a fhir-bundle source"
 	}
 	return ""
 }
@@ -161,7 +153,7 @@ func (d *fhirStoreDestination) StoreFile() string { return d.path }
 func (d *fhirStoreDestination) Start() error {
 	if d.api != nil {
 		if other := d.otherClaim(d.listener, d.base); other != "" {
-			return fmt.Errorf("serve.base %s on %s is also served by %s: give this store another serve.base", d.base, d.listener.Addr, other)
+			return fmt.Errorf("serve.base %s on %s is also served by %s: give this store another serve.base", d.base, d.listener.addr, other)
 		}
 	}
 	st, err := fhirstore.Open(d.path)

@@ -67,7 +67,7 @@ func startFHIRStoreEngine(t *testing.T, routes string) (*engine.Engine, string) 
 // $ingest is stored, and GET /Patient?_id=<NHS number> on the same listener finds it.
 func TestFHIRStoreDestination(t *testing.T) {
 	eng, dir := startFHIRStoreEngine(t, fhirStoreRoutes)
-	base := "http://" + eng.Listeners()[0].BoundAddr()
+	base := "http://" + eng.BoundAddr("HTTP")
 	raw, err := os.ReadFile("../hl7/testdata/adt_a01.hl7")
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +209,7 @@ channels:
 
 	// At the root, the store and a gateway under /fhir share the listener.
 	eng, _ = startFHIRStoreEngine(t, "store: { path: junction.db }\nchannels:"+strings.Replace(store, "%s", "/", 1)+gateway)
-	base := "http://" + eng.Listeners()[0].BoundAddr()
+	base := "http://" + eng.BoundAddr("HTTP")
 	if status, _, body := request(t, "GET", base+"/fhir/metadata", "", ""); status != 200 || !strings.Contains(body, "Bundle") {
 		t.Errorf("the gateway's metadata: %d %.100s", status, body)
 	}

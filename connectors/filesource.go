@@ -135,12 +135,11 @@ func buildFileSource(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 	if !ch.Enabled {
 		return
 	}
-	key := "file " + s.dir
-	if other, ok := e.Service(key).(*fileSource); ok {
+	if other, ok := e.Service("file", s.dir).(*fileSource); ok {
 		n.ErrorAt(n.Raw("dir"), n.Path+".dir", "channel %s (line %d) already reads %s: one channel reads a folder (give each channel its own, or one channel with filters)", other.channel.Name, other.line, dir)
 		return
 	}
-	e.AddService(key, s.line, n.Path+".dir", s)
+	e.AddService("file", s.dir, s.line, n.Path+".dir", s)
 }
 
 // readAfter reads after: delete (""), or {move: DIR}; def when absent.

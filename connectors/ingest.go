@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"mime"
 	"net/http"
@@ -93,17 +92,15 @@ func buildIngest(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 		return
 	}
 
-	l := e.Listener(listen, n.Raw("listen").Line, n.Path+".listen")
-	sourceTLS(n, e, l)
-	sourceLimits(n, l)
-	addListenerAuth(l, r.verifier)
+	l := httpSource(n, e, listen, r.verifier)
 	warnOpenSource(n, e, r.verifier, "")
-	tbl, _ := l.Values["ingest"].(*ingestTable)
+	tbl := l.ingest
 	if tbl == nil {
 		tbl = &ingestTable{routes: map[[2]string]*ingestRoute{}, domains: map[string][]*ingestRoute{}, first: r}
-		l.Values["ingest"] = tbl
+		l.ingest = tbl
 		h := &ingestHandler{table: tbl, eng: e}
-		l.Router.Handle(ingestPath, h)
+		l.router.Handle(ingestPath, h)
+		l.refusals[ingestPath] = tbl.refuse
 		addAdmit(l, h.admit)
 	}
 	for _, t := range types {
@@ -279,39 +276,6 @@ func (h *ingestHandler) process(req *http.Request, route *ingestRoute, dataType 
 	return resultReply(h.eng.Log, route.channel, res), res.Msg
 }
 
-// requestMeta keeps the request's headers (lower-cased, credentials left out) and source facts.
-func requestMeta(req *http.Request, grant *auth.Grant) map[string]string {
-	m := make(map[string]string, len(req.Header)+2)
-	for k, v := range req.Header {
-		switch k {
-		case "Authorization", "Cookie", "Proxy-Authorization", "Content-Length", "Accept-Encoding", "Connection":
-			continue
-		}
-		m[lowerHeader(k)] = strings.Join(v, ", ")
-	}
-	m["remote-addr"] = req.RemoteAddr
-	callerMeta(m, req, grant)
-	return m
-}
-
-// lowerHeader is strings.ToLower for a canonical header name, without allocating for the
-// ones every request carries.
-func lowerHeader(k string) string {
-	switch k {
-	case hdrSourceDomain:
-		return "source-domain"
-	case hdrOrgCode:
-		return "organisation-code"
-	case hdrDataType:
-		return "data-type"
-	case "Content-Type":
-		return "content-type"
-	case "User-Agent":
-		return "user-agent"
-	}
-	return strings.ToLower(k)
-}
-
 func (h *ingestHandler) respond(w http.ResponseWriter, req *http.Request, route *ingestRoute, dataType string, body []byte, msg *transforms.Message, r *ackReply) {
 	for k, v := range r.header {
 		w.Header()[k] = v
@@ -347,24 +311,17 @@ func ingestACK(req *http.Request, route *ingestRoute, r *ackReply, oo *fhir.Oper
 	return ack.Bytes()
 }
 
-// refuseOverloaded answers what the listener turns away before its routes see it (503:
-// too many requests at once or no room in the memory budget, Retry-After set; 413:
-// larger than the whole budget): on $ingest with an ACK or OperationOutcome as for a
-// store that cannot take the message, elsewhere with an OperationOutcome.
-func refuseOverloaded(l *engine.Listener) engine.RefuseFunc {
-	return func(w http.ResponseWriter, req *http.Request, status int, reason string) {
-		code, ack := fhir.CodeTransient, "AE"
-		if status == http.StatusRequestEntityTooLarge {
-			code, ack = fhir.CodeTooLong, "AR"
-		}
-		tbl, _ := l.Values["ingest"].(*ingestTable)
-		if tbl == nil || req.URL.Path != ingestPath {
-			writeOutcome(w, status, fhir.Issue{Severity: fhir.SeverityError, Code: code, Diagnostics: reason})
-			return
-		}
-		h := &ingestHandler{table: tbl}
-		h.respond(w, req, tbl.first, req.Header.Get(hdrDataType), nil, nil, refuse(status, ack, code, "%s", reason))
+// refuse answers what the listener turns away before $ingest sees it (503: too many
+// requests at once or no room in the memory budget, Retry-After set; 413: larger than
+// the whole budget) with an ACK or OperationOutcome as for a store that cannot take the
+// message.
+func (t *ingestTable) refuse(w http.ResponseWriter, req *http.Request, status int, reason string) {
+	code, ack := fhir.CodeTransient, "AE"
+	if status == http.StatusRequestEntityTooLarge {
+		code, ack = fhir.CodeTooLong, "AR"
 	}
+	h := &ingestHandler{table: t}
+	h.respond(w, req, t.first, req.Header.Get(hdrDataType), nil, nil, refuse(status, ack, code, "%s", reason))
 }
 
 // answersWithACK: HL7v2 gets an ACK. When the data-type header is missing or wrong we
@@ -377,37 +334,6 @@ func answersWithACK(dataType string, body []byte) bool {
 		return false
 	}
 	return sniffControlID(body) != "" || strings.HasPrefix(strings.TrimPrefix(string(body), "\ufeff"), "MSH")
-}
-
-func humanSize(n int64) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
-
-// lineOf is the line of key in n, or of n itself when key is absent.
-func lineOf(n *engine.Node, key string) int {
-	if y := n.Raw(key); y != nil {
-		return y.Line
-	}
-	return n.Line()
-}
-
-// readBody reads the request body up to limit, in one allocation when the length is known.
-func readBody(w http.ResponseWriter, req *http.Request, limit int64) ([]byte, error) {
-	r := http.MaxBytesReader(w, req.Body, limit)
-	if n := req.ContentLength; n > 0 && n <= limit {
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return nil, err
-		}
-		return buf, nil
-	}
-	return io.ReadAll(r)
 }
 
 // ingestBatch is body split into its messages when it is an HL7v2 batch (FHS or BHS

@@ -57,7 +57,7 @@ const adtA01 = "MSH|^~\\&|SENDER|FAC|DEX|QVV|20240213144932||ADT^A01|8457239|P|2
 // startEngine runs the routes above on loopback with a real SQLite store.
 func startEngine(t testing.TB) (*engine.Engine, string) {
 	eng := runRoutes(t, testRoutes)
-	return eng, "http://" + eng.Listeners()[0].BoundAddr() + "/$ingest"
+	return eng, "http://" + eng.BoundAddr("HTTP") + "/$ingest"
 }
 
 func post(t *testing.T, url, method string, hdr map[string]string, body string) (int, http.Header, string) {
@@ -180,7 +180,7 @@ func TestIngestAnswers(t *testing.T) {
 // be a message that is in the store.
 func FuzzIngest(f *testing.F) {
 	eng, _ := startEngine(f)
-	h := eng.Listeners()[0].Router
+	h := firstHTTP(eng).router
 	f.Add(adtA01, "Hl7v2", "text/plain", "emergency-care")
 	f.Add(strings.ReplaceAll(adtA01, "\r", "\n"), "Hl7v2", "text/plain; charset=utf-8", "emergency-care")
 	f.Add("MSH#$*@!#A#B\rPID#1\r", "Hl7v2", "text/plain", "emergency-care")
@@ -284,7 +284,7 @@ channels:
 
 func TestAScriptFailingAtRunTimeTellsTheSenderWhereTheOperatorLooksButNotTheScript(t *testing.T) {
 	eng := runRoutes(t, failingRoutes)
-	url := "http://" + eng.Listeners()[0].BoundAddr() + "/$ingest"
+	url := "http://" + eng.BoundAddr("HTTP") + "/$ingest"
 	api := httptest.NewServer(ui.New(eng))
 	t.Cleanup(api.Close)
 	lines := strings.Split(failingRoutes, "\n")
@@ -391,7 +391,7 @@ channels:
     destinations:
       - { name: archive, type: file, dir: out }
 `)
-	url := "http://" + eng.Listeners()[0].BoundAddr() + "/$ingest"
+	url := "http://" + eng.BoundAddr("HTTP") + "/$ingest"
 	cases := []struct {
 		name, dataType, body string
 		status               int
@@ -438,7 +438,7 @@ func largeADT(id string, size int) string {
 
 func TestRequestsBeyondTheMemoryBudgetGet503WithRetryAfterAndSequentialOnesAllSucceed(t *testing.T) {
 	eng := runRoutes(t, budgetRoutes)
-	l := eng.Listeners()[0]
+	l := firstHTTP(eng)
 	url := "http://" + l.BoundAddr() + "/$ingest"
 	if got := l.Memory().Budget; got != 1<<20 {
 		t.Fatalf("budget %d, want 1 MB", got)
@@ -483,7 +483,7 @@ func TestRequestsBeyondTheMemoryBudgetGet503WithRetryAfterAndSequentialOnesAllSu
 
 func TestManyConcurrentLargeBodiesAreServedOrAskedToRetryWithinTheBudget(t *testing.T) {
 	eng := runRoutes(t, budgetRoutes)
-	l := eng.Listeners()[0]
+	l := firstHTTP(eng)
 	url := "http://" + l.BoundAddr() + "/$ingest"
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -576,7 +576,7 @@ channels:
     destinations:
       - { name: archive, type: file, dir: out }
 `, pkgs))
-	base := "http://" + eng.Listeners()[0].BoundAddr() + "/fhir"
+	base := "http://" + eng.BoundAddr("HTTP") + "/fhir"
 	status, _, body := request(t, "PUT", base+"/Bundle/"+seedID, "application/fhir+json", seedBundle(t))
 	oo := parseOutcome(t, body)
 	if status != http.StatusUnprocessableEntity || len(oo.Issue) != 1 {

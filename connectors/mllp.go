@@ -65,7 +65,7 @@ const (
 // mllpSettings are what channels sharing an MLLP listener must agree on.
 type mllpSettings struct {
 	maxBytes, maxMessages         int
-	maxMemory                     int64 // 0: the default (engine.ListenerLimits.MemoryBudget)
+	maxMemory                     int64 // 0: the default (engine.MemoryBudget)
 	maxConns, maxPerAddr          int
 	firstFrame, idle, read, write time.Duration
 	tls                           *tls.Config
@@ -83,7 +83,7 @@ func (s mllpSettings) same(o mllpSettings) bool {
 
 // budget is the listener's memory budget, in bytes.
 func (s mllpSettings) budget() int64 {
-	return engine.ListenerLimits{MaxMemory: s.maxMemory}.MemoryBudget(int64(s.maxBytes))
+	return engine.MemoryBudget(s.maxMemory, int64(s.maxBytes))
 }
 
 // readMLLPSettings reads what a source says of its listener.
@@ -112,6 +112,9 @@ func readMLLPSettings(n *engine.Node, e *engine.Engine, ch *engine.Channel) mllp
 	mllpTLS(n, e, &set)
 	return set
 }
+
+// mllpKind is the engine's name of the MLLP listeners' services.
+const mllpKind = "MLLP"
 
 // mllpRoute is one channel's claim on messages arriving on an MLLP listener.
 type mllpRoute struct {
@@ -146,12 +149,10 @@ func buildMLLP(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 		return
 	}
 	warnOpenMLLP(n, e, set.clientCA)
-	key := "mllp " + listen
-	l, _ := e.Service(key).(*mllpListener)
+	l, _ := e.Service(mllpKind, listen).(*mllpListener)
 	if l == nil {
 		l = &mllpListener{addr: listen, eng: e, settings: set}
-		e.AddService(key, n.Raw("listen").Line, n.Path+".listen", l)
-		e.AfterLoad(func() { checkMLLPClash(n, e, l) })
+		e.AddService(mllpKind, listen, n.Raw("listen").Line, n.Path+".listen", l)
 	} else if !l.settings.same(set) {
 		n.Errorf("MLLP listener %s already has other settings (channel %s, line %d): channels sharing an MLLP listener share its max_message_bytes, max_messages_per_frame, max_memory, max_connections, max_connections_per_address, timeouts and tls", listen, l.settings.channel, l.settings.line)
 	}

@@ -546,7 +546,7 @@ func TestMLLPConfigMistakesAreReportedAtTheirLines(t *testing.T) {
 		{"auth block", src("a", "      auth: { issuer: x }\n"), "routes.yaml:6: channels[0].source.auth: an MLLP source takes no bearer tokens"},
 		{"other settings", src("a", "      match: { message_type: [ADT] }\n") + src("b", "      max_connections: 5\n"), "routes.yaml:9: channels[1].source: MLLP listener 127.0.0.1:2575 already has other settings (channel a, line 4)"},
 		{"other memory", src("a", "      match: { message_type: [ADT] }\n") + src("b", "      max_memory: 1GB\n"), "routes.yaml:9: channels[1].source: MLLP listener 127.0.0.1:2575 already has other settings (channel a, line 4)"},
-		{"HTTP port", src("a", "") + "  - name: b\n    source: { type: ingest, listen: ':2575', domain: d }\n", "routes.yaml:5: channels[0].source.listen: listen \"127.0.0.1:2575\" clashes with the HTTP listener \":2575\""},
+		{"HTTP port", src("a", "") + "  - name: b\n    source: { type: ingest, listen: ':2575', domain: d }\n", "routes.yaml:7: channels[1].source.listen: listen \":2575\" clashes with the MLLP listener \"127.0.0.1:2575\" (line 5): an HTTP listener needs a port of its own"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -2,7 +2,6 @@ package connectors
 
 import (
 	"fmt"
-	"net"
 	"strings"
 
 	"junction/engine"
@@ -122,46 +121,6 @@ func (l *mllpListener) takes() string {
 		parts = append(parts, r.match.String())
 	}
 	return strings.Join(parts, "; ")
-}
-
-// checkMLLPClash reports an MLLP listen address that would bind the port of an HTTP
-// listener, of the admin listener or of another MLLP listener spelt differently.
-func checkMLLPClash(n *engine.Node, e *engine.Engine, l *mllpListener) {
-	at, path := n.Raw("listen"), n.Path+".listen"
-	if at == nil {
-		return
-	}
-	if portClash(l.addr, e.Admin.Listen) {
-		n.ErrorAt(at, path, "listen %q clashes with admin.listen %q: sources and the admin API need their own ports", l.addr, e.Admin.Listen)
-		return
-	}
-	for _, hl := range e.Listeners() {
-		if portClash(l.addr, hl.Addr) {
-			n.ErrorAt(at, path, "listen %q clashes with the HTTP listener %q (line %d): an MLLP listener needs a port of its own", l.addr, hl.Addr, hl.Line)
-			return
-		}
-	}
-	for _, s := range e.Services() {
-		o, ok := s.(*mllpListener)
-		if !ok || o == l {
-			continue
-		}
-		if o.addr != l.addr && portClash(l.addr, o.addr) && o.settings.line < l.settings.line {
-			n.ErrorAt(at, path, "listen %q clashes with %q (line %d): write the same address to share one listener", l.addr, o.addr, o.settings.line)
-			return
-		}
-	}
-}
-
-// portClash reports whether two listen addresses would bind the same port.
-func portClash(a, b string) bool {
-	ah, ap, err1 := net.SplitHostPort(a)
-	bh, bp, err2 := net.SplitHostPort(b)
-	if err1 != nil || err2 != nil || ap != bp || ap == "0" {
-		return false
-	}
-	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
-	return ah == bh || wild(ah) || wild(bh)
 }
 
 // mllpMatch is a channel's match block: each list that is given must hold a value the

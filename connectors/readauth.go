@@ -15,34 +15,6 @@ import (
 // (auth.AllowsRead: a read role or a SMART read scope). Where no source on the listener
 // checks tokens, reads are served only when the configuration says `auth: none`.
 
-// listenerAuthKey holds a listener's *listenerAuth in its Values.
-const listenerAuthKey = "auth"
-
-// listenerAuth is what the sources of one listener check tokens with.
-type listenerAuth struct {
-	verifiers []*auth.Verifier
-}
-
-// addListenerAuth records a source's verifier (nil: the source checks no tokens) on l.
-func addListenerAuth(l *engine.Listener, v *auth.Verifier) {
-	la, _ := l.Values[listenerAuthKey].(*listenerAuth)
-	if la == nil {
-		la = &listenerAuth{}
-		l.Values[listenerAuthKey] = la
-	}
-	if v != nil {
-		la.verifiers = append(la.verifiers, v)
-	}
-}
-
-// listenerVerifiers are the verifiers of l's sources, none when no source checks tokens.
-func listenerVerifiers(l *engine.Listener) []*auth.Verifier {
-	if la, _ := l.Values[listenerAuthKey].(*listenerAuth); la != nil {
-		return la.verifiers
-	}
-	return nil
-}
-
 // authNone reports whether n says `auth: none`: open on purpose.
 func authNone(n *engine.Node) bool {
 	y := n.Raw("auth")

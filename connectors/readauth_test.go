@@ -31,7 +31,7 @@ channels:
         - "%[1]s/hl7.fhir.dk.core#1.1.0.tgz"
       auth: { issuer: "https://idp.example/realms/exchange", audience: junction, pem: [%[2]s] }
 `, pkgs, keys.Public))
-	base := "http://" + eng.Listeners()[0].BoundAddr() + "/fhir"
+	base := "http://" + eng.BoundAddr("HTTP") + "/fhir"
 	const org = "123456789012345"
 	writer := token(t, keys.Private, auth.TokenClaims{Organisations: []string{org}})
 	if status, _, body := request(t, "PUT", base+"/Bundle/"+seedID, "application/fhir+json", seedBundle(t), "Authorization", "Bearer "+writer); status != 201 {
@@ -113,7 +113,7 @@ func TestFHIRStoreReadsOnTheIngestListenerNeedItsTokens(t *testing.T) {
 	dir, keys, _ := authKeys(t)
 	_ = dir
 	eng, _ := startFHIRStoreEngine(t, routesWithStore(`      auth: { issuer: "https://idp.example/realms/exchange", audience: junction, pem: [`+keys.Public+`] }`, ""))
-	base := "http://" + eng.Listeners()[0].BoundAddr()
+	base := "http://" + eng.BoundAddr("HTTP")
 	sender := "Bearer " + token(t, keys.Private, auth.TokenClaims{Organisations: []string{"r0d"}, Categories: []string{"emergency-care"}})
 	patient := `{"resourceType":"Patient","id":"0000000000","name":[{"family":"Fernández"}]}`
 	if status, _, body := post(t, base+"/$ingest", "POST", headers("data-type", "FHIR", "Authorization", sender), patient); status != 200 {
@@ -177,7 +177,7 @@ func TestPatientDataIsServedOpenlyOnlyWhereTheConfigSaysAuthNone(t *testing.T) {
 	}
 
 	eng, _ = startFHIRStoreEngine(t, routesWithStore("      auth: none", ", auth: none"))
-	base := "http://" + eng.Listeners()[0].BoundAddr()
+	base := "http://" + eng.BoundAddr("HTTP")
 	if status, _, body := request(t, "GET", base+"/Patient?_id=x", "", ""); status != 200 {
 		t.Errorf("open store: %d %s", status, body)
 	}
@@ -208,7 +208,7 @@ channels:
 		status   int
 	}{{"", 403}, {"      auth: none", 200}} {
 		eng := runRoutes(t, routes(c.authLine))
-		base := "http://" + eng.Listeners()[0].BoundAddr() + "/fhir/Bundle/" + seedID
+		base := "http://" + eng.BoundAddr("HTTP") + "/fhir/Bundle/" + seedID
 		if status, _, body := request(t, "PUT", base, "application/fhir+json", seedBundle(t)); status != 201 {
 			t.Fatalf("%q: PUT %d %s", c.authLine, status, body)
 		}

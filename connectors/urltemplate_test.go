@@ -93,7 +93,7 @@ channels:
       - { name: path, type: http, method: PUT, url: "http://`+server.addr+`/h/Bundle/{control_id}", retry: { backoff: 20ms } }
       - { name: query, type: http, url: "http://`+server.addr+`/q/Bundle?id={control_id}", retry: { backoff: 20ms } }
 `)
-	ingest := "http://" + eng.Listeners()[0].BoundAddr() + "/$ingest"
+	ingest := "http://" + eng.BoundAddr("HTTP") + "/$ingest"
 	cases := []struct {
 		id, path, query string // path: the request target that arrived, or "ERROR"
 	}{

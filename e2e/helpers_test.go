@@ -492,7 +492,7 @@ func (m APIMessage) Destination(name string) *APIDestination {
 	return nil
 }
 
-var apiClient = &http.Client{Timeout: 10 * time.Second}
+var apiClient = &http.Client{Timeout: 30 * time.Second} // a hang guard: a 100k-segment message is tens of MB
 
 // apiGet GETs an admin path and decodes the JSON answer into v.
 func (j *Junction) apiGet(path string, v any) error {

@@ -329,32 +329,44 @@ func foldedLineStarts(data []byte, line int, value string) []int {
 	return starts
 }
 
-// checkListenerClash reports two listen strings that would bind the same port, e.g. ":8000"
-// and "127.0.0.1:8000": share one spelling so the channels share one listener.
+// checkListenerClash reports two services' listen addresses that would bind the same
+// port, e.g. ":8000" and "127.0.0.1:8000" (share one spelling so the channels share one
+// listener), an HTTP and an MLLP listener on one port, or a source on admin.listen's.
 func checkListenerClash(e *Engine, errs *ConfigErrors) {
-	byPort, prevWhat := map[string]string{}, map[string]string{}
-	add := func(addr string, line int, what string) {
-		host, port, err := net.SplitHostPort(addr)
-		if err != nil || port == "0" {
-			return
+	add := func(s *serviceEntry, msg string, args ...any) {
+		*errs = append(*errs, ConfigError{File: e.File, Line: s.line, Path: s.path, Msg: fmt.Sprintf(msg, args...)})
+	}
+	for i, s := range e.services {
+		if _, port, err := net.SplitHostPort(s.addr); err != nil || port == "0" {
+			continue
 		}
-		if prev, ok := byPort[port]; ok && (prev != addr || what == "admin.listen" || prevWhat[port] == "admin.listen") {
-			ph, _, _ := net.SplitHostPort(prev)
-			if host == ph || host == "" || ph == "" || host == "0.0.0.0" || ph == "0.0.0.0" || host == "::" || ph == "::" {
-				msg := fmt.Sprintf("listen %q clashes with %q used elsewhere: write the same address to share one listener", addr, prev)
-				if what == "admin.listen" || prevWhat[port] == "admin.listen" {
-					msg = fmt.Sprintf("listen %q clashes with admin.listen %q: sources and the admin API need their own ports", addr, prev)
-				}
-				*errs = append(*errs, ConfigError{File: e.File, Line: line, Path: what, Msg: msg})
+		if portClash(s.addr, e.Admin.Listen) {
+			add(s, "listen %q clashes with admin.listen %q: sources and the admin API need their own ports", s.addr, e.Admin.Listen)
+			continue
+		}
+		for _, o := range e.services[:i] {
+			switch {
+			case !portClash(s.addr, o.addr):
+				continue
+			case o.kind != s.kind:
+				add(s, "listen %q clashes with the %s listener %q (line %d): an %s listener needs a port of its own", s.addr, o.kind, o.addr, o.line, s.kind)
+			default:
+				add(s, "listen %q clashes with %q (line %d): write the same address to share one listener", s.addr, o.addr, o.line)
 			}
-			return
+			break
 		}
-		byPort[port], prevWhat[port] = addr, what
 	}
-	add(e.Admin.Listen, e.adminLine, "admin.listen")
-	for _, l := range e.listenerOrder {
-		add(l.Addr, l.Line, l.Path)
+}
+
+// portClash reports whether two listen addresses would bind the same port.
+func portClash(a, b string) bool {
+	ah, ap, err1 := net.SplitHostPort(a)
+	bh, bp, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil || ap != bp || ap == "0" {
+		return false
 	}
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ah == bh || wild(ah) || wild(bh)
 }
 
 // sectionText is the YAML text of a channel as written, for operators to read.

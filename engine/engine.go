@@ -4,16 +4,10 @@ package engine
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"sync"
 	"time"
-
-	"github.com/go-chi/chi/v5"
 )
 
 // Engine is a loaded configuration and, once started, the running channels.
@@ -29,13 +23,11 @@ type Engine struct {
 	// authentication): `junction check` prints them, serve logs them.
 	Warnings []ConfigError
 
-	adminLine     int
-	afterLoad     []func()
-	byName        map[string]*Channel
-	listeners     map[string]*Listener
-	listenerOrder []*Listener
-	services      []*serviceEntry // in the order the config names them
-	serviceByKey  map[string]*serviceEntry
+	adminLine    int
+	afterLoad    []func()
+	byName       map[string]*Channel
+	services     []*serviceEntry // in the order the config names them
+	serviceByKey map[serviceKey]*serviceEntry
 
 	Log     *slog.Logger
 	Node    string // this process's identity for queue leases
@@ -46,96 +38,43 @@ type Engine struct {
 	monitor monitor // statistics samples for the admin UI (monitor.go)
 }
 
-// Listener is one HTTP listen address shared by every source that names it.
-type Listener struct {
-	Addr   string
-	Line   int    // where it was first named
-	Path   string // and under which key, e.g. channels[0].source.listen
-	Router chi.Router
-	// Values lets connectors keep per-listener state, e.g. $ingest's dispatch table.
-	Values map[string]any
-	// TLS, when set by a source's tls block, makes the listener serve HTTPS (and, with a
-	// client CA, require client certificates); TLSFrom names the block, for conflicts.
-	TLS     *tls.Config
-	TLSFrom string
-	// Limits protect the listener from slow and greedy clients; sources set them.
-	Limits     ListenerLimits
-	LimitsFrom string
-	// MaxBody is the largest body its sources take (sources raise it): a request of
-	// unknown length is charged as this much against the memory budget.
-	MaxBody int64
-	// Refuse, when a source sets it, answers the requests the listener turns away before
-	// its routes see them, in the source's protocol; nil: plain text.
-	Refuse RefuseFunc
-	// Admit, when a source sets it, sees each request before it is charged against the
-	// memory budget: it checks what the headers alone can tell (the bearer token) and
-	// answers a refusal itself (false), so that only admitted senders hold the budget
-	// while their bodies arrive. It may return the request with values for its handler.
-	Admit  func(w http.ResponseWriter, r *http.Request) (*http.Request, bool)
-	server *http.Server
-	bound  net.Listener
-	budget *budget
-}
-
 func newEngine(file string, data []byte) *Engine {
 	return &Engine{
-		File:      file,
-		Config:    data,
-		byName:    map[string]*Channel{},
-		listeners: map[string]*Listener{},
-		Log:       slog.Default(),
-		Node:      newNodeID(),
-
-		serviceByKey: map[string]*serviceEntry{},
+		File:         file,
+		Config:       data,
+		byName:       map[string]*Channel{},
+		Log:          slog.Default(),
+		Node:         newNodeID(),
+		serviceByKey: map[serviceKey]*serviceEntry{},
 	}
 }
-
-// ListenerLimits bound what one listener gives its clients.
-type ListenerLimits struct {
-	ReadHeaderTimeout time.Duration // time to send the request headers
-	ReadTimeout       time.Duration // time to send the whole request
-	WriteTimeout      time.Duration // time to read the whole answer
-	MaxConcurrent     int           // requests served at once; more get 503 at once
-	// MaxMemory is the memory budget of the requests in progress, each charged
-	// MemoryFactor times its body; 0: the default (see MemoryBudget).
-	MaxMemory int64
-}
-
-// DefaultLimits are safe for HL7v2 and FHIR traffic from integration engines.
-var DefaultLimits = ListenerLimits{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, MaxConcurrent: 512}
-
-// Listener returns the shared listener for addr, creating it at first use.
-func (e *Engine) Listener(addr string, line int, path string) *Listener {
-	if l, ok := e.listeners[addr]; ok {
-		return l
-	}
-	r := chi.NewRouter()
-	l := &Listener{Addr: addr, Line: line, Path: path, Router: r, Values: map[string]any{}, Limits: DefaultLimits}
-	e.listeners[addr] = l
-	e.listenerOrder = append(e.listenerOrder, l)
-	return l
-}
-
-// Listeners lists the source listeners in the order the config names them.
-func (e *Engine) Listeners() []*Listener { return e.listenerOrder }
 
 // serviceEntry is a registered Service and where the configuration names it.
 type serviceEntry struct {
+	serviceKey
 	svc     Service
 	line    int
 	path    string
 	started bool
 }
 
-// AddService registers a source's service under key (e.g. "mllp 127.0.0.1:2575", so that
-// channels naming the same address find it with Service). line and path name it in the
-// error when it cannot start. A second registration under a key is ignored.
-func (e *Engine) AddService(key string, line int, path string, svc Service) {
-	if _, ok := e.serviceByKey[key]; ok {
+// serviceKey is what a service serves: its protocol ("HTTP", "MLLP", "file") and its
+// address (a listen address, a folder).
+type serviceKey struct{ kind, addr string }
+
+// AddService registers a source's service: kind names its protocol ("HTTP", "MLLP") and
+// addr what it serves (a listen address, or a folder), so that the channels naming the
+// same address find it with Service and share it; line and path name it in errors (a
+// port in use, a listen address clashing with another). Services whose addr is a listen
+// address (host:port) must not bind a port another service binds, unless it is the same
+// service. A second registration under kind and addr is ignored.
+func (e *Engine) AddService(kind, addr string, line int, path string, svc Service) {
+	k := serviceKey{kind, addr}
+	if _, ok := e.serviceByKey[k]; ok {
 		return
 	}
-	s := &serviceEntry{svc: svc, line: line, path: path}
-	e.serviceByKey[key] = s
+	s := &serviceEntry{serviceKey: k, svc: svc, line: line, path: path}
+	e.serviceByKey[k] = s
 	e.services = append(e.services, s)
 }
 
@@ -148,12 +87,25 @@ func (e *Engine) Services() []Service {
 	return out
 }
 
-// Service returns the service registered under key, or nil.
-func (e *Engine) Service(key string) Service {
-	if s, ok := e.serviceByKey[key]; ok {
+// Service returns the service of kind registered for addr, or nil.
+func (e *Engine) Service(kind, addr string) Service {
+	if s, ok := e.serviceByKey[serviceKey{kind, addr}]; ok {
 		return s.svc
 	}
 	return nil
+}
+
+// A Bound service tells the address it bound once started (useful with port 0).
+type Bound interface{ BoundAddr() string }
+
+// BoundAddr is the address the first started service of kind bound ("" when none has).
+func (e *Engine) BoundAddr(kind string) string {
+	for _, s := range e.services {
+		if b, ok := s.svc.(Bound); ok && s.kind == kind && b.BoundAddr() != "" {
+			return b.BoundAddr()
+		}
+	}
+	return ""
 }
 
 // Channel returns a channel by name.
@@ -165,16 +117,14 @@ func (e *Engine) Store() Store { return e.store }
 // StartedAt is when Start ran.
 func (e *Engine) StartedAt() time.Time { return e.started }
 
-// Start binds every listener, then starts the destination workers with the given store,
-// then the sources' services (which bind their own ports), and then serves the listeners.
-// Binding first means a port already in use fails the start before anything runs; a
-// service that cannot start undoes everything started before it.
+// Start starts the destination workers with the given store, then the sources' services
+// (which bind their ports and serve). A service that cannot start (a port in use) undoes
+// everything started before it.
 func (e *Engine) Start(store Store) error {
 	e.store = store
 	e.started = time.Now()
 	var started []Destination // closed again if the start fails part way
 	fail := func(err error) error {
-		e.closeListeners()
 		for _, d := range started {
 			if c, ok := d.(Closer); ok {
 				c.Close()
@@ -191,16 +141,6 @@ func (e *Engine) Start(store Store) error {
 				started = append(started, d.Dest)
 			}
 		}
-	}
-	for _, l := range e.listenerOrder {
-		ln, err := net.Listen("tcp", l.Addr)
-		if err != nil {
-			return fail(fmt.Errorf("%s:%d: %s: cannot listen on %s: %w", e.File, l.Line, l.Path, l.Addr, err))
-		}
-		if l.TLS != nil {
-			ln = tls.NewListener(ln, l.TLS)
-		}
-		l.bound = ln
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
@@ -225,38 +165,7 @@ func (e *Engine) Start(store Store) error {
 		e.workers.Wait()
 		return fail(err)
 	}
-	for _, l := range e.listenerOrder {
-		refuse := l.Refuse
-		if refuse == nil {
-			refuse = plainRefuse
-		}
-		l.budget = newBudget(l.Limits.MemoryBudget(l.MaxBody))
-		h := admit(limitMemory(l.Router, l.budget, l.MaxBody, refuse, memoryWait), l.Admit)
-		l.server = &http.Server{
-			Handler:           capConcurrent(h, l.Limits.MaxConcurrent, refuse),
-			ReadHeaderTimeout: l.Limits.ReadHeaderTimeout,
-			ReadTimeout:       l.Limits.ReadTimeout,
-			WriteTimeout:      l.Limits.WriteTimeout,
-			IdleTimeout:       2 * time.Minute,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(e.Log.Handler(), slog.LevelWarn),
-		}
-		go func() {
-			if err := l.server.Serve(l.bound); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				e.Log.Error("listener stopped", "addr", l.Addr, "err", err)
-			}
-		}()
-		e.Log.Info("listening", "addr", l.bound.Addr().String())
-	}
 	return nil
-}
-
-// BoundAddr is the address a listener actually bound (useful with port 0).
-func (l *Listener) BoundAddr() string {
-	if l.bound == nil {
-		return ""
-	}
-	return l.bound.Addr().String()
 }
 
 // startServices starts the sources' services in order; when one fails, it stops those it
@@ -293,29 +202,11 @@ func (e *Engine) stopServices(ctx context.Context) error {
 	return first
 }
 
-func (e *Engine) closeListeners() {
-	for _, l := range e.listenerOrder {
-		if l.bound != nil {
-			l.bound.Close()
-		}
-	}
-}
-
 // Stop stops taking messages (in-flight requests and the messages the services are
 // processing finish and are answered), then stops the destination workers after their
 // current send. Queued messages stay in the store.
 func (e *Engine) Stop(ctx context.Context) error {
-	var first error
-	for _, l := range e.listenerOrder {
-		if l.server != nil {
-			if err := l.server.Shutdown(ctx); err != nil && first == nil {
-				first = err
-			}
-		}
-	}
-	if err := e.stopServices(ctx); err != nil && first == nil {
-		first = err
-	}
+	first := e.stopServices(ctx)
 	if e.cancel != nil {
 		e.cancel()
 	}
@@ -336,23 +227,4 @@ func (e *Engine) Stop(ctx context.Context) error {
 		}
 	}
 	return first
-}
-
-// capConcurrent answers 503 at once when max requests are already being served, so a
-// flood cannot pile up goroutines and memory; senders retry 503s.
-func capConcurrent(h http.Handler, max int, refuse RefuseFunc) http.Handler {
-	if max <= 0 {
-		return h
-	}
-	slots := make(chan struct{}, max)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case slots <- struct{}{}:
-			defer func() { <-slots }()
-			h.ServeHTTP(w, r)
-		default:
-			w.Header().Set("Retry-After", "1")
-			refuse(w, r, http.StatusServiceUnavailable, fmt.Sprintf("too many concurrent requests on this listener (limit %d): send again shortly", max))
-		}
-	})
 }

@@ -25,8 +25,9 @@ type SourceSpec struct {
 	Summary string
 	Fields  []FieldSpec
 	// Build decodes the source's keys from n (recording mistakes on n) and attaches the
-	// source to the engine, e.g. by registering routes on a shared HTTP listener, or by
-	// registering a Service of its own (e.AddService) that the engine starts and stops.
+	// source to the engine through a Service (e.AddService): its own (a file reader) or
+	// one shared by the channels naming the same address (an HTTP or MLLP listener), which
+	// the engine starts and stops. Build has no side effects: `junction check` runs it.
 	Build func(n *Node, ch *Channel, e *Engine)
 }
 
@@ -37,7 +38,7 @@ type DestinationSpec struct {
 	Fields  []FieldSpec
 	// Build decodes the destination's own keys (name, type and retry are the engine's). A
 	// destination that also serves something (e.g. a FHIR store's read API) may attach to
-	// one of e's listeners.
+	// a Service, as sources do.
 	Build func(n *Node, e *Engine) Destination
 }
 
@@ -67,8 +68,8 @@ type Starter interface{ Start() error }
 // Closer is implemented by destinations holding resources.
 type Closer interface{ Close() error }
 
-// Service is something a source runs on its own, beside the shared HTTP listeners: an MLLP
-// listener, say. A source's Build registers it with Engine.AddService; Load only builds it
+// Service is what a source runs to take messages: an HTTP or MLLP listener, a folder
+// reader. A source's Build registers it with Engine.AddService; Load only builds it
 // (`junction check` binds nothing). Engine.Start starts the services once the destination
 // workers run, and Engine.Stop stops them before it stops the workers.
 type Service interface {

@@ -60,7 +60,7 @@ func apiServer(t *testing.T) (*engine.Engine, string) {
 func ingest(t *testing.T, eng *engine.Engine, msgType, control string) {
 	t.Helper()
 	body := "MSH|^~\\&|A|B|C|D|20240213144932||" + msgType + "|" + control + "|P|2.4\rPID|1||123\r"
-	req, _ := http.NewRequest("POST", "http://"+eng.Listeners()[0].BoundAddr()+"/$ingest", strings.NewReader(body))
+	req, _ := http.NewRequest("POST", "http://"+eng.BoundAddr("HTTP")+"/$ingest", strings.NewReader(body))
 	req.Header.Set("Content-Type", "text/plain")
 	req.Header.Set("source-domain", "emergency-care")
 	req.Header.Set("organisation-code", "r0d")

@@ -145,7 +145,7 @@ func hl7(typ, control, family, extra string) string {
 // post ingests a message and returns its id.
 func (h *harness) post(body string) int64 {
 	h.t.Helper()
-	req, _ := http.NewRequest("POST", "http://"+h.eng.Listeners()[0].BoundAddr()+"/$ingest", strings.NewReader(body))
+	req, _ := http.NewRequest("POST", "http://"+h.eng.BoundAddr("HTTP")+"/$ingest", strings.NewReader(body))
 	req.Header.Set("Content-Type", "text/plain")
 	req.Header.Set("source-domain", "emergency-care")
 	req.Header.Set("organisation-code", "r0d")

@@ -5,16 +5,25 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
-
-	"junction/engine"
 )
 
-// NewHTTPServer is the admin listener's server for h (a Server): the senders' listeners'
-// limits (pass engine.DefaultLimits; a zero field takes its default), so a client slow to
-// send its headers or body, or to read the answer, is cut off, and requests beyond
-// MaxConcurrent get 503 with Retry-After at once rather than piling up.
-func NewHTTPServer(h http.Handler, limits engine.ListenerLimits, log *slog.Logger) *http.Server {
-	d := engine.DefaultLimits
+// Limits bound what the admin listener gives its clients.
+type Limits struct {
+	ReadHeaderTimeout time.Duration // time to send the request headers
+	ReadTimeout       time.Duration // time to send the whole request
+	WriteTimeout      time.Duration // time to read the whole answer
+	MaxConcurrent     int           // requests served at once; more get 503 at once
+}
+
+// DefaultLimits are the senders' HTTP listeners' defaults.
+var DefaultLimits = Limits{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, MaxConcurrent: 512}
+
+// NewHTTPServer is the admin listener's server for h (a Server) with limits (a zero
+// field takes its default), so a client slow to send its headers or body, or to read
+// the answer, is cut off, and requests beyond MaxConcurrent get 503 with Retry-After at
+// once rather than piling up.
+func NewHTTPServer(h http.Handler, limits Limits, log *slog.Logger) *http.Server {
+	d := DefaultLimits
 	if limits.ReadHeaderTimeout <= 0 {
 		limits.ReadHeaderTimeout = d.ReadHeaderTimeout
 	}

@@ -13,14 +13,13 @@ import (
 	"time"
 
 	"junction/auth"
-	"junction/engine"
 )
 
 // The admin listener's limits (issue 11, point 5), on a real listener on loopback with
-// short timeouts; production takes engine.DefaultLimits.
+// short timeouts; production takes DefaultLimits.
 
 // serveAdmin serves h as the admin listener with limits and returns its address.
-func serveAdmin(t *testing.T, h http.Handler, limits engine.ListenerLimits) string {
+func serveAdmin(t *testing.T, h http.Handler, limits Limits) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -33,7 +32,7 @@ func serveAdmin(t *testing.T, h http.Handler, limits engine.ListenerLimits) stri
 }
 
 // shortLimits cut a client off fast, so the tests need not wait long.
-var shortLimits = engine.ListenerLimits{ReadHeaderTimeout: 200 * time.Millisecond, ReadTimeout: 400 * time.Millisecond,
+var shortLimits = Limits{ReadHeaderTimeout: 200 * time.Millisecond, ReadTimeout: 400 * time.Millisecond,
 	WriteTimeout: 5 * time.Second, MaxConcurrent: 8}
 
 // trickle sends head, then one byte of more every 20 ms, and never stops on its own; it
@@ -153,7 +152,7 @@ func TestRequestsBeyondTheAdminListenersCapGet503WithRetryAfter(t *testing.T) {
 }
 
 func TestTheAdminListenerTakesTheSendersLimitsByDefault(t *testing.T) {
-	for _, limits := range []engine.ListenerLimits{engine.DefaultLimits, {}} {
+	for _, limits := range []Limits{DefaultLimits, {}} {
 		srv := NewHTTPServer(http.NotFoundHandler(), limits, nil)
 		if srv.ReadHeaderTimeout != 10*time.Second || srv.ReadTimeout != time.Minute || srv.WriteTimeout != time.Minute ||
 			srv.IdleTimeout != 2*time.Minute || srv.MaxHeaderBytes != 64<<10 {

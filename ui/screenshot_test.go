@@ -98,7 +98,7 @@ channels:
 		store.Close()
 	}()
 	h := &harness{t: t, eng: eng, store: store, base: srv.URL, rc: epr}
-	ingestAddr := "http://" + eng.Listeners()[0].BoundAddr() + "/$ingest"
+	ingestAddr := "http://" + eng.BoundAddr("HTTP") + "/$ingest"
 
 	post := func(domain, body string) {
 		req, _ := http.NewRequest("POST", ingestAddr, strings.NewReader(body))

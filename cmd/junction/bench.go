@@ -342,7 +342,7 @@ func benchGateway(src *engine.Engine, ch *engine.Channel, bundle []byte, conc in
 		},
 	}
 	return runEngine(cfg, "gateway", func(eng *engine.Engine) (loadgen.Result, error) {
-		req.URL = "http://" + eng.Listeners()[0].BoundAddr() + base + "/Bundle/x"
+		req.URL = "http://" + eng.BoundAddr("HTTP") + base + "/Bundle/x"
 		return loadgen.Run(context.Background(), req, conc, d)
 	})
 }
@@ -357,7 +357,7 @@ func benchJunction(cfg []byte, body []byte, conc int, d time.Duration) (benchRes
 		return nil
 	}}
 	return runEngine(cfg, "junction", func(eng *engine.Engine) (loadgen.Result, error) {
-		req.URL = "http://" + eng.Listeners()[0].BoundAddr() + "/$ingest"
+		req.URL = "http://" + eng.BoundAddr("HTTP") + "/$ingest"
 		return loadgen.Run(context.Background(), req, conc, d)
 	})
 }

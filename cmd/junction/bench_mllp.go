@@ -27,10 +27,8 @@ func benchMLLP(cfg []byte, body []byte, conc int, d time.Duration) (benchResult,
 
 // mllpBoundAddr is the address the engine's MLLP listener bound.
 func mllpBoundAddr(eng *engine.Engine) (string, error) {
-	for _, s := range eng.Services() {
-		if l, ok := s.(interface{ BoundAddr() string }); ok && l.BoundAddr() != "" {
-			return l.BoundAddr(), nil
-		}
+	if addr := eng.BoundAddr("MLLP"); addr != "" {
+		return addr, nil
 	}
 	return "", errors.New("the engine has no MLLP listener")
 }

@@ -180,7 +180,7 @@ func serve(args []string) int {
 		log.Warn("SECURITY: the admin UI and API are open to anyone who can reach " + adminLn.Addr().String() +
 			": set admin.users_file in the configuration (accounts: junction user add) to require a login")
 	}
-	admin := ui.NewHTTPServer(ui.New(eng, uiOpts...), engine.DefaultLimits, log)
+	admin := ui.NewHTTPServer(ui.New(eng, uiOpts...), ui.DefaultLimits, log)
 	go func() {
 		if err := admin.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("admin listener stopped", "err", err)
