@@ -281,8 +281,10 @@ type Reply struct {
 	Body   string
 }
 
+// ingestClient's timeout is a hang guard, not a speed limit: a 4 MB message of 100k
+// segments takes seconds to convert, many more on a loaded machine.
 var ingestClient = &http.Client{
-	Timeout:   15 * time.Second,
+	Timeout:   60 * time.Second,
 	Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second},
 }
 
