@@ -141,10 +141,10 @@ func (c *vctx) binding(n *node, d *elemDef) {
 		if !n.hasValue {
 			return
 		}
-		in, known := exp.contains("", n.value)
-		if !known && !in {
-			c.is.add(n, SeverityInformation, CodeNotSupported, fmt.Sprintf("The value provided ('%s') could not be validated against the value set '%s': a code system it uses is not held by the validator", n.value, vsURL))
-		} else if !in {
+		switch v := exp.check("", n.value); v.state {
+		case triUnknown:
+			c.notChecked(n, v, n.value, vsURL, fmt.Sprintf("The value provided ('%s') could not be validated against the value set '%s': a code system it uses is not held by the validator", n.value, vsURL))
+		case triNo:
 			c.is.add(n, sev, CodeCodeInvalid, fmt.Sprintf("The value provided ('%s') is not in the value set '%s', and %s", n.value, vsURL, should))
 		}
 	case "Coding":
@@ -191,11 +191,11 @@ func (c *vctx) coding(n *node, exp *expansion, vsURL, sev, should string) {
 	if code == "" {
 		return
 	}
-	in, known := exp.contains(sys, code)
-	switch {
-	case in:
-	case !known:
-		c.is.add(n, SeverityInformation, CodeNotSupported, fmt.Sprintf("Code System URI '%s' is unknown so the code cannot be validated (%s#%s against the value set '%s')", sys, sys, code, vsURL))
+	switch v := exp.check(sys, code); v.state {
+	case triYes:
+		c.checkDisplay(n, sys, code, vsURL)
+	case triUnknown:
+		c.notChecked(n, v, code, vsURL, fmt.Sprintf("Code System URI '%s' is unknown so the code cannot be validated (%s#%s against the value set '%s')", sys, sys, code, vsURL))
 	default:
 		msg := fmt.Sprintf("The Coding provided (%s#%s) is not in the value set '%s', and %s", sys, code, vsURL, should)
 		if valid, held := c.v.term.codeKnown(sys, code, nil); held && !valid {

@@ -46,9 +46,13 @@ type ElementDefinition struct {
 	Slicing          *Slicing      `json:"slicing"`
 	Binding          *Binding      `json:"binding"`
 	MaxLength        int           `json:"maxLength"`
+	MustSupport      bool          `json:"mustSupport"`
 	// Fixed and Pattern hold fixed[x] / pattern[x]: the JSON name's suffix gives the type.
 	Fixed, Pattern         json.RawMessage
 	FixedType, PatternType string
+	// MinValue and MaxValue hold minValue[x] / maxValue[x] (their types in the same way).
+	MinValue, MaxValue         json.RawMessage
+	MinValueType, MaxValueType string
 }
 
 type elementBase struct {
@@ -81,12 +85,15 @@ type Constraint struct {
 
 // Slicing says how a repeating element is split into slices.
 type Slicing struct {
-	Discriminator []struct {
-		Type string `json:"type"`
-		Path string `json:"path"`
-	} `json:"discriminator"`
-	Ordered bool   `json:"ordered"`
-	Rules   string `json:"rules"` // closed | open | openAtEnd
+	Discriminator []Discriminator `json:"discriminator"`
+	Ordered       bool            `json:"ordered"`
+	Rules         string          `json:"rules"` // closed | open | openAtEnd
+}
+
+// Discriminator is one rule by which repetitions are assigned to slices.
+type Discriminator struct {
+	Type string `json:"type"`
+	Path string `json:"path"`
 }
 
 // Binding ties a coded element to a ValueSet.
@@ -101,7 +108,8 @@ func (e *ElementDefinition) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, (*plain)(e)); err != nil {
 		return err
 	}
-	if !strings.Contains(string(b), `"fixed`) && !strings.Contains(string(b), `"pattern`) {
+	if !strings.Contains(string(b), `"fixed`) && !strings.Contains(string(b), `"pattern`) &&
+		!strings.Contains(string(b), `"minValue`) && !strings.Contains(string(b), `"maxValue`) {
 		return nil
 	}
 	var all map[string]json.RawMessage
@@ -114,6 +122,10 @@ func (e *ElementDefinition) UnmarshalJSON(b []byte) error {
 			e.Fixed, e.FixedType = v, typeFromSuffix(k[5:])
 		case strings.HasPrefix(k, "pattern") && len(k) > 7:
 			e.Pattern, e.PatternType = v, typeFromSuffix(k[7:])
+		case strings.HasPrefix(k, "minValue") && len(k) > 8:
+			e.MinValue, e.MinValueType = v, typeFromSuffix(k[8:])
+		case strings.HasPrefix(k, "maxValue") && len(k) > 8:
+			e.MaxValue, e.MaxValueType = v, typeFromSuffix(k[8:])
 		}
 	}
 	return nil

@@ -6,11 +6,12 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // FHIRPath evaluation over the node tree. A value in a collection is an item: either an
 // element of the resource (n != nil) or a System value (string, integer, decimal, boolean,
-// date, dateTime, time, quantity).
+// date, dateTime, time, quantity, or the type information type() returns).
 
 type valKind uint8
 
@@ -24,15 +25,17 @@ const (
 	kDateTime
 	kTime
 	kQuantity
+	kTypeInfo // s: namespace, unit: name
 )
 
 type item struct {
-	n *node
-	k valKind
-	s string // string, date/time text, quantity unit, decimal literal
-	i int64
-	f float64
-	b bool
+	n    *node
+	k    valKind
+	s    string // string; date/time text; decimal or quantity number as written
+	unit string // quantity unit; type name of a kTypeInfo
+	i    int64
+	f    float64
+	b    bool
 }
 
 func strItem(s string) item  { return item{k: kString, s: s} }
@@ -47,31 +50,46 @@ func nodeItems(ns []*node) []item {
 	return out
 }
 
-// errUnsupported marks what the evaluator does not implement: the invariant is then
-// reported as not evaluated.
+// decItem is a computed decimal, rounded to 15 significant digits (so 0.1 + 0.2 = 0.3).
+func decItem(f float64) item {
+	f = roundSig(f)
+	return item{k: kDecimal, f: f, s: formatDecimal(f)}
+}
+
+func roundSig(f float64) float64 {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return f
+	}
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(f, 'g', 15, 64), 64)
+	return r
+}
+
+func formatDecimal(f float64) string {
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if s == "-0" {
+		return "0"
+	}
+	return s
+}
+
+// errUnsupported marks what the evaluator does not implement at run time: the invariant is
+// then reported as not evaluated.
 var errUnsupported = errors.New("not supported")
+
+var quantityTypes = map[string]bool{
+	"Quantity": true, "Age": true, "Duration": true, "Distance": true, "Count": true,
+	"SimpleQuantity": true, "MoneyQuantity": true,
+}
 
 // prim returns the System value of an item (for nodes: of their primitive value).
 func prim(it item) (item, bool) {
 	if it.n == nil {
-		return it, true
+		return it, it.k != kNone
 	}
 	n := it.n
 	if !n.hasValue {
-		if n.typ == "Quantity" || n.typ == "Age" || n.typ == "Duration" || n.typ == "Distance" || n.typ == "Count" || n.typ == "SimpleQuantity" || n.typ == "MoneyQuantity" {
-			v := n.child("value")
-			if v == nil {
-				return item{}, false
-			}
-			f, err := strconv.ParseFloat(v.value, 64)
-			if err != nil {
-				return item{}, false
-			}
-			unit := n.childValue("code")
-			if unit == "" {
-				unit = n.childValue("unit")
-			}
-			return item{k: kQuantity, f: f, s: unit}, true
+		if quantityTypes[n.typ] {
+			return nodeQuantity(n)
 		}
 		return item{}, false
 	}
@@ -93,14 +111,27 @@ func prim(it item) (item, bool) {
 	case "date":
 		return item{k: kDate, s: n.value}, true
 	case "dateTime", "instant":
-		if !strings.Contains(n.value, "T") {
-			return item{k: kDate, s: n.value}, true
-		}
 		return item{k: kDateTime, s: n.value}, true
 	case "time":
 		return item{k: kTime, s: n.value}, true
 	}
 	return strItem(n.value), true
+}
+
+func nodeQuantity(n *node) (item, bool) {
+	v := n.child("value")
+	if v == nil {
+		return item{}, false
+	}
+	f, err := strconv.ParseFloat(v.value, 64)
+	if err != nil {
+		return item{}, false
+	}
+	unit := n.childValue("code")
+	if unit == "" {
+		unit = n.childValue("unit")
+	}
+	return item{k: kQuantity, f: f, s: v.value, unit: unit}, true
 }
 
 // fpEnv is the evaluation environment of one expression.
@@ -114,10 +145,15 @@ type fpEnv struct {
 	index    int
 	total    []item
 	depth    int
+	// strict follows the specification where the HL7 engine the published invariants were
+	// written against is lenient (string functions on an empty input answer false there).
+	strict bool
+	vars   map[string][]item // defineVariable and caller-supplied variables
+	now    time.Time
 }
 
 func (e *fpEnv) eval(x *fpNode, focus []item) ([]item, error) {
-	if e.depth++; e.depth > 200 {
+	if e.depth++; e.depth > fpMaxEvalDepth {
 		return nil, errors.New("expression nests too deeply")
 	}
 	defer func() { e.depth-- }()
@@ -133,38 +169,9 @@ func (e *fpEnv) eval(x *fpNode, focus []item) ([]item, error) {
 	case opTotal:
 		return e.total, nil
 	case opVar:
-		switch x.name {
-		case "resource":
-			return []item{{n: e.resource}}, nil
-		case "rootResource":
-			return []item{{n: e.root}}, nil
-		case "context":
-			return []item{{n: e.context}}, nil
-		case "ucum":
-			return []item{strItem("http://unitsofmeasure.org")}, nil
-		case "sct":
-			return []item{strItem("http://snomed.info/sct")}, nil
-		case "loinc":
-			return []item{strItem("http://loinc.org")}, nil
-		}
-		if strings.HasPrefix(x.name, "vs-") {
-			return []item{strItem("http://hl7.org/fhir/ValueSet/" + x.name[3:])}, nil
-		}
-		if strings.HasPrefix(x.name, "ext-") {
-			return []item{strItem("http://hl7.org/fhir/StructureDefinition/" + x.name[4:])}, nil
-		}
-		return nil, fmt.Errorf("unknown variable %%%s: %w", x.name, errUnsupported)
+		return e.variable(x.name)
 	case opIdent:
-		in := focus
-		if x.left != nil {
-			var err error
-			if in, err = e.eval(x.left, focus); err != nil {
-				return nil, err
-			}
-		} else if len(focus) == 1 && focus[0].n != nil && focus[0].n.resource && focus[0].n.typ == x.name {
-			return focus, nil // a path may start with the resource type: "Patient.name"
-		}
-		return member(in, x.name), nil
+		return e.ident(x, focus)
 	case opFunc:
 		in := focus
 		if x.left != nil {
@@ -175,46 +182,126 @@ func (e *fpEnv) eval(x *fpNode, focus []item) ([]item, error) {
 		}
 		return e.call(x, in, focus)
 	case opIndexer:
-		in, err := e.eval(x.args[0], focus)
-		if err != nil {
-			return nil, err
-		}
-		idx, err := e.eval(x.args[1], focus)
-		if err != nil {
-			return nil, err
-		}
-		if len(idx) != 1 || idx[0].k != kInteger {
-			return nil, errors.New("indexer needs one integer")
-		}
-		if i := int(idx[0].i); i >= 0 && i < len(in) {
-			return in[i : i+1], nil
-		}
-		return nil, nil
+		return e.indexer(x, focus)
 	case opUnary:
-		v, err := e.eval(x.args[0], focus)
-		if err != nil || x.name == "+" || len(v) == 0 {
-			return v, err
-		}
-		p, ok := prim(v[0])
-		switch {
-		case ok && p.k == kInteger:
-			return []item{intItem(-p.i)}, nil
-		case ok && (p.k == kDecimal || p.k == kQuantity):
-			p.f = -p.f
-			return []item{p}, nil
-		}
-		return nil, errors.New("unary minus needs a number")
+		return e.unary(x, focus)
 	case opBinary:
 		return e.binary(x, focus)
 	}
 	return nil, fmt.Errorf("unknown expression node: %w", errUnsupported)
 }
 
-// member navigates to children called name; resources are also reached by their type.
-func member(in []item, name string) []item {
+func nodeColl(n *node) []item {
+	if n == nil {
+		return nil
+	}
+	return []item{{n: n}}
+}
+
+// variable is %name: the environment variables of FHIRPath and FHIR.
+func (e *fpEnv) variable(name string) ([]item, error) {
+	if v, ok := e.vars[name]; ok {
+		return v, nil
+	}
+	switch name {
+	case "resource":
+		return nodeColl(e.resource), nil
+	case "rootResource":
+		return nodeColl(e.root), nil
+	case "context":
+		return nodeColl(e.context), nil
+	case "ucum":
+		return []item{strItem("http://unitsofmeasure.org")}, nil
+	case "sct":
+		return []item{strItem("http://snomed.info/sct")}, nil
+	case "loinc":
+		return []item{strItem("http://loinc.org")}, nil
+	}
+	if strings.HasPrefix(name, "vs-") {
+		return []item{strItem("http://hl7.org/fhir/ValueSet/" + name[3:])}, nil
+	}
+	if strings.HasPrefix(name, "ext-") {
+		return []item{strItem("http://hl7.org/fhir/StructureDefinition/" + name[4:])}, nil
+	}
+	return nil, fmt.Errorf("unknown variable %%%s: %w", name, errUnsupported)
+}
+
+func (e *fpEnv) ident(x *fpNode, focus []item) ([]item, error) {
+	in := focus
+	if x.left != nil {
+		var err error
+		if in, err = e.eval(x.left, focus); err != nil {
+			return nil, err
+		}
+	} else if len(focus) == 1 && focus[0].n != nil && focus[0].n.resource && focus[0].n.typ == x.name {
+		return focus, nil // a path may start with the resource type: "Patient.name"
+	}
+	out := fpMember(in, x.name)
+	if len(out) == 0 && e.strict {
+		return nil, e.checkMemberName(in, x.name, x.left == nil)
+	}
+	return out, nil
+}
+
+func (e *fpEnv) indexer(x *fpNode, focus []item) ([]item, error) {
+	in, err := e.eval(x.args[0], focus)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := e.eval(x.args[1], focus)
+	if err != nil {
+		return nil, err
+	}
+	if len(idx) == 0 {
+		return nil, nil
+	}
+	if len(idx) != 1 || idx[0].k != kInteger {
+		return nil, errors.New("an indexer needs one integer")
+	}
+	if i := idx[0].i; i >= 0 && i < int64(len(in)) {
+		return in[i : i+1], nil
+	}
+	return nil, nil
+}
+
+func (e *fpEnv) unary(x *fpNode, focus []item) ([]item, error) {
+	v, err := e.eval(x.args[0], focus)
+	if err != nil || len(v) == 0 {
+		return v, err
+	}
+	if len(v) > 1 {
+		return nil, fmt.Errorf("unary %s on a collection of %d items", x.name, len(v))
+	}
+	p, ok := prim(v[0])
+	switch {
+	case ok && x.name == "+" && (p.k == kInteger || p.k == kDecimal || p.k == kQuantity):
+		return []item{p}, nil
+	case ok && p.k == kInteger:
+		return []item{intItem(-p.i)}, nil
+	case ok && (p.k == kDecimal || p.k == kQuantity):
+		p.f = -p.f
+		if strings.HasPrefix(p.s, "-") {
+			p.s = p.s[1:]
+		} else if p.s != "" && p.f != 0 {
+			p.s = "-" + p.s
+		}
+		return []item{p}, nil
+	}
+	return nil, fmt.Errorf("unary %s needs a number", x.name)
+}
+
+// fpMember navigates to children called name; resources are also reached by their type.
+func fpMember(in []item, name string) []item {
 	var out []item
 	for _, it := range in {
 		if it.n == nil {
+			if it.k == kTypeInfo && (name == "namespace" || name == "name") {
+				if name == "name" {
+					out = append(out, strItem(it.unit))
+				} else {
+					out = append(out, strItem(it.s))
+				}
+			}
 			continue
 		}
 		if name == "value" && it.n.hasValue && isPrimitive(it.n.typ) {
@@ -241,83 +328,79 @@ func boolOf(v []item) (bool, bool, error) {
 		return false, false, errors.New("a boolean was expected but the collection has more than one item")
 	}
 	p, ok := prim(v[0])
-	if !ok {
-		return true, true, nil // a single non-boolean item counts as true
-	}
-	if p.k == kBoolean {
+	if ok && p.k == kBoolean {
 		return p.b, true, nil
 	}
-	return true, true, nil
+	return true, true, nil // a single non-boolean item counts as true
+}
+
+// logic evaluates and, or, xor and implies with three-valued logic.
+func (e *fpEnv) logic(x *fpNode, focus []item) ([]item, error) {
+	l, err := e.eval(x.args[0], focus)
+	if err != nil {
+		return nil, err
+	}
+	lb, lk, err := boolOf(l)
+	if err != nil {
+		return nil, err
+	}
+	// Short cuts (also keep unneeded right sides from failing the whole expression).
+	switch {
+	case x.name == "and" && lk && !lb:
+		return boolColl(false), nil
+	case x.name == "or" && lk && lb:
+		return boolColl(true), nil
+	case x.name == "implies" && lk && !lb:
+		return boolColl(true), nil
+	}
+	r, err := e.eval(x.args[1], focus)
+	if err != nil {
+		return nil, err
+	}
+	rb, rk, err := boolOf(r)
+	if err != nil {
+		return nil, err
+	}
+	switch x.name {
+	case "and":
+		if rk && !rb {
+			return boolColl(false), nil
+		}
+		if lk && rk {
+			return boolColl(true), nil
+		}
+	case "or":
+		if rk && rb {
+			return boolColl(true), nil
+		}
+		if lk && rk {
+			return boolColl(false), nil
+		}
+	case "xor":
+		if lk && rk {
+			return boolColl(lb != rb), nil
+		}
+	case "implies":
+		if rk && rb {
+			return boolColl(true), nil
+		}
+		if lk && rk {
+			return boolColl(false), nil
+		}
+	}
+	return nil, nil
 }
 
 func (e *fpEnv) binary(x *fpNode, focus []item) ([]item, error) {
 	switch x.name {
 	case "and", "or", "xor", "implies":
-		l, err := e.eval(x.args[0], focus)
-		if err != nil {
-			return nil, err
-		}
-		lb, lk, err := boolOf(l)
-		if err != nil {
-			return nil, err
-		}
-		// Short cuts (also keep unneeded right sides from failing the whole expression).
-		switch {
-		case x.name == "and" && lk && !lb:
-			return boolColl(false), nil
-		case x.name == "or" && lk && lb:
-			return boolColl(true), nil
-		case x.name == "implies" && lk && !lb:
-			return boolColl(true), nil
-		}
-		r, err := e.eval(x.args[1], focus)
-		if err != nil {
-			return nil, err
-		}
-		rb, rk, err := boolOf(r)
-		if err != nil {
-			return nil, err
-		}
-		switch x.name {
-		case "and":
-			if rk && !rb {
-				return boolColl(false), nil
-			}
-			if lk && rk {
-				return boolColl(true), nil
-			}
-		case "or":
-			if rk && rb {
-				return boolColl(true), nil
-			}
-			if lk && rk {
-				return boolColl(false), nil
-			}
-		case "xor":
-			if lk && rk {
-				return boolColl(lb != rb), nil
-			}
-		case "implies":
-			if rk && rb {
-				return boolColl(true), nil
-			}
-			if lk && rk {
-				return boolColl(false), nil
-			}
-		}
-		return nil, nil
+		return e.logic(x, focus)
 	case "is", "as":
 		l, err := e.eval(x.args[0], focus)
 		if err != nil {
 			return nil, err
 		}
-		if x.name == "is" {
-			if len(l) != 1 {
-				return nil, nil
-			}
-			return boolColl(isType(l[0], x.typ)), nil
-		}
-		return ofType(l, x.typ), nil
+		return e.typeOp(x.name, x.typ, l)
 	}
 	l, err := e.eval(x.args[0], focus)
 	if err != nil {
@@ -330,328 +413,127 @@ func (e *fpEnv) binary(x *fpNode, focus []item) ([]item, error) {
 	switch x.name {
 	case "|":
 		return union(l, r), nil
-	case "=", "!=", "~", "!~":
-		if len(l) == 0 || len(r) == 0 {
-			if x.name == "~" || x.name == "!~" {
-				return boolColl((len(l) == len(r)) == (x.name == "~")), nil
-			}
-			return nil, nil
-		}
-		eq := len(l) == len(r)
-		for i := 0; eq && i < len(l); i++ {
-			eq = equalItems(l[i], r[i], x.name[len(x.name)-1] == '~')
-		}
-		if x.name[0] == '!' {
-			eq = !eq
-		}
-		return boolColl(eq), nil
+	case "=", "!=":
+		return equality(l, r, x.name == "!=")
+	case "~", "!~":
+		return boolColl(equivalentColls(l, r) == (x.name == "~")), nil
 	case "in", "contains":
-		if x.name == "contains" {
-			l, r = r, l
-		}
-		if len(l) == 0 {
-			return nil, nil
-		}
-		if len(l) > 1 {
-			return nil, errors.New("left operand of in has more than one item")
-		}
-		for _, it := range r {
-			if equalItems(l[0], it, false) {
-				return boolColl(true), nil
-			}
-		}
-		return boolColl(false), nil
+		return membership(x.name, l, r)
 	case "<", ">", "<=", ">=":
-		if len(l) == 0 || len(r) == 0 {
-			return nil, nil
-		}
-		if len(l) > 1 || len(r) > 1 {
-			return nil, errors.New("comparison of collections with more than one item")
-		}
-		c, ok := compareItems(l[0], r[0])
-		if !ok {
-			return nil, nil
-		}
-		switch x.name {
-		case "<":
-			return boolColl(c < 0), nil
-		case ">":
-			return boolColl(c > 0), nil
-		case "<=":
-			return boolColl(c <= 0), nil
-		}
-		return boolColl(c >= 0), nil
+		return comparison(x.name, l, r)
 	case "&":
-		var ls, rs string
-		if len(l) == 1 {
-			p, _ := prim(l[0])
-			ls = p.s
-		}
-		if len(r) == 1 {
-			p, _ := prim(r[0])
-			rs = p.s
-		}
-		return []item{strItem(ls + rs)}, nil
-	case "+", "-", "*", "/", "div", "mod":
-		return arith(x.name, l, r)
+		return concat(l, r)
 	}
-	return nil, fmt.Errorf("operator %s: %w", x.name, errUnsupported)
+	return arith(x.name, l, r)
 }
 
-func arith(op string, l, r []item) ([]item, error) {
+func equality(l, r []item, negate bool) ([]item, error) {
 	if len(l) == 0 || len(r) == 0 {
 		return nil, nil
 	}
-	if len(l) > 1 || len(r) > 1 {
-		return nil, fmt.Errorf("operator %s on collections with more than one item", op)
+	if len(l) != len(r) {
+		return boolColl(negate), nil
 	}
-	a, ok1 := prim(l[0])
-	b, ok2 := prim(r[0])
-	if !ok1 || !ok2 {
-		return nil, nil
-	}
-	if op == "+" && a.k == kString && b.k == kString {
-		return []item{strItem(a.s + b.s)}, nil
-	}
-	if a.k == kInteger && b.k == kInteger {
-		switch op {
-		case "+":
-			return []item{intItem(a.i + b.i)}, nil
-		case "-":
-			return []item{intItem(a.i - b.i)}, nil
-		case "*":
-			return []item{intItem(a.i * b.i)}, nil
-		case "div":
-			if b.i == 0 {
-				return nil, nil
-			}
-			return []item{intItem(a.i / b.i)}, nil
-		case "mod":
-			if b.i == 0 {
-				return nil, nil
-			}
-			return []item{intItem(a.i % b.i)}, nil
-		}
-	}
-	af, aok := numVal(a)
-	bf, bok := numVal(b)
-	if !aok || !bok {
-		return nil, fmt.Errorf("operator %s needs numbers: %w", op, errUnsupported)
-	}
-	var v float64
-	switch op {
-	case "+":
-		v = af + bf
-	case "-":
-		v = af - bf
-	case "*":
-		v = af * bf
-	case "/":
-		if bf == 0 {
+	for i := range l {
+		eq, known := equalItems(l[i], r[i])
+		if !known {
 			return nil, nil
 		}
-		v = af / bf
-	case "div":
-		if bf == 0 {
-			return nil, nil
+		if !eq {
+			return boolColl(negate), nil
 		}
-		return []item{intItem(int64(af / bf))}, nil
-	case "mod":
-		if bf == 0 {
-			return nil, nil
-		}
-		v = math.Mod(af, bf)
 	}
-	return []item{{k: kDecimal, f: v}}, nil
+	return boolColl(!negate), nil
 }
 
-func numVal(p item) (float64, bool) {
-	switch p.k {
-	case kInteger:
-		return float64(p.i), true
-	case kDecimal, kQuantity:
-		return p.f, true
+// equivalentColls is ~ on collections: same size, every item equivalent to one of the other.
+func equivalentColls(l, r []item) bool {
+	if len(l) != len(r) {
+		return false
 	}
-	return 0, false
-}
-
-// equalItems is FHIRPath = (or ~ when equiv: case- and whitespace-insensitive strings).
-func equalItems(a, b item, equiv bool) bool {
-	pa, oka := prim(a)
-	pb, okb := prim(b)
-	if oka && okb {
-		if pa.k == kString || pb.k == kString {
-			if pa.k != pb.k {
-				return false
+	used := make([]bool, len(r))
+	for _, a := range l {
+		found := false
+		for j, b := range r {
+			if !used[j] && equivalentItems(a, b) {
+				used[j], found = true, true
+				break
 			}
-			if equiv {
-				return strings.EqualFold(strings.Join(strings.Fields(pa.s), " "), strings.Join(strings.Fields(pb.s), " "))
-			}
-			return pa.s == pb.s
 		}
-		if c, ok := compareItems(pa, pb); ok {
-			return c == 0
-		}
-		return false
-	}
-	if a.n == nil || b.n == nil || oka != okb {
-		return false
-	}
-	return equalNodes(a.n, b.n)
-}
-
-// equalNodes compares two complex elements child by child (ids ignored).
-func equalNodes(a, b *node) bool {
-	if a.hasValue != b.hasValue || a.value != b.value {
-		return false
-	}
-	ac, bc := withoutIDs(a.children), withoutIDs(b.children)
-	if len(ac) != len(bc) {
-		return false
-	}
-	for i := range ac {
-		if ac[i].name != bc[i].name || !equalNodes(ac[i], bc[i]) {
+		if !found {
 			return false
 		}
 	}
 	return true
 }
 
-func withoutIDs(ns []*node) []*node {
-	var out []*node
-	for _, n := range ns {
-		if n.name != "id" {
-			out = append(out, n)
+func membership(op string, l, r []item) ([]item, error) {
+	if op == "contains" {
+		l, r = r, l
+	}
+	if len(l) == 0 {
+		return nil, nil
+	}
+	if len(l) > 1 {
+		return nil, fmt.Errorf("the single side of %s has %d items", op, len(l))
+	}
+	for _, it := range r {
+		if eq, _ := equalItems(l[0], it); eq {
+			return boolColl(true), nil
 		}
 	}
-	return out
+	return boolColl(false), nil
 }
 
-// compareItems orders two System values of compatible kinds.
-func compareItems(a, b item) (int, bool) {
-	pa, oka := prim(a)
-	pb, okb := prim(b)
+func comparison(op string, l, r []item) ([]item, error) {
+	if len(l) == 0 || len(r) == 0 {
+		return nil, nil
+	}
+	if len(l) > 1 || len(r) > 1 {
+		return nil, fmt.Errorf("%s compares single items, found %d and %d", op, len(l), len(r))
+	}
+	a, oka := prim(l[0])
+	b, okb := prim(r[0])
 	if !oka || !okb {
-		return 0, false
+		return nil, fmt.Errorf("%s cannot compare complex values", op)
 	}
-	switch {
-	case pa.k == kBoolean && pb.k == kBoolean:
-		if pa.b == pb.b {
-			return 0, true
-		}
-		return 1, true
-	case pa.k == kString && pb.k == kString:
-		return strings.Compare(pa.s, pb.s), true
-	case (pa.k == kDate || pa.k == kDateTime) && (pb.k == kDate || pb.k == kDateTime), pa.k == kTime && pb.k == kTime:
-		return compareDateTimes(pa.s, pb.s)
+	if !comparableKinds(a.k, b.k) {
+		return nil, fmt.Errorf("%s cannot compare %s and %s", op, systemTypeName(a), systemTypeName(b))
 	}
-	af, aok := numVal(pa)
-	bf, bok := numVal(pb)
-	if aok && bok && (pa.k != kQuantity) == (pb.k != kQuantity) {
-		switch {
-		case af < bf:
-			return -1, true
-		case af > bf:
-			return 1, true
-		}
-		return 0, true
+	c, ok := compareItems(a, b)
+	if !ok {
+		return nil, nil
 	}
-	return 0, false
+	switch op {
+	case "<":
+		return boolColl(c < 0), nil
+	case ">":
+		return boolColl(c > 0), nil
+	case "<=":
+		return boolColl(c <= 0), nil
+	}
+	return boolColl(c >= 0), nil
 }
 
-// compareDateTimes compares partial dates/times; values of different precision compare only
-// on their common precision, and are unknown (false) when equal there.
-func compareDateTimes(a, b string) (int, bool) {
-	ta, oka := parseFHIRTime(a)
-	tb, okb := parseFHIRTime(b)
-	if !oka || !okb {
-		return 0, false
-	}
-	if ta.prec != tb.prec {
-		p := min(ta.prec, tb.prec)
-		ca, cb := ta.truncate(p), tb.truncate(p)
-		if ca == cb {
-			return 0, false
-		}
-		return strings.Compare(ca, cb), true
-	}
-	return strings.Compare(ta.norm, tb.norm), true
+func comparableKinds(a, b valKind) bool {
+	num := func(k valKind) bool { return k == kInteger || k == kDecimal }
+	date := func(k valKind) bool { return k == kDate || k == kDateTime }
+	return a == b || (num(a) && num(b)) || (date(a) && date(b))
 }
 
-func union(a, b []item) []item {
-	out := make([]item, 0, len(a)+len(b))
-	for _, it := range append(append([]item(nil), a...), b...) {
-		dup := false
-		for _, o := range out {
-			if sameItem(o, it) {
-				dup = true
-				break
+func concat(l, r []item) ([]item, error) {
+	if len(l) > 1 || len(r) > 1 {
+		return nil, errors.New("& concatenates single strings")
+	}
+	var b strings.Builder
+	for _, side := range [][]item{l, r} {
+		if len(side) == 1 {
+			p, ok := prim(side[0])
+			if !ok || p.k != kString {
+				return nil, errors.New("& concatenates strings")
 			}
-		}
-		if !dup {
-			out = append(out, it)
+			b.WriteString(p.s)
 		}
 	}
-	return out
-}
-
-func sameItem(a, b item) bool {
-	if a.n != nil && b.n != nil {
-		return a.n == b.n || equalNodes(a.n, b.n) && a.n.typ == b.n.typ
-	}
-	return equalItems(a, b, false)
-}
-
-// isType tells whether an item is of FHIR or System type t.
-func isType(it item, t string) bool {
-	if it.n != nil {
-		if it.n.typ == t {
-			return true
-		}
-		switch t {
-		case "Resource", "DomainResource":
-			return it.n.resource
-		case "Element":
-			return !it.n.resource
-		}
-		if sub := primitiveSubtypes[it.n.typ]; sub == t {
-			return true
-		}
-		return false
-	}
-	switch it.k {
-	case kString:
-		return t == "String" || t == "string"
-	case kInteger:
-		return t == "Integer" || t == "integer"
-	case kDecimal:
-		return t == "Decimal" || t == "decimal"
-	case kBoolean:
-		return t == "Boolean" || t == "boolean"
-	case kDate:
-		return t == "Date" || t == "date"
-	case kDateTime:
-		return t == "DateTime" || t == "dateTime"
-	case kTime:
-		return t == "Time" || t == "time"
-	case kQuantity:
-		return t == "Quantity"
-	}
-	return false
-}
-
-// primitiveSubtypes: FHIR primitive specialisations that count as their parent for is/as.
-var primitiveSubtypes = map[string]string{
-	"code": "string", "id": "string", "markdown": "string", "uuid": "uri", "url": "uri",
-	"canonical": "uri", "oid": "uri", "positiveInt": "integer", "unsignedInt": "integer",
-}
-
-func ofType(in []item, t string) []item {
-	var out []item
-	for _, it := range in {
-		if isType(it, t) {
-			out = append(out, it)
-		}
-	}
-	return out
+	return []item{strItem(b.String())}, nil
 }

@@ -3,472 +3,34 @@ package fhir
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
-
-	"github.com/dlclark/regexp2"
 )
 
 // FHIRPath functions. Each takes the input collection (in) and the focus the arguments are
-// evaluated against; iterating functions (where, select, all, exists(criteria), repeat)
-// evaluate their argument once per item with $this set.
+// evaluated against; iterating functions (where, select, all, exists(criteria), repeat,
+// aggregate) evaluate their argument once per item with $this set.
+
+type fpFunc func(e *fpEnv, x *fpNode, in, focus []item) ([]item, error)
+
+// fpImpl holds the implementations by name (filled in init, as they call back into eval).
+var fpImpl = map[string]fpFunc{}
+
+func init() {
+	for _, m := range []map[string]fpFunc{fpCoreFuncs(), fpStringFuncs(), fpMathFuncs(), fpConvertFuncs(), fpFHIRFuncs(), fpExtraFuncs()} {
+		for k, f := range m {
+			fpImpl[k] = f
+		}
+	}
+}
 
 func (e *fpEnv) call(x *fpNode, in, focus []item) ([]item, error) {
-	argN := func(n int) error {
-		if len(x.args) != n {
-			return fmt.Errorf("%s() takes %d argument(s), found %d", x.name, n, len(x.args))
-		}
-		return nil
-	}
 	// Arguments of non-iterating functions are evaluated against the expression's focus
 	// ($this of the enclosing iteration), not against the input.
-	arg := func(i int) ([]item, error) { return e.eval(x.args[i], focus) }
-	argString := func(i int) (string, bool, error) {
-		v, err := arg(i)
-		if err != nil || len(v) == 0 {
-			return "", false, err
-		}
-		p, ok := prim(v[0])
-		if !ok {
-			return "", false, nil
-		}
-		switch p.k {
-		case kInteger:
-			return strconv.FormatInt(p.i, 10), true, nil
-		}
-		return p.s, true, nil
-	}
-	argInt := func(i int) (int, bool, error) {
-		v, err := arg(i)
-		if err != nil || len(v) == 0 {
-			return 0, false, err
-		}
-		p, ok := prim(v[0])
-		if !ok || p.k != kInteger {
-			return 0, false, fmt.Errorf("%s() needs an integer argument", x.name)
-		}
-		return int(p.i), true, nil
-	}
-	single := func() (item, bool, error) {
-		if len(in) == 0 {
-			return item{}, false, nil
-		}
-		if len(in) > 1 {
-			return item{}, false, fmt.Errorf("%s() can only be used on a single value, found %d", x.name, len(in))
-		}
-		return in[0], true, nil
-	}
-	singleString := func() (string, bool, error) {
-		it, ok, err := single()
-		if !ok || err != nil {
-			return "", false, err
-		}
-		p, ok := prim(it)
-		if !ok || p.k != kString {
-			return "", false, nil
-		}
-		return p.s, true, nil
-	}
+	argString := func(i int) (string, bool, error) { return e.argString(x, focus, i) }
+	single := func() (item, bool, error) { return single(x, in) }
 
 	switch x.name {
-	case "empty":
-		return boolColl(len(in) == 0), nil
-	case "exists":
-		if len(x.args) == 0 {
-			return boolColl(len(in) > 0), nil
-		}
-		out, err := e.filter(x.args[0], in)
-		return boolColl(len(out) > 0), err
-	case "hasValue":
-		return boolColl(len(in) == 1 && in[0].n != nil && in[0].n.hasValue), nil
-	case "where":
-		if err := argN(1); err != nil {
-			return nil, err
-		}
-		return e.filter(x.args[0], in)
-	case "select":
-		if err := argN(1); err != nil {
-			return nil, err
-		}
-		var out []item
-		for i, it := range in {
-			v, err := e.withThis(x.args[0], it, i)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v...)
-		}
-		return out, nil
-	case "repeat":
-		if err := argN(1); err != nil {
-			return nil, err
-		}
-		var out []item
-		queue := in
-		for len(queue) > 0 && len(out) < 100000 {
-			var next []item
-			for i, it := range queue {
-				v, err := e.withThis(x.args[0], it, i)
-				if err != nil {
-					return nil, err
-				}
-				next = append(next, v...)
-			}
-			out = append(out, next...)
-			queue = next
-		}
-		return out, nil
-	case "all":
-		if err := argN(1); err != nil {
-			return nil, err
-		}
-		for i, it := range in {
-			v, err := e.withThis(x.args[0], it, i)
-			if err != nil {
-				return nil, err
-			}
-			if b, known, err := boolOf(v); err != nil || !known || !b {
-				return boolColl(false), err
-			}
-		}
-		return boolColl(true), nil
-	case "allTrue", "anyTrue", "allFalse", "anyFalse":
-		want := strings.Contains(x.name, "True")
-		all := strings.HasPrefix(x.name, "all")
-		for _, it := range in {
-			p, _ := prim(it)
-			if all && p.b != want {
-				return boolColl(false), nil
-			}
-			if !all && p.b == want {
-				return boolColl(true), nil
-			}
-		}
-		return boolColl(all), nil
-	case "count":
-		return []item{intItem(int64(len(in)))}, nil
-	case "first":
-		if len(in) == 0 {
-			return nil, nil
-		}
-		return in[:1], nil
-	case "last":
-		if len(in) == 0 {
-			return nil, nil
-		}
-		return in[len(in)-1:], nil
-	case "tail":
-		if len(in) < 2 {
-			return nil, nil
-		}
-		return in[1:], nil
-	case "skip", "take":
-		n, ok, err := argInt(0)
-		if err != nil || !ok {
-			return nil, err
-		}
-		n = max(0, min(n, len(in)))
-		if x.name == "skip" {
-			return in[n:], nil
-		}
-		return in[:n], nil
-	case "single":
-		if len(in) > 1 {
-			return nil, errors.New("single() found more than one item")
-		}
-		return in, nil
-	case "distinct":
-		return union(in, nil), nil
-	case "isDistinct":
-		return boolColl(len(union(in, nil)) == len(in)), nil
-	case "union", "combine":
-		o, err := arg(0)
-		if err != nil {
-			return nil, err
-		}
-		if x.name == "combine" {
-			return append(append([]item(nil), in...), o...), nil
-		}
-		return union(in, o), nil
-	case "intersect", "exclude":
-		o, err := arg(0)
-		if err != nil {
-			return nil, err
-		}
-		var out []item
-		for _, it := range in {
-			found := false
-			for _, b := range o {
-				if equalItems(it, b, false) {
-					found = true
-					break
-				}
-			}
-			if found == (x.name == "intersect") {
-				out = append(out, it)
-			}
-		}
-		if x.name == "intersect" {
-			out = union(out, nil)
-		}
-		return out, nil
-	case "subsetOf", "supersetOf":
-		o, err := arg(0)
-		if err != nil {
-			return nil, err
-		}
-		a, b := in, o
-		if x.name == "supersetOf" {
-			a, b = o, in
-		}
-		for _, it := range a {
-			found := false
-			for _, c := range b {
-				if equalItems(it, c, false) {
-					found = true
-					break
-				}
-			}
-			if !found {
-				return boolColl(false), nil
-			}
-		}
-		return boolColl(true), nil
-	case "not":
-		b, known, err := boolOf(in)
-		if err != nil || !known {
-			return nil, err
-		}
-		return boolColl(!b), nil
-	case "iif":
-		if len(x.args) < 2 || len(x.args) > 3 {
-			return nil, errors.New("iif() takes 2 or 3 arguments")
-		}
-		c, err := e.eval(x.args[0], focus)
-		if err != nil {
-			return nil, err
-		}
-		if b, known, err := boolOf(c); err != nil {
-			return nil, err
-		} else if known && b {
-			return e.eval(x.args[1], focus)
-		}
-		if len(x.args) == 3 {
-			return e.eval(x.args[2], focus)
-		}
-		return nil, nil
-	case "ofType":
-		return ofType(in, x.typ), nil
-	case "is":
-		if len(in) != 1 {
-			return nil, nil
-		}
-		return boolColl(isType(in[0], x.typ)), nil
-	case "as":
-		return ofType(in, x.typ), nil
-	case "children":
-		var out []item
-		for _, it := range in {
-			if it.n != nil {
-				out = append(out, nodeItems(it.n.children)...)
-			}
-		}
-		return out, nil
-	case "descendants":
-		var out []item
-		var walk func(n *node)
-		walk = func(n *node) {
-			for _, c := range n.children {
-				out = append(out, item{n: c})
-				walk(c)
-			}
-		}
-		for _, it := range in {
-			if it.n != nil {
-				walk(it.n)
-			}
-		}
-		return out, nil
-	case "trace":
-		return in, nil
-	case "toString":
-		it, ok, err := single()
-		if !ok || err != nil {
-			return nil, err
-		}
-		p, ok := prim(it)
-		if !ok {
-			return nil, nil
-		}
-		return []item{strItem(itemString(p))}, nil
-	case "toInteger":
-		it, ok, err := single()
-		if !ok || err != nil {
-			return nil, err
-		}
-		p, ok := prim(it)
-		if !ok {
-			return nil, nil
-		}
-		switch p.k {
-		case kInteger:
-			return []item{p}, nil
-		case kBoolean:
-			if p.b {
-				return []item{intItem(1)}, nil
-			}
-			return []item{intItem(0)}, nil
-		case kString:
-			if i, err := strconv.ParseInt(p.s, 10, 64); err == nil {
-				return []item{intItem(i)}, nil
-			}
-		}
-		return nil, nil
-	case "toDecimal":
-		it, ok, err := single()
-		if !ok || err != nil {
-			return nil, err
-		}
-		p, _ := prim(it)
-		if f, ok := numVal(p); ok {
-			return []item{{k: kDecimal, f: f}}, nil
-		}
-		if f, err := strconv.ParseFloat(p.s, 64); err == nil && p.k == kString {
-			return []item{{k: kDecimal, f: f}}, nil
-		}
-		return nil, nil
-	case "length":
-		s, ok, err := singleString()
-		if !ok || err != nil {
-			return nil, err
-		}
-		return []item{intItem(int64(len([]rune(s))))}, nil
-	case "startsWith", "endsWith", "contains", "matches", "indexOf":
-		s, ok, err := singleString()
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			// Like the HL7 FHIRPath engine the published invariants were written against
-			// (ref-1: reference.startsWith('#').not() or …), these answer false on an
-			// empty input rather than empty.
-			if len(in) == 0 && x.name != "indexOf" {
-				return boolColl(false), nil
-			}
-			return nil, nil
-		}
-		a, aok, err := argString(0)
-		if !aok || err != nil {
-			return nil, err
-		}
-		switch x.name {
-		case "startsWith":
-			return boolColl(strings.HasPrefix(s, a)), nil
-		case "endsWith":
-			return boolColl(strings.HasSuffix(s, a)), nil
-		case "contains":
-			return boolColl(strings.Contains(s, a)), nil
-		case "indexOf":
-			return []item{intItem(int64(strings.Index(s, a)))}, nil
-		}
-		re, err := cachedRegexp(a)
-		if err != nil {
-			return nil, err
-		}
-		m, err := re.match(s)
-		if err != nil {
-			return nil, err
-		}
-		return boolColl(m), nil
-	case "replaceMatches", "replace":
-		s, ok, err := singleString()
-		if !ok || err != nil {
-			return nil, err
-		}
-		a, _, err := argString(0)
-		if err != nil {
-			return nil, err
-		}
-		b, _, err := argString(1)
-		if err != nil {
-			return nil, err
-		}
-		if x.name == "replace" {
-			return []item{strItem(strings.ReplaceAll(s, a, b))}, nil
-		}
-		re, err := cachedRegexp(a)
-		if err != nil {
-			return nil, err
-		}
-		out, err := re.replace(s, b)
-		if err != nil {
-			return nil, err
-		}
-		return []item{strItem(out)}, nil
-	case "substring":
-		s, ok, err := singleString()
-		if !ok || err != nil {
-			return nil, err
-		}
-		r := []rune(s)
-		start, sok, err := argInt(0)
-		if err != nil || !sok || start < 0 || start >= len(r) {
-			return nil, err
-		}
-		end := len(r)
-		if len(x.args) > 1 {
-			n, nok, err := argInt(1)
-			if err != nil {
-				return nil, err
-			}
-			if nok {
-				end = min(len(r), start+max(0, n))
-			}
-		}
-		return []item{strItem(string(r[start:end]))}, nil
-	case "lower", "upper", "trim":
-		s, ok, err := singleString()
-		if !ok || err != nil {
-			return nil, err
-		}
-		switch x.name {
-		case "lower":
-			s = strings.ToLower(s)
-		case "upper":
-			s = strings.ToUpper(s)
-		default:
-			s = strings.TrimSpace(s)
-		}
-		return []item{strItem(s)}, nil
-	case "extension":
-		u, ok, err := argString(0)
-		if err != nil || !ok {
-			return nil, err
-		}
-		var out []item
-		for _, ext := range member(in, "extension") {
-			if ext.n.childValue("url") == u {
-				out = append(out, ext)
-			}
-		}
-		return out, nil
-	case "resolve":
-		var out []item
-		for _, it := range in {
-			ref := ""
-			if it.n != nil && it.n.typ == "Reference" {
-				ref = it.n.childValue("reference")
-			} else if p, ok := prim(it); ok && p.k == kString {
-				ref = p.s
-			}
-			if t := e.c.resolveRef(ref, it.n); t != nil {
-				out = append(out, item{n: t})
-			}
-		}
-		return out, nil
 	case "memberOf":
 		u, ok, err := argString(0)
 		if err != nil || !ok {
@@ -486,67 +48,64 @@ func (e *fpEnv) call(x *fpNode, in, focus []item) ([]item, error) {
 			return nil, fmt.Errorf("memberOf('%s'): %w", u, errNotChecked)
 		}
 		return boolColl(in), nil
-	case "conformsTo":
-		u, ok, err := argString(0)
-		if err != nil || !ok {
-			return nil, err
-		}
-		it, ok, err := single()
-		if !ok || err != nil || it.n == nil {
-			return nil, err
-		}
-		res, err := e.c.conformsTo(it.n, u, e.pkg)
-		if err != nil {
-			return nil, err
-		}
-		return boolColl(res), nil
-	case "htmlChecks", "htmlchecks":
-		it, ok, err := single()
-		if !ok || err != nil {
-			return boolColl(false), err
-		}
-		return boolColl(htmlChecks(it.n)), nil
-	case "hasExtension":
-		u, _, err := argString(0)
-		if err != nil {
-			return nil, err
-		}
-		for _, ext := range member(in, "extension") {
-			if u == "" || ext.n.childValue("url") == u {
-				return boolColl(true), nil
-			}
-		}
-		return boolColl(false), nil
-	case "getValue":
-		var out []item
-		for _, it := range in {
-			if it.n != nil && it.n.hasValue {
-				p, _ := prim(it)
-				out = append(out, p)
-			}
-		}
-		return out, nil
+	}
+	if f := fpImpl[x.name]; f != nil {
+		return f(e, x, in, focus)
 	}
 	return nil, fmt.Errorf("function %s(): %w", x.name, errUnsupported)
 }
 
 var errNotChecked = errors.New("the value set or a code system it uses is not held by the validator")
 
-func itemString(p item) string {
-	switch p.k {
-	case kInteger:
-		return strconv.FormatInt(p.i, 10)
-	case kDecimal:
-		if p.s != "" {
-			return p.s
-		}
-		return strconv.FormatFloat(p.f, 'f', -1, 64)
-	case kBoolean:
-		return strconv.FormatBool(p.b)
-	case kQuantity:
-		return strconv.FormatFloat(p.f, 'f', -1, 64) + " '" + p.s + "'"
+// arg evaluates argument i against the focus.
+func (e *fpEnv) arg(x *fpNode, focus []item, i int) ([]item, error) {
+	if i >= len(x.args) {
+		return nil, nil
 	}
-	return p.s
+	return e.eval(x.args[i], focus)
+}
+
+// argString evaluates argument i to a single string: (value, present, error).
+func (e *fpEnv) argString(x *fpNode, focus []item, i int) (string, bool, error) {
+	v, err := e.arg(x, focus, i)
+	if err != nil || len(v) == 0 {
+		return "", false, err
+	}
+	if len(v) > 1 {
+		return "", false, fmt.Errorf("%s() argument %d has %d items, expected one", x.name, i+1, len(v))
+	}
+	p, ok := prim(v[0])
+	if !ok {
+		return "", false, fmt.Errorf("%s() argument %d is not a string", x.name, i+1)
+	}
+	if p.k == kInteger {
+		return strconv.FormatInt(p.i, 10), true, nil
+	}
+	return p.s, true, nil
+}
+
+// argInt evaluates argument i to a single integer.
+func (e *fpEnv) argInt(x *fpNode, focus []item, i int) (int, bool, error) {
+	v, err := e.arg(x, focus, i)
+	if err != nil || len(v) == 0 {
+		return 0, false, err
+	}
+	p, ok := prim(v[0])
+	if len(v) > 1 || !ok || p.k != kInteger {
+		return 0, false, fmt.Errorf("%s() needs an integer argument", x.name)
+	}
+	return int(p.i), true, nil
+}
+
+// single is the one item of the input: (item, present, error when there are several).
+func single(x *fpNode, in []item) (item, bool, error) {
+	if len(in) == 0 {
+		return item{}, false, nil
+	}
+	if len(in) > 1 {
+		return item{}, false, fmt.Errorf("%s() can only be used on a single value, found %d", x.name, len(in))
+	}
+	return in[0], true, nil
 }
 
 // filter keeps the items for which cond is true, with $this and $index set.
@@ -574,75 +133,350 @@ func (e *fpEnv) withThis(x *fpNode, it item, i int) ([]item, error) {
 	return v, err
 }
 
-// Regexes of expressions (matches) and profiles are compiled once, process wide. Go's RE2
-// engine is used when it accepts the pattern; patterns it cannot run (look-around, as in the
-// DK core cpr invariant) fall back to regexp2, a backtracking engine, with a time limit.
-var regexCache sync.Map // pattern → *fpRegex
-
-type fpRegex struct {
-	re  *regexp.Regexp
-	re2 *regexp2.Regexp
+func fpCoreFuncs() map[string]fpFunc {
+	return map[string]fpFunc{
+		"empty": func(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) { return boolColl(len(in) == 0), nil },
+		"count": func(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) {
+			return []item{intItem(int64(len(in)))}, nil
+		},
+		"exists": func(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) {
+			if len(x.args) == 0 {
+				return boolColl(len(in) > 0), nil
+			}
+			out, err := e.filter(x.args[0], in)
+			return boolColl(len(out) > 0), err
+		},
+		"where":  func(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) { return e.filter(x.args[0], in) },
+		"select": (*fpEnv).selectFn, "repeat": (*fpEnv).repeat, "all": (*fpEnv).all,
+		"aggregate": (*fpEnv).aggregate, "iif": (*fpEnv).iif,
+		"allTrue": boolsFn, "anyTrue": boolsFn, "allFalse": boolsFn, "anyFalse": boolsFn,
+		"first": func(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) { return firstN(in, 1), nil },
+		"last": func(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) {
+			if len(in) == 0 {
+				return nil, nil
+			}
+			return in[len(in)-1:], nil
+		},
+		"tail": func(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) {
+			if len(in) < 2 {
+				return nil, nil
+			}
+			return in[1:], nil
+		},
+		"skip": skipTake, "take": skipTake,
+		"single": func(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) {
+			if len(in) > 1 {
+				return nil, errors.New("single() found more than one item")
+			}
+			return in, nil
+		},
+		"distinct": func(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) { return union(in, nil), nil },
+		"isDistinct": func(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) {
+			return boolColl(len(union(in, nil)) == len(in)), nil
+		},
+		"union": setFn, "combine": setFn, "intersect": setFn, "exclude": setFn,
+		"subsetOf": setFn, "supersetOf": setFn,
+		"not": func(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) {
+			b, known, err := boolOf(in)
+			if err != nil || !known {
+				return nil, err
+			}
+			return boolColl(!b), nil
+		},
+		"ofType": func(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) { return e.ofType(in, x.typ) },
+		"is":     func(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) { return e.typeOp("is", x.typ, in) },
+		"as":     func(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) { return e.typeOp("as", x.typ, in) },
+		"type":   func(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) { return typeInfoOf(in), nil },
+		"children": func(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) {
+			var out []item
+			for _, it := range in {
+				if it.n != nil {
+					out = append(out, nodeItems(it.n.children)...)
+				}
+			}
+			return out, nil
+		},
+		"descendants": descendants,
+		"trace":       func(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) { return in, nil },
+		"now":         nowFn, "today": nowFn, "timeOfDay": nowFn,
+		"defineVariable": (*fpEnv).defineVariable,
+		"precision":      precisionFn,
+	}
 }
 
-func cachedRegexp(pattern string) (*fpRegex, error) {
-	if re, ok := regexCache.Load(pattern); ok {
-		return re.(*fpRegex), nil
+func firstOf(in []item) item {
+	if len(in) == 0 {
+		return item{}
 	}
-	r := &fpRegex{}
-	var err error
-	if r.re, err = regexp.Compile(pattern); err != nil {
-		if r.re2, err = regexp2.Compile(pattern, regexp2.None); err != nil {
-			return nil, fmt.Errorf("regex %q: %v: %w", pattern, err, errUnsupported)
+	return in[0]
+}
+
+func firstN(in []item, n int) []item {
+	return in[:min(n, len(in))]
+}
+
+func (e *fpEnv) selectFn(x *fpNode, in, focus []item) ([]item, error) {
+	var out []item
+	for i, it := range in {
+		v, err := e.withThis(x.args[0], it, i)
+		if err != nil {
+			return nil, err
 		}
-		r.re2.MatchTimeout = 100 * time.Millisecond
-	}
-	regexCache.Store(pattern, r)
-	return r, nil
-}
-
-// match is a partial match, as FHIRPath R4 matches() is (patterns carry ^…$ themselves).
-func (r *fpRegex) match(s string) (bool, error) {
-	if r.re != nil {
-		return r.re.MatchString(s), nil
-	}
-	ok, err := r.re2.MatchString(s)
-	if err != nil {
-		return false, fmt.Errorf("regex: %v: %w", err, errUnsupported)
-	}
-	return ok, nil
-}
-
-func (r *fpRegex) replace(s, with string) (string, error) {
-	if r.re != nil {
-		return r.re.ReplaceAllString(s, with), nil
-	}
-	out, err := r.re2.Replace(s, with, -1, -1)
-	if err != nil {
-		return "", fmt.Errorf("regex: %v: %w", err, errUnsupported)
+		out = append(out, v...)
 	}
 	return out, nil
 }
 
-// htmlChecks is the narrative check behind txt-1: a div in the XHTML namespace, with no
-// script, form, object or event-handler content.
-func htmlChecks(n *node) bool {
-	if n == nil || !n.hasValue {
-		return false
+// repeat applies its projection to the input, then to what that gives, until nothing new
+// turns up.
+func (e *fpEnv) repeat(x *fpNode, in, focus []item) ([]item, error) {
+	var out []item
+	seen := map[any]bool{}
+	queue := in
+	for len(queue) > 0 {
+		var next []item
+		for i, it := range queue {
+			v, err := e.withThis(x.args[0], it, i)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range v {
+				var k any = itemKey(r)
+				if r.n != nil {
+					k = r.n
+				}
+				if !seen[k] {
+					seen[k] = true
+					next = append(next, r)
+				}
+			}
+		}
+		out = append(out, next...)
+		queue = next
+		if len(out) > fpMaxRepeat {
+			return nil, fmt.Errorf("repeat() gave more than %d items", fpMaxRepeat)
+		}
 	}
-	s := strings.TrimSpace(n.value)
-	if !strings.HasPrefix(s, "<div") || !strings.HasSuffix(s, "</div>") && !strings.HasSuffix(s, "/>") {
-		return false
+	return out, nil
+}
+
+// fpMaxRepeat bounds repeat(), whose projection may produce new values forever
+// (1.repeat($this + 1)).
+const fpMaxRepeat = 10000
+
+func (e *fpEnv) all(x *fpNode, in, focus []item) ([]item, error) {
+	for i, it := range in {
+		v, err := e.withThis(x.args[0], it, i)
+		if err != nil {
+			return nil, err
+		}
+		if b, known, err := boolOf(v); err != nil || !known || !b {
+			return boolColl(false), err
+		}
 	}
-	if !strings.Contains(s[:strings.IndexByte(s, '>')+1], "http://www.w3.org/1999/xhtml") {
-		return false
+	return boolColl(true), nil
+}
+
+func (e *fpEnv) aggregate(x *fpNode, in, focus []item) ([]item, error) {
+	var total []item
+	if len(x.args) > 1 {
+		var err error
+		if total, err = e.eval(x.args[1], focus); err != nil {
+			return nil, err
+		}
 	}
-	low := strings.ToLower(s)
-	for _, bad := range []string{"<script", "<form", "<object", "<embed", "<iframe", "<applet", "<base", "<link", "<meta", "<style", "javascript:"} {
-		if strings.Contains(low, bad) {
+	saveTotal := e.total
+	defer func() { e.total = saveTotal }()
+	for i, it := range in {
+		e.total = total
+		v, err := e.withThis(x.args[0], it, i)
+		if err != nil {
+			return nil, err
+		}
+		total = v
+	}
+	return total, nil
+}
+
+// iif evaluates only the branch its criterion selects; the criterion sees the input as $this.
+func (e *fpEnv) iif(x *fpNode, in, focus []item) ([]item, error) {
+	if len(in) > 1 {
+		return nil, errors.New("iif() can only be used on a single value")
+	}
+	if x.left != nil {
+		saveThis := e.this
+		e.this, focus = in, in
+		defer func() { e.this = saveThis }()
+	}
+	c, err := e.eval(x.args[0], focus)
+	if err != nil {
+		return nil, err
+	}
+	if p, ok := prim(firstOf(c)); e.strict && len(c) == 1 && (!ok || p.k != kBoolean) {
+		return nil, errors.New("the criterion of iif() is not a boolean")
+	}
+	b, known, err := boolOf(c)
+	if err != nil {
+		return nil, err
+	}
+	if known && b {
+		return e.eval(x.args[1], focus)
+	}
+	if len(x.args) == 3 {
+		return e.eval(x.args[2], focus)
+	}
+	return nil, nil
+}
+
+func boolsFn(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) {
+	want := strings.Contains(x.name, "True")
+	all := strings.HasPrefix(x.name, "all")
+	for _, it := range in {
+		p, ok := prim(it)
+		if !ok || p.k != kBoolean {
+			return nil, fmt.Errorf("%s() needs booleans", x.name)
+		}
+		if all && p.b != want {
+			return boolColl(false), nil
+		}
+		if !all && p.b == want {
+			return boolColl(true), nil
+		}
+	}
+	return boolColl(all), nil
+}
+
+func skipTake(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) {
+	n, ok, err := e.argInt(x, focus, 0)
+	if err != nil || !ok {
+		return nil, err
+	}
+	n = max(0, min(n, len(in)))
+	if x.name == "skip" {
+		return in[n:], nil
+	}
+	return in[:n], nil
+}
+
+// setFn is union, combine, intersect, exclude, subsetOf and supersetOf.
+func setFn(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) {
+	o, err := e.arg(x, focus, 0)
+	if err != nil {
+		return nil, err
+	}
+	switch x.name {
+	case "union":
+		return union(in, o), nil
+	case "combine":
+		return append(append([]item(nil), in...), o...), nil
+	case "subsetOf":
+		return boolColl(containsAll(o, in)), nil
+	case "supersetOf":
+		return boolColl(containsAll(in, o)), nil
+	}
+	keys := keySet(o)
+	var out []item
+	for _, it := range in {
+		if keys[itemKey(it)] == (x.name == "intersect") {
+			out = append(out, it)
+		}
+	}
+	if x.name == "intersect" {
+		out = union(out, nil)
+	}
+	return out, nil
+}
+
+// containsAll tells whether every item of sub is in super.
+func containsAll(super, sub []item) bool {
+	keys := keySet(super)
+	for _, it := range sub {
+		if !keys[itemKey(it)] {
 			return false
 		}
 	}
-	return !onAttr.MatchString(low)
+	return true
 }
 
-var onAttr = regexp.MustCompile(`<[^>]*\son[a-z]+\s*=`)
+func descendants(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) {
+	var out []item
+	stack := make([]*node, 0, 16)
+	for i := len(in) - 1; i >= 0; i-- {
+		if in[i].n != nil {
+			stack = append(stack, in[i].n)
+		}
+	}
+	// Breadth first, as the HL7 engine lists them.
+	for len(stack) > 0 {
+		var next []*node
+		for _, n := range stack {
+			for _, c := range n.children {
+				out = append(out, item{n: c})
+				next = append(next, c)
+			}
+		}
+		stack = next
+	}
+	return out, nil
+}
+
+func nowFn(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) {
+	dt, d, t := nowItems(e.clock())
+	switch x.name {
+	case "now":
+		return []item{dt}, nil
+	case "today":
+		return []item{d}, nil
+	}
+	return []item{t}, nil
+}
+
+// defineVariable names the input (or its projection) as %name for the rest of the
+// expression.
+func (e *fpEnv) defineVariable(x *fpNode, in, focus []item) ([]item, error) {
+	name, ok, err := e.argString(x, focus, 0)
+	if err != nil || !ok {
+		return nil, fmt.Errorf("defineVariable() needs a name")
+	}
+	if _, err := e.variable(name); err == nil {
+		return nil, fmt.Errorf("variable %%%s is already defined", name)
+	}
+	val := in
+	if len(x.args) > 1 {
+		saveThis := e.this
+		e.this = in
+		val, err = e.eval(x.args[1], in)
+		e.this = saveThis
+		if err != nil {
+			return nil, err
+		}
+	}
+	if e.vars == nil {
+		e.vars = map[string][]item{}
+	}
+	e.vars[name] = val
+	return in, nil
+}
+
+func precisionFn(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) {
+	it, ok, err := single(x, in)
+	if !ok || err != nil {
+		return nil, err
+	}
+	p, _ := prim(it)
+	switch p.k {
+	case kDecimal, kInteger, kQuantity:
+		return []item{intItem(int64(decimalScale(p.s)))}, nil
+	case kDate, kDateTime, kTime:
+		t, ok := parseDT(p.k, p.s)
+		if !ok {
+			return nil, nil
+		}
+		digits := []int{0, 4, 6, 8, 10, 12, 14, 17}[t.prec]
+		if p.k == kTime {
+			digits -= 8
+		}
+		return []item{intItem(int64(digits))}, nil
+	}
+	return nil, nil
+}

@@ -1,11 +1,26 @@
 package fhir
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 )
+
+// FHIRPath (http://hl7.org/fhirpath/N1) parser: expressions are parsed once into an AST and
+// cached process wide. Function names and their number of arguments are checked here, so an
+// expression naming a function the evaluator does not know fails to parse rather than at run
+// time.
+//
+// The FHIRPath files:
+//
+//	fhirpath_lex.go, fhirpath_parse.go   tokens, AST, the table of functions (funcdefs)
+//	fhirpath_eval.go, fhirpath_ops.go    evaluation, operators, equality, equivalence
+//	fhirpath_types.go                    is, as, ofType, type(), strict name checks
+//	fhirpath_time.go, fhirpath_quantity.go   dates/times by precision, UCUM quantities
+//	fhirpath_funcs*.go, fhirpath_convert.go, fhirpath_elementdef.go   the functions
+//	fhirpath_api.go                      EvaluateFHIRPath, results as JSON
 
 // Parsed expressions are immutable and shared process wide.
 var fpCache sync.Map // expression → fpCached
@@ -25,10 +40,17 @@ func parseCachedFHIRPath(expr string) (*fpNode, error) {
 	return n, err
 }
 
-// FHIRPath (http://hl7.org/fhirpath/N1) parser: expressions are parsed once into an AST and
-// cached per profile. The subset covers what FHIR R4 core invariants and the KL/DK profiles
-// use; anything outside it fails to parse or evaluate, and the caller reports the invariant
-// as not evaluated (a warning), never as passed.
+// errUnknownFunction marks an expression naming a function FHIRPath (N1 and the FHIR R4
+// additions) does not define or the evaluator does not implement.
+var errUnknownFunction = errors.New("unknown FHIRPath function")
+
+// fpMaxDepth bounds the nesting of expressions (parentheses, arguments, operators), so a
+// hostile expression is refused with an error rather than a stack overflow.
+const fpMaxDepth = 200
+
+// fpMaxEvalDepth bounds evaluation depth: the tree of a long chain (a | b | … or
+// a.b.c…) is as deep as the chain is long, so this is larger than fpMaxDepth.
+const fpMaxEvalDepth = 20000
 
 type fpOp int
 
@@ -40,8 +62,7 @@ const (
 	opThis         // $this
 	opIndex        // $index
 	opTotal        // $total
-	opInvoke       // left.member or left.fn(args): args[0] is the left side
-	opFunc         // fn(args) applied to the focus; for invocation, args[0] is the focus expr
+	opFunc         // fn(args) applied to the focus, or to left when set
 	opIndexer      // a[b]
 	opUnary        // -x / +x
 	opBinary
@@ -53,165 +74,14 @@ type fpNode struct {
 	lit   item      // literal value
 	args  []*fpNode // operands / arguments
 	left  *fpNode   // for invocation: the expression the member/function applies to
-	typ   string    // type specifier for is/as/ofType
+	typ   string    // type specifier for is/as/ofType, with its namespace when written
 	where int       // offset in the expression, for messages
 }
 
-type fpToken struct {
-	kind string // "id", "str", "num", "date", "op", "var", "eof", "qty"
-	text string
-	pos  int
-}
-
-type fpLexer struct {
-	src  string
-	pos  int
-	toks []fpToken
-}
-
-func lexFHIRPath(src string) ([]fpToken, error) {
-	l := &fpLexer{src: src}
-	for {
-		l.skipSpace()
-		if l.pos >= len(l.src) {
-			l.toks = append(l.toks, fpToken{kind: "eof", pos: l.pos})
-			return l.toks, nil
-		}
-		start := l.pos
-		c := l.src[l.pos]
-		switch {
-		case c == '\'':
-			s, err := l.quoted('\'')
-			if err != nil {
-				return nil, err
-			}
-			l.toks = append(l.toks, fpToken{kind: "str", text: s, pos: start})
-		case c == '`':
-			s, err := l.quoted('`')
-			if err != nil {
-				return nil, err
-			}
-			l.toks = append(l.toks, fpToken{kind: "id", text: s, pos: start})
-		case c >= '0' && c <= '9':
-			for l.pos < len(l.src) && l.src[l.pos] >= '0' && l.src[l.pos] <= '9' {
-				l.pos++
-			}
-			if l.pos+1 < len(l.src) && l.src[l.pos] == '.' && l.src[l.pos+1] >= '0' && l.src[l.pos+1] <= '9' {
-				l.pos++
-				for l.pos < len(l.src) && l.src[l.pos] >= '0' && l.src[l.pos] <= '9' {
-					l.pos++
-				}
-			}
-			l.toks = append(l.toks, fpToken{kind: "num", text: l.src[start:l.pos], pos: start})
-		case c == '@':
-			l.pos++
-			for l.pos < len(l.src) && strings.IndexByte("0123456789-:T.+Z", l.src[l.pos]) >= 0 {
-				l.pos++
-			}
-			l.toks = append(l.toks, fpToken{kind: "date", text: l.src[start+1 : l.pos], pos: start})
-		case c == '%' || c == '$' || isIdentStart(c):
-			l.pos++
-			if (c == '%') && l.pos < len(l.src) && (l.src[l.pos] == '\'' || l.src[l.pos] == '`') {
-				s, err := l.quoted(l.src[l.pos])
-				if err != nil {
-					return nil, err
-				}
-				l.toks = append(l.toks, fpToken{kind: "var", text: s, pos: start})
-				continue
-			}
-			for l.pos < len(l.src) && (isIdentStart(l.src[l.pos]) || (l.src[l.pos] >= '0' && l.src[l.pos] <= '9')) {
-				l.pos++
-			}
-			kind := "id"
-			text := l.src[start:l.pos]
-			if c == '%' {
-				kind, text = "var", text[1:]
-			}
-			l.toks = append(l.toks, fpToken{kind: kind, text: text, pos: start})
-		default:
-			for _, op := range []string{"<=", ">=", "!=", "!~", "(", ")", "[", "]", "{", "}", ".", ",", "=", "~", "<", ">", "+", "-", "*", "/", "|", "&"} {
-				if strings.HasPrefix(l.src[l.pos:], op) {
-					l.pos += len(op)
-					l.toks = append(l.toks, fpToken{kind: "op", text: op, pos: start})
-					goto next
-				}
-			}
-			return nil, fmt.Errorf("unexpected character %q at %d", c, l.pos)
-		next:
-		}
-	}
-}
-
-func isIdentStart(c byte) bool {
-	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-}
-
-func (l *fpLexer) skipSpace() {
-	for l.pos < len(l.src) {
-		switch {
-		case strings.IndexByte(" \t\r\n", l.src[l.pos]) >= 0:
-			l.pos++
-		case strings.HasPrefix(l.src[l.pos:], "//"):
-			for l.pos < len(l.src) && l.src[l.pos] != '\n' {
-				l.pos++
-			}
-		case strings.HasPrefix(l.src[l.pos:], "/*"):
-			end := strings.Index(l.src[l.pos+2:], "*/")
-			if end < 0 {
-				l.pos = len(l.src)
-			} else {
-				l.pos += end + 4
-			}
-		default:
-			return
-		}
-	}
-}
-
-func (l *fpLexer) quoted(q byte) (string, error) {
-	l.pos++
-	var b strings.Builder
-	for l.pos < len(l.src) {
-		c := l.src[l.pos]
-		if c == q {
-			l.pos++
-			return b.String(), nil
-		}
-		if c == '\\' && l.pos+1 < len(l.src) {
-			l.pos++
-			switch e := l.src[l.pos]; e {
-			case 'n':
-				b.WriteByte('\n')
-			case 't':
-				b.WriteByte('\t')
-			case 'r':
-				b.WriteByte('\r')
-			case 'f':
-				b.WriteByte('\f')
-			case 'u':
-				if l.pos+4 < len(l.src) {
-					if r, err := strconv.ParseUint(l.src[l.pos+1:l.pos+5], 16, 32); err == nil {
-						b.WriteRune(rune(r))
-						l.pos += 4
-						break
-					}
-				}
-				return "", fmt.Errorf("bad \\u escape at %d", l.pos)
-			default:
-				b.WriteByte(e)
-			}
-			l.pos++
-			continue
-		}
-		b.WriteByte(c)
-		l.pos++
-	}
-	return "", fmt.Errorf("unterminated %c string", q)
-}
-
 type fpParser struct {
-	toks []fpToken
-	i    int
+	toks  []fpToken
+	i     int
+	depth int
 }
 
 // parseFHIRPath compiles an expression.
@@ -232,13 +102,20 @@ func parseFHIRPath(src string) (*fpNode, error) {
 }
 
 func (p *fpParser) peek() fpToken { return p.toks[p.i] }
-func (p *fpParser) next() fpToken { t := p.toks[p.i]; p.i++; return t }
+func (p *fpParser) next() fpToken {
+	t := p.toks[p.i]
+	if t.kind != "eof" {
+		p.i++
+	}
+	return t
+}
 
-// Binary operator precedence, lowest first.
+// Binary operator precedence, lowest first. As in the HL7 Java engine (and the official
+// tests: `1 > 2 is Boolean`, `1 | 1 is Integer`), is/as bind looser than comparisons.
 var fpPrec = map[string]int{
 	"implies": 1, "or": 2, "xor": 2, "and": 3, "in": 4, "contains": 4,
-	"=": 5, "~": 5, "!=": 5, "!~": 5, "<": 6, ">": 6, "<=": 6, ">=": 6,
-	"|": 7, "is": 8, "as": 8, "+": 9, "-": 9, "&": 9, "*": 10, "/": 10, "div": 10, "mod": 10,
+	"=": 5, "~": 5, "!=": 5, "!~": 5, "is": 6, "as": 6, "<": 7, ">": 7, "<=": 7, ">=": 7,
+	"|": 8, "+": 9, "-": 9, "&": 9, "*": 10, "/": 10, "div": 10, "mod": 10,
 }
 
 func (p *fpParser) binaryOp() (string, int) {
@@ -251,7 +128,18 @@ func (p *fpParser) binaryOp() (string, int) {
 	return "", 0
 }
 
+func (p *fpParser) enter() error {
+	if p.depth++; p.depth > fpMaxDepth {
+		return fmt.Errorf("expression nests more than %d deep", fpMaxDepth)
+	}
+	return nil
+}
+
 func (p *fpParser) expr(minPrec int) (*fpNode, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer func() { p.depth-- }()
 	left, err := p.unary()
 	if err != nil {
 		return nil, err
@@ -278,22 +166,27 @@ func (p *fpParser) expr(minPrec int) (*fpNode, error) {
 	}
 }
 
+// typeSpec reads a type name, possibly qualified: Quantity, FHIR.string, System.`Integer`.
 func (p *fpParser) typeSpec() (string, error) {
 	t := p.next()
 	if t.kind != "id" {
 		return "", fmt.Errorf("expected a type name at %d", t.pos)
 	}
 	name := t.text
-	for p.peek().kind == "op" && p.peek().text == "." && p.toks[p.i+1].kind == "id" {
+	if p.peek().kind == "op" && p.peek().text == "." && p.toks[p.i+1].kind == "id" {
 		p.next()
 		name += "." + p.next().text
 	}
-	return strings.TrimPrefix(strings.TrimPrefix(name, "FHIR."), "System."), nil
+	return name, nil
 }
 
 func (p *fpParser) unary() (*fpNode, error) {
 	if t := p.peek(); t.kind == "op" && (t.text == "-" || t.text == "+") {
 		p.next()
+		if err := p.enter(); err != nil {
+			return nil, err
+		}
+		defer func() { p.depth-- }()
 		x, err := p.unary()
 		if err != nil {
 			return nil, err
@@ -325,7 +218,7 @@ func (p *fpParser) postfix() (*fpNode, error) {
 			if err != nil {
 				return nil, err
 			}
-			if c := p.next(); c.text != "]" {
+			if c := p.next(); c.text != "]" || c.kind != "op" {
 				return nil, fmt.Errorf("expected ] at %d", c.pos)
 			}
 			n = &fpNode{op: opIndexer, args: []*fpNode{n, idx}, where: t.pos}
@@ -338,40 +231,71 @@ func (p *fpParser) postfix() (*fpNode, error) {
 // memberOrCall parses `name` or `name(args)` after a dot or at the start of a path.
 func (p *fpParser) memberOrCall() (*fpNode, error) {
 	t := p.next()
-	if t.kind != "id" {
+	if t.kind != "id" || strings.HasPrefix(t.text, "$") {
 		return nil, fmt.Errorf("expected a name at %d, found %q", t.pos, t.text)
 	}
-	if nt := p.peek(); nt.kind == "op" && nt.text == "(" {
+	if nt := p.peek(); !(nt.kind == "op" && nt.text == "(") {
+		return &fpNode{op: opIdent, name: t.text, where: t.pos}, nil
+	}
+	p.next()
+	f := &fpNode{op: opFunc, name: t.text, where: t.pos}
+	if c := p.peek(); c.kind == "op" && c.text == ")" {
 		p.next()
-		f := &fpNode{op: opFunc, name: t.text, where: t.pos}
-		if c := p.peek(); c.kind == "op" && c.text == ")" {
-			p.next()
-			return f, nil
+		return f, checkCall(f)
+	}
+	for {
+		if err := p.argument(f); err != nil {
+			return nil, err
 		}
-		for {
-			if f.name == "ofType" || f.name == "is" || f.name == "as" {
-				typ, err := p.typeSpec()
-				if err != nil {
-					return nil, err
-				}
-				f.typ = typ
-			} else {
-				a, err := p.expr(0)
-				if err != nil {
-					return nil, err
-				}
-				f.args = append(f.args, a)
-			}
-			c := p.next()
-			if c.kind == "op" && c.text == ")" {
-				return f, nil
-			}
-			if c.kind != "op" || c.text != "," {
-				return nil, fmt.Errorf("expected , or ) at %d", c.pos)
-			}
+		c := p.next()
+		if c.kind == "op" && c.text == ")" {
+			return f, checkCall(f)
+		}
+		if c.kind != "op" || c.text != "," {
+			return nil, fmt.Errorf("expected , or ) at %d", c.pos)
 		}
 	}
-	return &fpNode{op: opIdent, name: t.text, where: t.pos}, nil
+}
+
+// argument parses one argument of f; is, as and ofType take a type specifier.
+func (p *fpParser) argument(f *fpNode) error {
+	if (f.name == "ofType" || f.name == "is" || f.name == "as") && f.typ == "" && len(f.args) == 0 {
+		typ, err := p.typeSpec()
+		if err != nil {
+			return err
+		}
+		f.typ = typ
+		return nil
+	}
+	a, err := p.expr(0)
+	if err != nil {
+		return err
+	}
+	f.args = append(f.args, a)
+	return nil
+}
+
+// checkCall refuses unknown functions and wrong numbers of arguments.
+func checkCall(f *fpNode) error {
+	ar, ok := fpFunctions[f.name]
+	if !ok {
+		return fmt.Errorf("%w %s() at %d", errUnknownFunction, f.name, f.where)
+	}
+	n := len(f.args)
+	if f.typ != "" {
+		n++
+	}
+	if n < ar.min || (ar.max >= 0 && n > ar.max) {
+		want := strconv.Itoa(ar.min)
+		switch {
+		case ar.max < 0:
+			want += " or more"
+		case ar.max != ar.min:
+			want += " to " + strconv.Itoa(ar.max)
+		}
+		return fmt.Errorf("%s() takes %s argument(s), found %d (at %d)", f.name, want, n, f.where)
+	}
+	return nil
 }
 
 func (p *fpParser) term() (*fpNode, error) {
@@ -382,62 +306,39 @@ func (p *fpParser) term() (*fpNode, error) {
 		return &fpNode{op: opLiteral, lit: strItem(t.text), where: t.pos}, nil
 	case "num":
 		p.next()
-		if nt := p.peek(); nt.kind == "str" || (nt.kind == "id" && calendarUnits[nt.text] != "") {
-			p.next() // quantity literal: 4 'mg' or 3 days
-			unit := nt.text
-			if u := calendarUnits[nt.text]; u != "" && nt.kind == "id" {
-				unit = u
-			}
-			f, _ := strconv.ParseFloat(t.text, 64)
-			return &fpNode{op: opLiteral, lit: item{k: kQuantity, f: f, s: unit}, where: t.pos}, nil
-		}
-		if strings.Contains(t.text, ".") {
-			f, _ := strconv.ParseFloat(t.text, 64)
-			return &fpNode{op: opLiteral, lit: item{k: kDecimal, f: f, s: t.text}, where: t.pos}, nil
-		}
-		i, err := strconv.ParseInt(t.text, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("bad number %s", t.text)
-		}
-		return &fpNode{op: opLiteral, lit: item{k: kInteger, i: i}, where: t.pos}, nil
+		return p.number(t)
 	case "date":
 		p.next()
-		s := t.text
-		k := kDateTime
-		switch {
-		case strings.HasPrefix(s, "T"):
-			k, s = kTime, s[1:]
-		case !strings.Contains(s, "T"):
-			k = kDate
+		k, s := kDate, t.text
+		if i := strings.IndexByte(s, 'T'); i >= 0 {
+			k = kDateTime
+			if i == len(s)-1 {
+				s = s[:i] // @2015T: a DateTime of year precision
+			}
+		}
+		if _, ok := parseDT(k, s); !ok {
+			return nil, fmt.Errorf("bad date/time literal @%s at %d", t.text, t.pos)
 		}
 		return &fpNode{op: opLiteral, lit: item{k: k, s: s}, where: t.pos}, nil
+	case "time":
+		p.next()
+		if strings.ContainsAny(t.text, "Z+-") {
+			return nil, fmt.Errorf("a time literal cannot have a time zone (@T%s at %d)", t.text, t.pos)
+		}
+		if _, ok := parseDT(kTime, t.text); !ok {
+			return nil, fmt.Errorf("bad time literal @T%s at %d", t.text, t.pos)
+		}
+		return &fpNode{op: opLiteral, lit: item{k: kTime, s: t.text}, where: t.pos}, nil
 	case "var":
 		p.next()
 		return &fpNode{op: opVar, name: t.text, where: t.pos}, nil
 	case "op":
-		switch t.text {
-		case "(":
-			p.next()
-			n, err := p.expr(0)
-			if err != nil {
-				return nil, err
-			}
-			if c := p.next(); c.text != ")" {
-				return nil, fmt.Errorf("expected ) at %d", c.pos)
-			}
-			return n, nil
-		case "{":
-			p.next()
-			if c := p.next(); c.text != "}" {
-				return nil, fmt.Errorf("expected } at %d", c.pos)
-			}
-			return &fpNode{op: opEmpty, where: t.pos}, nil
-		}
+		return p.bracketed(t)
 	case "id":
 		switch t.text {
 		case "true", "false":
 			p.next()
-			return &fpNode{op: opLiteral, lit: item{k: kBoolean, b: t.text == "true"}, where: t.pos}, nil
+			return &fpNode{op: opLiteral, lit: boolItem(t.text == "true"), where: t.pos}, nil
 		case "$this":
 			p.next()
 			return &fpNode{op: opThis, where: t.pos}, nil
@@ -450,9 +351,60 @@ func (p *fpParser) term() (*fpNode, error) {
 		}
 		return p.memberOrCall()
 	}
+	if t.kind == "eof" {
+		return nil, fmt.Errorf("unexpected end of expression at %d", t.pos)
+	}
 	return nil, fmt.Errorf("unexpected %q at %d", t.text, t.pos)
 }
 
+// bracketed parses ( expr ) and {}.
+func (p *fpParser) bracketed(t fpToken) (*fpNode, error) {
+	switch t.text {
+	case "(":
+		p.next()
+		n, err := p.expr(0)
+		if err != nil {
+			return nil, err
+		}
+		if c := p.next(); c.text != ")" || c.kind != "op" {
+			return nil, fmt.Errorf("expected ) at %d", c.pos)
+		}
+		return n, nil
+	case "{":
+		p.next()
+		if c := p.next(); c.text != "}" || c.kind != "op" {
+			return nil, fmt.Errorf("expected } at %d", c.pos)
+		}
+		return &fpNode{op: opEmpty, where: t.pos}, nil
+	}
+	return nil, fmt.Errorf("unexpected %q at %d", t.text, t.pos)
+}
+
+// number parses an integer, a decimal or a quantity (4 'mg', 3 days).
+func (p *fpParser) number(t fpToken) (*fpNode, error) {
+	if nt := p.peek(); nt.kind == "str" || (nt.kind == "id" && calendarUnits[nt.text] != "") {
+		p.next()
+		f, err := strconv.ParseFloat(t.text, 64)
+		if err != nil {
+			return nil, fmt.Errorf("bad number %s", t.text)
+		}
+		return &fpNode{op: opLiteral, lit: item{k: kQuantity, f: f, s: t.text, unit: nt.text}, where: t.pos}, nil
+	}
+	if strings.Contains(t.text, ".") {
+		f, err := strconv.ParseFloat(t.text, 64)
+		if err != nil {
+			return nil, fmt.Errorf("bad number %s", t.text)
+		}
+		return &fpNode{op: opLiteral, lit: item{k: kDecimal, f: f, s: t.text}, where: t.pos}, nil
+	}
+	i, err := strconv.ParseInt(t.text, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("bad number %s", t.text)
+	}
+	return &fpNode{op: opLiteral, lit: intItem(i), where: t.pos}, nil
+}
+
+// calendarUnits maps the calendar duration keywords to their UCUM counterparts.
 var calendarUnits = map[string]string{
 	"year": "a", "years": "a", "month": "mo", "months": "mo", "week": "wk", "weeks": "wk",
 	"day": "d", "days": "d", "hour": "h", "hours": "h", "minute": "min", "minutes": "min",

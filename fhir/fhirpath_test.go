@@ -2,6 +2,8 @@ package fhir
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -40,7 +42,7 @@ func evalFHIRPath(t *testing.T, src, expr string) ([]item, error) {
 	return env.eval(x, env.this)
 }
 
-func TestFHIRPath(t *testing.T) {
+func TestFHIRPathEvaluatesInvariantStyleExpressions(t *testing.T) {
 	cases := map[string]string{ // expression → expected result, items joined by ","
 		"name.given": "Karen,Marie,Kaja",
 		"Patient.name.where(use = 'official').family":         "Berg",
@@ -101,8 +103,8 @@ func TestFHIRPath(t *testing.T) {
 	}
 }
 
-func TestFHIRPathUnsupported(t *testing.T) {
-	for _, expr := range []string{"name.soundex()", "%unknownVariable", "gender.matches('(?<x')"} {
+func TestUnsupportedExpressionsAreRefused(t *testing.T) {
+	for _, expr := range []string{"%unknownVariable", "gender.matches('(?<x')"} {
 		_, err := evalFHIRPath(t, fpPatient, expr)
 		if err == nil {
 			t.Errorf("%s: evaluated", expr)
@@ -110,53 +112,113 @@ func TestFHIRPathUnsupported(t *testing.T) {
 			t.Errorf("%s: %v is not marked unsupported", expr, err)
 		}
 	}
-	for _, expr := range []string{"name.", "(a", "'x", "a ! b"} {
+	for _, expr := range []string{"name.", "(a", "'x", "a ! b", "name.soundex()", "name.where()", "iif(true)", "substring(1, 2, 3)"} {
 		if _, err := parseFHIRPath(expr); err == nil {
 			t.Errorf("%q parsed", expr)
 		}
 	}
+	if _, err := parseFHIRPath("name.soundex()"); !errors.Is(err, errUnknownFunction) || !strings.Contains(err.Error(), "soundex") {
+		t.Errorf("unknown function: %v", err)
+	}
 }
 
-// Every invariant of the core definitions parses, and uses only functions we implement.
+// Every invariant of the core definitions parses, so uses only functions we implement.
 func TestCoreInvariantsParse(t *testing.T) {
 	core, err := CorePackage()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var walk func(n *fpNode) string
-	walk = func(n *fpNode) string {
-		if n == nil {
-			return ""
-		}
-		if n.op == opFunc {
-			probe := &fpNode{op: opFunc, name: n.name, args: n.args, typ: n.typ}
-			env := &fpEnv{}
-			if _, err := env.call(probe, nil, nil); err != nil && errors.Is(err, errUnsupported) {
-				return n.name
-			}
-		}
-		if s := walk(n.left); s != "" {
-			return s
-		}
-		for _, a := range n.args {
-			if s := walk(a); s != "" {
-				return s
-			}
-		}
-		return ""
-	}
 	for _, sd := range core.structures {
 		for _, ed := range sd.Snapshot.Element {
 			for _, c := range ed.Constraint {
-				x, err := parseFHIRPath(c.Expression)
-				if err != nil {
+				if _, err := parseFHIRPath(c.Expression); err != nil {
 					t.Errorf("%s %s: %v", sd.Name, c.Key, err)
-					continue
-				}
-				if fn := walk(x); fn != "" {
-					t.Errorf("%s %s uses unsupported %s()", sd.Name, c.Key, fn)
 				}
 			}
+		}
+	}
+}
+
+// Every invariant of the packages Junction ships parses, so loading them never fails on a
+// function the evaluator does not know.
+func TestShippedPackageInvariantsParse(t *testing.T) {
+	files, _ := filepath.Glob("packages/*.tgz")
+	for _, f := range files {
+		p, err := LoadPackage(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sd := range p.structures {
+			for _, list := range []*elementList{sd.Snapshot, sd.Differential} {
+				if list == nil {
+					continue
+				}
+				for _, ed := range list.Element {
+					for _, c := range ed.Constraint {
+						if _, err := parseFHIRPath(c.Expression); err != nil && c.Expression != "" {
+							t.Errorf("%s %s %s: %v", filepath.Base(f), sd.URL, c.Key, err)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// A profile whose invariant names a function FHIRPath does not have cannot be loaded: the
+// error names the profile, the constraint and the function.
+func TestProfileWithUnknownFunctionFailsToLoad(t *testing.T) {
+	dir := t.TempDir()
+	sd := `{ "resourceType": "StructureDefinition", "id": "bad-org", "url": "http://junction.example/fhir/StructureDefinition/bad-org",
+  "name": "BadOrg", "status": "draft", "fhirVersion": "4.0.1", "kind": "resource", "abstract": false, "type": "Organization",
+  "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Organization", "derivation": "constraint",
+  "differential": { "element": [ { "id": "Organization", "path": "Organization",
+    "constraint": [ { "key": "bad-1", "severity": "error", "human": "sounds right", "expression": "name.soundex() = 'K520'" } ] } ] } }`
+	if err := os.WriteFile(filepath.Join(dir, "StructureDefinition-bad-org.json"), []byte(sd), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := LoadPackage(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewValidator(p)
+	if err == nil {
+		t.Fatal("NewValidator accepted a profile using soundex()")
+	}
+	for _, want := range []string{"http://junction.example/fhir/StructureDefinition/bad-org", "bad-1", "soundex()"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}
+
+// Parsing and evaluating arbitrary text never panics.
+func FuzzFHIRPath(f *testing.F) {
+	for _, s := range []string{"name.given", "@2019-01-31 + 1 month", "(1 | 2).aggregate($this + $total, 0)",
+		"iif(a, b, c)", "'x'.matches('[')", "1 'mg' * 2 'g'", "%`vs-x`", "@T10:00.lowBoundary()", "Patient.is(FHIR.`Patient`)"} {
+		f.Add(s)
+	}
+	v, err := NewValidator()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, expr string) {
+		if _, err := v.EvaluateFHIRPath([]byte(fpPatient), expr); err != nil && strings.Contains(err.Error(), "internal error") {
+			t.Fatalf("%q: %v", expr, err)
+		}
+	})
+}
+
+// Every function the parser accepts has an implementation, and the other way round.
+func TestEveryKnownFunctionIsImplemented(t *testing.T) {
+	for name := range fpFunctions {
+		if fpImpl[name] == nil && name != "memberOf" {
+			t.Errorf("%s() parses but has no implementation", name)
+		}
+	}
+	for name := range fpImpl {
+		if _, ok := fpFunctions[name]; !ok {
+			t.Errorf("%s() is implemented but the parser refuses it", name)
 		}
 	}
 }

@@ -105,16 +105,19 @@ type reader struct {
 
 // readResource reads a JSON object that should be a resource.
 func (rd *reader) readResource(j *jsonNode, parent *node, name string) *node {
-	n := &node{name: name, parent: parent, resource: true, line: j.line, col: j.col}
-	rt := j.get("resourceType")
-	if rt == nil || rt.kind != jsonString || rt.text == "" {
-		n.typ = "Resource"
-		rd.issues.add(n, SeverityError, CodeStructure, "Unable to find resourceType property")
+	return rd.readResourceAs(&node{name: name, parent: parent}, j)
+}
+
+// readResourceAs reads j into n, whose name, parent and index are already set (so that the
+// issues found on the way carry the right location).
+func (rd *reader) readResourceAs(n *node, j *jsonNode) *node {
+	n.resource, n.line, n.col, n.typ = true, j.line, j.col, "Resource"
+	if !rd.resourceTypeRules(n, j) {
 		return n
 	}
-	n.typ = rt.text
+	n.typ = j.str("resourceType")
 	if _, ok := rd.types[n.typ]; !ok || !isResourceName(n.typ) {
-		rd.issues.add(n, SeverityError, CodeStructure, fmt.Sprintf("This does not appear to be a FHIR resource (unknown name '%s')", rt.text))
+		rd.issues.add(n, SeverityError, CodeStructure, fmt.Sprintf("This does not appear to be a FHIR resource (unknown name '%s')", n.typ))
 		return n
 	}
 	rd.readChildren(n, j, n.typ)
@@ -152,11 +155,12 @@ func (rd *reader) readChildren(n *node, j *jsonNode, key string) {
 	if j.kind == jsonObject && len(j.props) == 0 {
 		rd.issues.add(n, SeverityError, CodeStructure, "Object must have some content")
 	}
+	byName := rd.objectRules(n, j)
 	done := map[string]bool{}
 	counts := map[string]int{}
 	for _, p := range j.props {
 		name := p.name
-		if (n.resource && name == "resourceType") || name == "fhir_comments" || done[name] {
+		if (n.resource && name == "resourceType") || name == "fhir_comments" || done[name] || p.dup {
 			continue
 		}
 		ext := false
@@ -176,10 +180,19 @@ func (rd *reader) readChildren(n *node, j *jsonNode, key string) {
 			continue
 		}
 		done[name], done["_"+name] = true, true
-		val, extVal := j.get(name), j.get("_"+name)
+		val, extVal := byName[name], byName["_"+name]
+		if val != nil && !rd.valueRules(n, name, val) {
+			val = nil
+		}
+		if extVal != nil && !rd.valueRules(n, "_"+name, extVal) {
+			extVal = nil
+		}
+		if val == nil && extVal == nil {
+			continue
+		}
 		if isPrimitive(t) {
 			rd.readPrimitives(n, be, t, name, val, extVal, counts)
-		} else {
+		} else if val != nil {
 			rd.readComplex(n, be, t, name, val, counts)
 		}
 	}
@@ -201,14 +214,16 @@ func (rd *reader) readComplex(n *node, be *baseElem, t, jsonName string, val *js
 	for _, it := range items {
 		c := &node{name: be.name, typ: t, parent: n, index: counts[be.name], list: be.list, choice: be.choice, line: it.line, col: it.col}
 		counts[be.name]++
+		if it.kind == jsonNull {
+			rd.issues.add(c, SeverityError, CodeInvalid, msgJSONNull)
+			continue
+		}
 		if it.kind != jsonObject {
 			rd.issues.add(c, SeverityError, CodeStructure, fmt.Sprintf("This property must be an object, not %s (%s at %s)", describeJSON(it), jsonName, c.location()))
 			continue
 		}
 		if t == "Resource" {
-			r := rd.readResource(it, n, be.name)
-			r.index, r.list = c.index, c.list
-			n.children = append(n.children, r)
+			n.children = append(n.children, rd.readResourceAs(&node{name: be.name, parent: n, index: c.index, list: c.list}, it))
 			continue
 		}
 		n.children = append(n.children, c)
@@ -289,7 +304,7 @@ func (rd *reader) readPrimitives(n *node, be *baseElem, t, jsonName string, val,
 		c.line, c.col = pos.line, pos.col
 		n.children = append(n.children, c)
 		if v != nil {
-			rd.readValue(c, v, t)
+			rd.readValue(c, v, t, e != nil && e.kind == jsonObject && len(e.props) > 0)
 		}
 		if e != nil {
 			if e.kind != jsonObject {
@@ -308,7 +323,7 @@ func (rd *reader) readPrimitives(n *node, be *baseElem, t, jsonName string, val,
 
 // readValue stores a primitive's value, checking its JSON kind (HAPI's "the primitive value
 // must be a string/number/boolean").
-func (rd *reader) readValue(c *node, v *jsonNode, t string) {
+func (rd *reader) readValue(c *node, v *jsonNode, t string, hasExt bool) {
 	want := primitiveTypes[t]
 	switch v.kind {
 	case jsonObject, jsonArray:
@@ -319,6 +334,9 @@ func (rd *reader) readValue(c *node, v *jsonNode, t string) {
 		rd.issues.add(c, SeverityError, CodeStructure, fmt.Sprintf("Error parsing JSON: the primitive value must be a %s", want))
 	}
 	c.value, c.hasValue = v.text, true
+	if v.kind == jsonString && rd.blankValue(c, v.text, hasExt) {
+		return
+	}
 	if sev, msg := checkPrimitive(t, v.text); msg != "" {
 		rd.issues.add(c, sev, CodeValue, msg)
 	}

@@ -48,18 +48,25 @@ func (k jsonKind) String() string {
 type jsonNode struct {
 	kind  jsonKind
 	text  string      // string value, number literal, or "true"/"false"
-	props []jsonProp  // object members in document order
+	props []jsonProp  // object members in document order (duplicates kept, marked dup)
 	items []*jsonNode // array items
 	line  int         // HAPI-style location, see above
 	col   int
+	// comments are the // and /* */ comments met while this object was the innermost one
+	// being read (the root object also gets those before and after it): where each starts.
+	comments []jsonPos
 }
+
+// jsonPos is a line and column (1-based, in characters).
+type jsonPos struct{ line, col int }
 
 // jsonProp is one object member.
 type jsonProp struct {
 	name  string
 	value *jsonNode
-	line  int // where the property name starts (for duplicate-key messages)
+	line  int // where the property name starts
 	col   int
+	dup   bool // an earlier member has the same name: this one is ignored (get skips it)
 }
 
 // get returns the member called name, or nil.
@@ -68,7 +75,7 @@ func (n *jsonNode) get(name string) *jsonNode {
 		return nil
 	}
 	for i := range n.props {
-		if n.props[i].name == name {
+		if n.props[i].name == name && !n.props[i].dup {
 			return n.props[i].value
 		}
 	}
@@ -99,6 +106,9 @@ type jsonParser struct {
 	off       int
 	line, col int // of src[off], 1-based
 	depth     int
+	cur       *jsonNode // innermost object being read: owner of the comments met
+	orphans   []jsonPos // comments met outside every object
+	work      int       // steps taken (characters read, names compared): linear in len(src)
 }
 
 const maxJSONDepth = 200
@@ -106,10 +116,16 @@ const maxJSONDepth = 200
 // parseJSON parses one JSON document.
 func parseJSON(src []byte) (*jsonNode, error) {
 	p := &jsonParser{src: src, line: 1, col: 1}
-	if len(src) >= 3 && src[0] == 0xEF && src[1] == 0xBB && src[2] == 0xBF { // BOM
+	return p.parse()
+}
+
+func (p *jsonParser) parse() (*jsonNode, error) {
+	if src := p.src; len(src) >= 3 && src[0] == 0xEF && src[1] == 0xBB && src[2] == 0xBF { // BOM
 		p.off = 3
 	}
-	p.skipWS()
+	if err := p.skipWS(); err != nil {
+		return nil, err
+	}
 	if p.off >= len(p.src) {
 		return nil, p.errf("the document is empty")
 	}
@@ -117,9 +133,14 @@ func parseJSON(src []byte) (*jsonNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.skipWS()
+	if err := p.skipWS(); err != nil {
+		return nil, err
+	}
 	if p.off < len(p.src) {
 		return nil, p.errf("unexpected %q after the end of the document", p.src[p.off])
+	}
+	if n.kind == jsonObject && len(p.orphans) > 0 {
+		n.comments = append(p.orphans, n.comments...)
 	}
 	return n, nil
 }
@@ -131,6 +152,7 @@ func (p *jsonParser) errf(format string, args ...any) error {
 // advance moves over one character (a whole UTF-8 sequence counts as one column).
 func (p *jsonParser) advance() {
 	c := p.src[p.off]
+	p.work++
 	if c < utf8.RuneSelf {
 		p.off++
 	} else {
@@ -145,25 +167,81 @@ func (p *jsonParser) advance() {
 	}
 }
 
-func (p *jsonParser) skipWS() {
+// skipWS moves over whitespace and comments (which JSON does not allow, but the HL7
+// parser reads and the validator reports: see comment), recording where each comment starts.
+func (p *jsonParser) skipWS() error {
 	for p.off < len(p.src) {
 		switch p.src[p.off] {
 		case ' ', '\t', '\r', '\n':
 			p.advance()
+		case '/':
+			if err := p.comment(true); err != nil {
+				return err
+			}
 		default:
-			return
+			return nil
 		}
 	}
+	return nil
+}
+
+// comment moves over one // or /* */ comment starting at src[off].
+func (p *jsonParser) comment(record bool) error {
+	at := jsonPos{p.line, p.col}
+	if p.off+1 >= len(p.src) || (p.src[p.off+1] != '/' && p.src[p.off+1] != '*') {
+		return p.errf("unexpected character '/'")
+	}
+	block := p.src[p.off+1] == '*'
+	p.advance()
+	p.advance()
+	for {
+		if p.off >= len(p.src) {
+			if block {
+				return &JSONError{Line: at.line, Col: at.col, Msg: "unterminated comment"}
+			}
+			break
+		}
+		if !block && p.src[p.off] == '\n' {
+			break
+		}
+		if block && p.src[p.off] == '*' && p.off+1 < len(p.src) && p.src[p.off+1] == '/' {
+			p.advance()
+			p.advance()
+			break
+		}
+		p.advance()
+	}
+	if record {
+		if p.cur != nil {
+			p.cur.comments = append(p.cur.comments, at)
+		} else {
+			p.orphans = append(p.orphans, at)
+		}
+	}
+	return nil
 }
 
 // afterNextToken returns the position just past the next token (",", "}" or "]"), without
 // consuming it: where HAPI's look-ahead lexer stands when it stores a primitive.
 func (p *jsonParser) afterNextToken() (int, int) {
-	q := *p
-	q.skipWS()
+	q := jsonParser{src: p.src, off: p.off, line: p.line, col: p.col}
+	for q.off < len(q.src) {
+		c := q.src[q.off]
+		if c == '/' {
+			if q.comment(false) != nil {
+				break
+			}
+			continue
+		}
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			break
+		}
+		q.advance()
+	}
 	if q.off < len(q.src) {
 		q.advance()
 	}
+	p.work += q.work
 	return q.line, q.col
 }
 
@@ -206,7 +284,7 @@ func (p *jsonParser) value(root, inArray bool) (*jsonNode, error) {
 			p.advance()
 		}
 		lit := string(p.src[start:p.off])
-		if _, err := strconv.ParseFloat(lit, 64); err != nil || !validJSONNumber(lit) {
+		if !validJSONNumber(lit) {
 			return nil, p.errf("invalid number %q", lit)
 		}
 		n := &jsonNode{kind: jsonNumber, text: lit}
@@ -217,30 +295,57 @@ func (p *jsonParser) value(root, inArray bool) (*jsonNode, error) {
 	}
 }
 
-// validJSONNumber rejects what ParseFloat takes but JSON does not (leading zeros, "+1", ".5").
+// validJSONNumber checks the JSON number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+// The literal is kept as written (1.10 stays 1.10; 1e400 is a number too): FHIR decimals are
+// exact, so nothing here goes through float64.
 func validJSONNumber(s string) bool {
 	i := 0
-	if s[0] == '-' {
+	digits := func() int {
+		j := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i - j
+	}
+	if i < len(s) && s[i] == '-' {
 		i++
 	}
-	if i >= len(s) || s[i] < '0' || s[i] > '9' {
+	if i < len(s) && s[i] == '0' {
+		i++
+	} else if digits() == 0 {
 		return false
 	}
-	if s[i] == '0' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9' {
-		return false
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
 	}
-	return true
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
 }
 
 func (p *jsonParser) object(root, inArray bool) (*jsonNode, error) {
 	if p.depth++; p.depth > maxJSONDepth {
 		return nil, p.errf("nesting deeper than %d", maxJSONDepth)
 	}
-	defer func() { p.depth-- }()
 	n := &jsonNode{kind: jsonObject}
+	outer := p.cur
+	p.cur = n
+	defer func() { p.depth--; p.cur = outer }()
 	p.advance() // {
 	openLine, openCol := p.line, p.col
-	p.skipWS()
+	if err := p.skipWS(); err != nil {
+		return nil, err
+	}
 	if p.off < len(p.src) && p.src[p.off] == '}' {
 		p.advance()
 		n.line, n.col = p.afterNextToken()
@@ -249,48 +354,22 @@ func (p *jsonParser) object(root, inArray bool) (*jsonNode, error) {
 		}
 		return n, nil
 	}
+	var names map[string]bool // once the object is wide, so duplicate detection stays linear
 	lastObjLine := 0
 	var lastObjCol int
 	for first := true; ; first = false {
-		p.skipWS()
-		if p.off >= len(p.src) || p.src[p.off] != '"' {
-			return nil, p.errf("expected a property name in quotes")
-		}
-		pl, pc := p.line, p.col
-		name, err := p.str()
+		prop, isObj, err := p.member(n, first)
 		if err != nil {
 			return nil, err
 		}
-		p.skipWS()
-		if p.off >= len(p.src) || p.src[p.off] != ':' {
-			return nil, p.errf("expected ':' after property name %q", name)
+		if isObj {
+			lastObjLine, lastObjCol = prop.objLine, prop.objCol
 		}
-		p.advance()
-		p.skipWS()
-		if p.off >= len(p.src) {
-			return nil, p.errf("unexpected end of the document after %q", name)
-		}
-		complexStart := p.src[p.off] == '{' || p.src[p.off] == '['
-		if first && complexStart { // fallback location: just past the first value's bracket
-			n.line, n.col = p.line, p.col+1
-		}
-		if p.src[p.off] == '{' {
-			lastObjLine, lastObjCol = p.line, p.col+1
-		}
-		v, err := p.value(false, false)
-		if err != nil {
+		prop.dup = p.seenName(n, &names, prop.name)
+		n.props = append(n.props, prop.jsonProp)
+		if err := p.skipWS(); err != nil {
 			return nil, err
 		}
-		if first && !complexStart {
-			n.line, n.col = v.line, v.col
-		}
-		for _, q := range n.props {
-			if q.name == name {
-				return nil, &JSONError{Line: pl, Col: pc, Msg: fmt.Sprintf("duplicated property name %q", name)}
-			}
-		}
-		n.props = append(n.props, jsonProp{name: name, value: v, line: pl, col: pc})
-		p.skipWS()
 		if p.off >= len(p.src) {
 			return nil, p.errf("unexpected end of the document: an object is not closed")
 		}
@@ -302,7 +381,7 @@ func (p *jsonParser) object(root, inArray bool) (*jsonNode, error) {
 			p.advance()
 			break
 		}
-		return nil, p.errf("expected ',' or '}' after property %q", name)
+		return nil, p.errf("expected ',' or '}' after property %q", prop.name)
 	}
 	switch {
 	case root || inArray:
@@ -313,6 +392,86 @@ func (p *jsonParser) object(root, inArray bool) (*jsonNode, error) {
 	return n, nil
 }
 
+// seenName tells whether object n already has a member called name (linear scan while the
+// object is narrow, a set once it is wide).
+func (p *jsonParser) seenName(n *jsonNode, names *map[string]bool, name string) bool {
+	if *names == nil && len(n.props) < 16 {
+		for i := range n.props {
+			p.work++
+			if n.props[i].name == name {
+				return true
+			}
+		}
+		return false
+	}
+	if *names == nil {
+		*names = make(map[string]bool, 2*len(n.props))
+		for i := range n.props {
+			(*names)[n.props[i].name] = true
+		}
+		p.work += len(n.props)
+	}
+	p.work++
+	if (*names)[name] {
+		return true
+	}
+	(*names)[name] = true
+	return false
+}
+
+// memberRead is one object member as read, with where its value's "{" is when it is an object.
+type memberRead struct {
+	jsonProp
+	objLine, objCol int
+}
+
+// member reads `"name" : value` inside object n; first sets n's fallback location.
+func (p *jsonParser) member(n *jsonNode, first bool) (memberRead, bool, error) {
+	var m memberRead
+	if err := p.skipWS(); err != nil {
+		return m, false, err
+	}
+	if p.off >= len(p.src) || p.src[p.off] != '"' {
+		return m, false, p.errf("expected a property name in quotes")
+	}
+	m.line, m.col = p.line, p.col
+	name, err := p.str()
+	if err != nil {
+		return m, false, err
+	}
+	m.name = name
+	if err := p.skipWS(); err != nil {
+		return m, false, err
+	}
+	if p.off >= len(p.src) || p.src[p.off] != ':' {
+		return m, false, p.errf("expected ':' after property name %q", name)
+	}
+	p.advance()
+	if err := p.skipWS(); err != nil {
+		return m, false, err
+	}
+	if p.off >= len(p.src) {
+		return m, false, p.errf("unexpected end of the document after %q", name)
+	}
+	complexStart := p.src[p.off] == '{' || p.src[p.off] == '['
+	if first && complexStart { // fallback location: just past the first value's bracket
+		n.line, n.col = p.line, p.col+1
+	}
+	isObj := p.src[p.off] == '{'
+	if isObj {
+		m.objLine, m.objCol = p.line, p.col+1
+	}
+	v, err := p.value(false, false)
+	if err != nil {
+		return m, false, err
+	}
+	if first && !complexStart {
+		n.line, n.col = v.line, v.col
+	}
+	m.value = v
+	return m, isObj, nil
+}
+
 func (p *jsonParser) array() (*jsonNode, error) {
 	if p.depth++; p.depth > maxJSONDepth {
 		return nil, p.errf("nesting deeper than %d", maxJSONDepth)
@@ -320,19 +479,25 @@ func (p *jsonParser) array() (*jsonNode, error) {
 	defer func() { p.depth-- }()
 	p.advance() // [
 	n := &jsonNode{kind: jsonArray, line: p.line, col: p.col}
-	p.skipWS()
+	if err := p.skipWS(); err != nil {
+		return nil, err
+	}
 	if p.off < len(p.src) && p.src[p.off] == ']' {
 		p.advance()
 		return n, nil
 	}
 	for {
-		p.skipWS()
+		if err := p.skipWS(); err != nil {
+			return nil, err
+		}
 		v, err := p.value(false, true)
 		if err != nil {
 			return nil, err
 		}
 		n.items = append(n.items, v)
-		p.skipWS()
+		if err := p.skipWS(); err != nil {
+			return nil, err
+		}
 		if p.off >= len(p.src) {
 			return nil, p.errf("unexpected end of the document: an array is not closed")
 		}

@@ -123,6 +123,9 @@ func checkPrimitive(t, v string) (string, string) {
 		if strings.TrimSpace(v) == "" && v != "" {
 			return SeverityWarning, "Primitive types should not only be whitespace"
 		}
+		if t == "string" && strings.TrimSpace(v) != v {
+			return SeverityWarning, fmt.Sprintf("value should not start or finish with whitespace '%s'", v) // Type_Specific_Checks_DT_String_WS
+		}
 		if len(v) > 1048576 {
 			return SeverityError, "value is longer than permitted maximum length of 1 MB (1048576 bytes)"
 		}

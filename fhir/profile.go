@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -176,6 +177,9 @@ func newElemDef(ed *ElementDefinition, p *profile, id string) (*elemDef, error) 
 			inv.err = fmt.Errorf("no FHIRPath expression")
 		} else {
 			inv.expr, inv.err = parseCachedFHIRPath(c.Expression)
+			if errors.Is(inv.err, errUnknownFunction) {
+				return nil, fmt.Errorf("constraint %s: %w", c.Key, inv.err)
+			}
 		}
 		d.invs = append(d.invs, inv)
 	}

@@ -108,7 +108,9 @@ func (c *vctx) reference(n *node, d *elemDef) {
 	}
 	target := c.resolveRef(ref, n)
 	if target == nil {
-		if bundled {
+		// Outside a Bundle only a local (#id) reference can be looked for: the IG Publisher
+		// does not report a bundled-only reference of a lone resource.
+		if bundled && (c.bundle != nil || strings.HasPrefix(ref, "#")) {
 			c.is.add(n, SeverityError, CodeStructure, fmt.Sprintf("Bundled or contained reference not found within the bundle/resource %s", ref))
 		}
 		if !strings.HasPrefix(ref, "#") && !strings.Contains(ref, ":") && !strings.Contains(ref, "?") && !reRelativeRef.MatchString(ref) {

@@ -8,6 +8,8 @@ import (
 // Slicing: each repetition of a sliced element is assigned to the slice whose
 // discriminators it meets (value, pattern, type, profile, exists), then slice cardinality,
 // order and the open/closed rules are checked, and each item is validated against its slice.
+// The items of a re-sliced slice (identifier:local with slices local/official…) are sliced
+// again by the slice's own slicing.
 
 func (c *vctx) sliced(n *node, d *elemDef, items []*node) {
 	rules := d.slicing.Rules
@@ -17,6 +19,7 @@ func (c *vctx) sliced(n *node, d *elemDef, items []*node) {
 	counts := make([]int, len(d.slices))
 	last := -1 // slice index of the previous item, for ordered slicing
 	seenUnmatched := false
+	resliced := map[int][]*node{}
 	for _, it := range items {
 		idx := -1
 		for i, s := range d.slices {
@@ -51,10 +54,18 @@ func (c *vctx) sliced(n *node, d *elemDef, items []*node) {
 		}
 		last = max(last, idx)
 		counts[idx]++
+		if s := d.slices[idx]; s.slicing != nil && len(s.slices) > 0 {
+			resliced[idx] = append(resliced[idx], it) // re-sliced: its items are sliced again below
+			continue
+		}
 		c.element(it, d.slices[idx])
 	}
 	c.cardinality(n, d, len(items))
 	for i, s := range d.slices {
+		if s.slicing != nil && len(s.slices) > 0 {
+			c.sliced(n, s, resliced[i]) // checks the slice's cardinality too
+			continue
+		}
 		c.cardinality(n, s, counts[i])
 	}
 }

@@ -6,31 +6,57 @@ import (
 	"sync"
 )
 
-// Local terminology: ValueSets are expanded from the CodeSystems the validator holds (the
-// packages' and the built-in FHIR ones). Codes from systems it does not hold (SNOMED CT,
-// LOINC, …) cannot be judged: they are reported as information, never as errors.
+// Local terminology, as the HL7 validator does it without a terminology server. A ValueSet is
+// compiled once (expand.go) into includes and excludes that are asked, code by code, whether
+// they hold system#code: concept lists, whole code systems and filters (expand_filter.go) are
+// evaluated against the CodeSystems the validator holds (the packages' and the built-in FHIR
+// ones), indexed once each. Nothing is enumerated, so a huge code system costs one index and
+// no per-validation memory. Codes from systems that are not held (SNOMED CT, LOINC, …) cannot
+// be judged: the answer is "unknown", reported as information, never as an error.
 
-// csIndex is a CodeSystem's concepts with their place in the is-a hierarchy.
+// tri is a three-valued answer: no, yes, or cannot tell.
+type tri int8
+
+const (
+	triNo tri = iota
+	triYes
+	triUnknown
+)
+
+// Why a membership answer is unknown; the binding check words its issue from it.
+const (
+	whySystem  = "system"  // the code system is not held (or holds no codes)
+	whyContent = "content" // the code system is held but only as an example
+	whyFragm   = "fragment"
+	whyFilter  = "filter" // a filter this validator does not evaluate
+	whyVS      = "valueset"
+)
+
+// verdict is the answer to "is system#code in this value set".
+type verdict struct {
+	state  tri
+	why    string // for triUnknown: one of the why* constants
+	system string // the system the answer is about
+	detail string // for whyFilter / whyVS: what could not be evaluated
+}
+
+// csIndex is a CodeSystem's concepts with their place in the is-a hierarchy, built once.
 type csIndex struct {
 	cs       *CodeSystem
-	parents  map[string][]string // code → parent codes
+	concepts map[string]*concept
+	fold     map[string]string // lower-case code → code, for case-insensitive systems
+	parents  map[string][]string
 	children map[string][]string
-	display  map[string]string
+	// propKinds: property code → true when every value seen is a code (valueCode); a
+	// property with other value types cannot be filtered on (their values are not decoded).
+	propKinds map[string]bool
 }
 
-// expansion is what a ValueSet contains, as far as local knowledge goes.
-type expansion struct {
-	url     string
-	codes   map[string]map[string]bool // system → codes
-	unknown map[string]bool            // systems included whose content is not held
-	err     error                      // the ValueSet itself could not be found or expanded
-}
-
-// terminology caches indexes and expansions; it is shared by concurrent validations.
+// terminology caches indexes and compiled value sets; it is shared by concurrent validations.
 type terminology struct {
 	reg        *registry
 	indexes    sync.Map // *CodeSystem → *csIndex
-	expansions sync.Map // key(url, package) → *expansion
+	expansions sync.Map // expKey → *expansion
 }
 
 type expKey struct {
@@ -42,256 +68,146 @@ func (t *terminology) index(cs *CodeSystem) *csIndex {
 	if x, ok := t.indexes.Load(cs); ok {
 		return x.(*csIndex)
 	}
-	ix := &csIndex{cs: cs, parents: map[string][]string{}, children: map[string][]string{}, display: map[string]string{}}
+	n := countConcepts(cs.Concept)
+	ix := &csIndex{cs: cs, concepts: make(map[string]*concept, n), parents: make(map[string][]string, n),
+		children: map[string][]string{}, propKinds: map[string]bool{}}
+	link := func(parent, child string) {
+		ix.parents[child] = append(ix.parents[child], parent)
+		ix.children[parent] = append(ix.children[parent], child)
+	}
 	var walk func(parent string, list []concept)
 	walk = func(parent string, list []concept) {
 		for i := range list {
 			c := &list[i]
-			ix.display[c.Code] = c.Display
+			if _, dup := ix.concepts[c.Code]; !dup {
+				ix.concepts[c.Code] = c
+			}
 			if parent != "" {
-				ix.parents[c.Code] = append(ix.parents[c.Code], parent)
-				ix.children[parent] = append(ix.children[parent], c.Code)
+				link(parent, c.Code)
 			}
 			for _, p := range c.Property {
-				if (p.Code == "parent" || p.Code == "subsumedBy") && p.ValueCode != "" {
-					ix.parents[c.Code] = append(ix.parents[c.Code], p.ValueCode)
-					ix.children[p.ValueCode] = append(ix.children[p.ValueCode], c.Code)
+				ok, seen := ix.propKinds[p.Code]
+				ix.propKinds[p.Code] = (ok || !seen) && p.ValueCode != ""
+				switch {
+				case p.ValueCode == "":
+				case p.Code == "parent" || p.Code == "subsumedBy":
+					link(p.ValueCode, c.Code)
+				case p.Code == "child":
+					link(c.Code, p.ValueCode)
 				}
 			}
 			walk(c.Code, c.Concept)
 		}
 	}
 	walk("", cs.Concept)
+	if !caseSensitive(cs) {
+		ix.fold = make(map[string]string, len(ix.concepts))
+		for c := range ix.concepts {
+			ix.fold[strings.ToLower(c)] = c
+		}
+	}
 	actual, _ := t.indexes.LoadOrStore(cs, ix)
 	return actual.(*csIndex)
 }
 
+func countConcepts(list []concept) int {
+	n := len(list)
+	for i := range list {
+		n += countConcepts(list[i].Concept)
+	}
+	return n
+}
+
+// caseSensitive follows the HL7 validator, which reads a missing CodeSystem.caseSensitive as
+// false (codes then match whatever their case).
+func caseSensitive(cs *CodeSystem) bool {
+	return cs.CaseSensitive != nil && *cs.CaseSensitive
+}
+
+// lookup returns the code as the code system spells it.
+func (ix *csIndex) lookup(code string) (string, bool) {
+	if _, ok := ix.concepts[code]; ok {
+		return code, true
+	}
+	if ix.fold != nil {
+		c, ok := ix.fold[strings.ToLower(code)]
+		return c, ok
+	}
+	return "", false
+}
+
 func (ix *csIndex) has(code string) bool {
-	_, ok := ix.display[code]
+	_, ok := ix.lookup(code)
 	return ok
 }
 
-// descendants returns the codes below code (not code itself).
-func (ix *csIndex) descendants(code string) []string {
-	var out []string
+// subsumes tells whether ancestor is code or above it in the hierarchy (nesting and
+// parent/child properties). It walks up from code, so it costs the depth, not the size.
+func (ix *csIndex) subsumes(ancestor, code string) bool {
+	if ancestor == code {
+		return true
+	}
 	seen := map[string]bool{code: true}
 	queue := []string{code}
 	for len(queue) > 0 {
 		c := queue[0]
 		queue = queue[1:]
-		for _, k := range ix.children[c] {
-			if !seen[k] {
-				seen[k] = true
-				out = append(out, k)
-				queue = append(queue, k)
+		for _, p := range ix.parents[c] {
+			if p == ancestor {
+				return true
+			}
+			if !seen[p] {
+				seen[p] = true
+				queue = append(queue, p)
 			}
 		}
 	}
-	return out
+	return false
 }
 
-// expand returns the (cached) expansion of ValueSet url, looked up on behalf of package from.
+// expand returns the (cached) compiled ValueSet url, looked up on behalf of package from.
 func (t *terminology) expand(url string, from *Package) *expansion {
-	url = stripVersion(url)
+	return t.expandIn(stripVersion(url), from, map[string]bool{})
+}
+
+func (t *terminology) expandIn(url string, from *Package, visiting map[string]bool) *expansion {
 	key := expKey{url, from}
 	if x, ok := t.expansions.Load(key); ok {
 		return x.(*expansion)
 	}
-	e := t.build(url, from, map[string]bool{})
+	if visiting[url] {
+		return &expansion{url: url, err: fmt.Errorf("ValueSet %s includes itself", url)}
+	}
+	visiting[url] = true
+	defer delete(visiting, url)
+	e := t.compile(url, from, visiting)
 	actual, _ := t.expansions.LoadOrStore(key, e)
 	return actual.(*expansion)
 }
 
-func (t *terminology) build(url string, from *Package, visiting map[string]bool) *expansion {
-	e := &expansion{url: url, codes: map[string]map[string]bool{}, unknown: map[string]bool{}}
-	vs := t.reg.valueSet(url, from)
-	if vs == nil {
-		e.err = fmt.Errorf("ValueSet %s not found by validator", url)
-		return e
-	}
-	if visiting[url] {
-		e.err = fmt.Errorf("ValueSet %s includes itself", url)
-		return e
-	}
-	visiting[url] = true
-	defer delete(visiting, url)
-	owner := t.reg.ownerOf(vs)
-	if vs.Compose == nil {
-		if vs.Expansion == nil {
-			e.err = fmt.Errorf("ValueSet %s has neither compose nor expansion", url)
-			return e
-		}
-		var add func(list []vsContains)
-		add = func(list []vsContains) {
-			for _, c := range list {
-				if c.Code != "" {
-					e.add(c.System, c.Code)
-				}
-				add(c.Contains)
-			}
-		}
-		add(vs.Expansion.Contains)
-		return e
-	}
-	for _, inc := range vs.Compose.Include {
-		part := t.include(inc, owner, visiting)
-		if part.err != nil {
-			e.err = part.err
-			return e
-		}
-		e.merge(part)
-	}
-	for _, exc := range vs.Compose.Exclude {
-		part := t.include(exc, owner, visiting)
-		for sys, codes := range part.codes {
-			for c := range codes {
-				delete(e.codes[sys], c)
-			}
-		}
-	}
-	return e
-}
-
-func (e *expansion) add(system, code string) {
-	m := e.codes[system]
-	if m == nil {
-		m = map[string]bool{}
-		e.codes[system] = m
-	}
-	m[code] = true
-}
-
-func (e *expansion) merge(o *expansion) {
-	for sys, codes := range o.codes {
-		for c := range codes {
-			e.add(sys, c)
-		}
-	}
-	for sys := range o.unknown {
-		e.unknown[sys] = true
-	}
-}
-
-// include evaluates one compose.include (or exclude).
-func (t *terminology) include(inc vsInclude, from *Package, visiting map[string]bool) *expansion {
-	e := &expansion{codes: map[string]map[string]bool{}, unknown: map[string]bool{}}
-	// Included value sets are intersected with each other and with the system part.
-	var sets []*expansion
-	for _, u := range inc.ValueSet {
-		sub := t.build(stripVersion(u), from, visiting)
-		if sub.err != nil {
-			return sub
-		}
-		sets = append(sets, sub)
-	}
-	if inc.System != "" {
-		sys := &expansion{codes: map[string]map[string]bool{}, unknown: map[string]bool{}}
-		cs := t.reg.codeSystem(inc.System, from)
-		switch {
-		case len(inc.Concept) > 0:
-			for _, c := range inc.Concept {
-				sys.add(inc.System, c.Code)
-			}
-		case cs == nil || cs.Content == "not-present" || (cs.Content == "fragment" && len(inc.Filter) == 0):
-			sys.unknown[inc.System] = true
-		default:
-			ix := t.index(cs)
-			codes := map[string]bool{}
-			for c := range ix.display {
-				codes[c] = true
-			}
-			for _, f := range inc.Filter {
-				keep := map[string]bool{}
-				switch {
-				case (f.Property == "concept" || f.Property == "code") && (f.Op == "is-a" || f.Op == "descendent-of"):
-					if f.Op == "is-a" && ix.has(f.Value) {
-						keep[f.Value] = true
-					}
-					for _, d := range ix.descendants(f.Value) {
-						keep[d] = true
-					}
-				case (f.Property == "concept" || f.Property == "code") && f.Op == "is-not-a":
-					drop := map[string]bool{f.Value: true}
-					for _, d := range ix.descendants(f.Value) {
-						drop[d] = true
-					}
-					for c := range codes {
-						if !drop[c] {
-							keep[c] = true
-						}
-					}
-				case (f.Property == "concept" || f.Property == "code") && (f.Op == "=" || f.Op == "in"):
-					for _, v := range strings.Split(f.Value, ",") {
-						if ix.has(strings.TrimSpace(v)) {
-							keep[strings.TrimSpace(v)] = true
-						}
-					}
-				default:
-					// A filter on a property this validator does not evaluate: codes of this
-					// system cannot be judged.
-					sys.unknown[inc.System] = true
-					keep = nil
-				}
-				if keep == nil {
-					codes = nil
-					break
-				}
-				for c := range codes {
-					if !keep[c] {
-						delete(codes, c)
-					}
-				}
-			}
-			for c := range codes {
-				sys.add(inc.System, c)
-			}
-		}
-		sets = append(sets, sys)
-	}
-	if len(sets) == 0 {
-		return e
-	}
-	e.merge(sets[0])
-	for _, s := range sets[1:] { // intersection
-		for sysName, codes := range e.codes {
-			for c := range codes {
-				if !s.codes[sysName][c] && !s.unknown[sysName] {
-					delete(codes, c)
-				}
-			}
-		}
-	}
-	return e
-}
-
 // contains tells whether system#code is in the expansion: (in, known). known is false when
-// the code's system is not held (or the value set could not be expanded).
+// the code's system is not held (or the value set could not be expanded). An empty system
+// (a code element) matches a code of any system the value set draws on.
 func (e *expansion) contains(system, code string) (bool, bool) {
-	if e.err != nil {
-		return false, false
-	}
-	if system == "" {
-		for _, codes := range e.codes {
-			if codes[code] {
-				return true, true
-			}
-		}
-		return false, len(e.unknown) == 0
-	}
-	if e.codes[system][code] {
-		return true, true
-	}
-	if e.unknown[system] {
-		return false, false
-	}
-	return false, true
+	v := e.check(system, code)
+	return v.state == triYes, v.state != triUnknown
 }
 
-// codeKnown checks a code against its CodeSystem when held: (valid, held).
+// codeKnown checks a code against its CodeSystem when held with complete content:
+// (valid, held).
 func (t *terminology) codeKnown(system, code string, from *Package) (bool, bool) {
 	cs := t.reg.codeSystem(system, from)
 	if cs == nil || cs.Content != "complete" {
 		return false, false
 	}
 	return t.index(cs).has(code), true
+}
+
+// codeSystemFor returns the held CodeSystem of system with its index, or nils.
+func (t *terminology) codeSystemFor(system string, from *Package) (*CodeSystem, *csIndex) {
+	cs := t.reg.codeSystem(system, from)
+	if cs == nil {
+		return nil, nil
+	}
+	return cs, t.index(cs)
 }

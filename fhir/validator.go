@@ -134,7 +134,9 @@ func (v *Validator) Validate(data []byte, opts Options) (oo *OperationOutcome, e
 	if root.typ == "Bundle" {
 		c.bundle = indexBundle(root)
 		c.bundleEntries(root)
+		c.bundleRules(root)
 	}
+	c.containedRules(root)
 	c.validateRoot(root, opts.Profiles)
 	return v.finish(c.is.sorted(), opts), nil
 }
@@ -307,6 +309,7 @@ func (c *vctx) element(n *node, d *elemDef) {
 	if d.ed.MaxLength > 0 && n.hasValue && len([]rune(n.value)) > d.ed.MaxLength {
 		c.is.add(n, SeverityError, CodeValue, fmt.Sprintf("value is longer than permitted maximum length of %d", d.ed.MaxLength))
 	}
+	c.valueBounds(n, d)
 	if d.binding != nil && d.binding.ValueSet != "" {
 		c.binding(n, d)
 	}

@@ -33,6 +33,8 @@ Usage:
                                          check the message store and every fhir-store file in full (exit 1 on damage)
   junction validate [-package PKG]... [-profile URL]... FILE...
                                          validate FHIR resources offline (one OperationOutcome per file)
+  junction fhirpath [-package PKG]... [-resource FILE] [-types] EXPR
+                                         evaluate a FHIRPath expression, printing the result as JSON
   junction convert FILE...               print the FHIR Bundle each HL7v2 file converts to
   junction send [flags] FILE...          post message files to a $ingest endpoint (or -mllp host:port) and print the answers
   junction bench [flags]                 measure $ingest (and MLLP) throughput against a bare reference
@@ -67,6 +69,8 @@ func main() {
 		code = check(args)
 	case "validate":
 		code = validate(args)
+	case "fhirpath":
+		code = fhirpathCmd(args)
 	case "convert":
 		code = convert(args)
 	case "send":
