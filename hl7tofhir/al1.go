@@ -6,12 +6,13 @@ import "strings"
 // clinicalStatus is "active" (the IG's assignment: ait-1 needs one); type
 // and category from AL1-2 (table 0127), criticality from AL1-4 (table
 // 0128, SV high, MI low), code AL1-3, reaction manifestations AL1-5,
-// onset AL1-6. Keyed by patient and allergen, so resending an allergy
-// updates it.
+// onset AL1-6 (a bad date: a warning, left out). Keyed by patient and
+// allergen, so resending an allergy updates it. An AL1 without AL1-3 names
+// no allergen and is left out, with a warning.
 func (c *conv) mapAL1(s seg) error {
 	code := c.codeableAt(s, 3, 1)
 	if code.Len() == 0 {
-		return fieldErr(s.at(3, 1, 0), "", "is empty", "the allergen code/description: it is AllergyIntolerance.code")
+		return fieldErr(s.at(3, 1, 0), "", "is empty: the AL1 is not converted", "the allergen code/description: it is AllergyIntolerance.code")
 	}
 	allergen := s.get(3, 1, 3) + "|" + s.get(3, 1, 1)
 	if s.get(3, 1, 1) == "" {
@@ -33,11 +34,7 @@ func (c *conv) mapAL1(s seg) error {
 	if c.encounter != nil {
 		a.Set("encounter", c.encounter.ref())
 	}
-	onset, err := c.dateTimeAt(s, 6, 1, 1)
-	if err != nil {
-		return err
-	}
-	a.Set("onsetDateTime", onset)
+	a.Set("onsetDateTime", c.dateTimeOrWarn(s, 6, 1, 1))
 	var manifestations []any
 	for r := 1; r <= s.reps(5); r++ {
 		if v := s.get(5, r, 1); v != "" {

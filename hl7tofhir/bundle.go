@@ -16,6 +16,7 @@ type entry struct {
 	fullURL string
 	res     *Object
 	refObj  *Object // the Reference, made once (see ref)
+	dropped bool    // removed by rollback
 }
 
 // ref is a Reference to the entry. References always use the entry's
@@ -127,4 +128,28 @@ func (c *conv) bundle() *Object {
 		"timestamp", c.timestamp,
 		"entry", entries,
 	)
+}
+
+// rollback removes the entries made since mark: a segment whose mapping
+// failed part way (a warning) leaves no half-made resource behind, nor
+// the Practitioners and Locations only it referred to. The group's
+// pointers to removed entries are cleared. Entries only ever grow at the
+// end, so this costs what the segment added.
+func (c *conv) rollback(mark int, g *group) {
+	if mark >= len(c.entries) {
+		return
+	}
+	for _, e := range c.entries[mark:] {
+		delete(c.byKey, e.rtype+"/"+e.id)
+		e.dropped = true
+		if e == c.encounter {
+			c.encounter = nil
+		}
+	}
+	c.entries = c.entries[:mark]
+	for _, p := range []**entry{&g.report, &g.imm, &g.obs} {
+		if *p != nil && (*p).dropped {
+			*p = nil
+		}
+	}
 }

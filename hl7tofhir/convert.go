@@ -41,7 +41,7 @@ type Result struct {
 
 	MessageType string // MSH-9, e.g. "ADT^A01"
 	ControlID   string // MSH-10
-	Version     string // MSH-12
+	Version     string // MSH-12 as read: the nearest supported version when MSH-12 is not one (a warning)
 	PatientID   string // the Patient's logical id
 
 	// Nulls lists the elements sent as the v2 null "" ("delete this
@@ -54,6 +54,12 @@ type Result struct {
 	// 14)": Z-segments (site-defined, no standard meaning) and segments
 	// outside this mapping (IN1, GT1, ...).
 	Ignored []string
+
+	// Warnings are what did not convert, each naming segment and field, the
+	// value and what was expected: the rest of the message converted without
+	// it. Only a message whose patient or event cannot be identified is
+	// refused (an error from Convert).
+	Warnings []*FieldError
 }
 
 // JSON renders the Bundle as indented FHIR JSON.
@@ -76,6 +82,9 @@ type conv struct {
 	nulls    []nullAt
 	seenNull map[string]bool
 	ignored  []string
+	warnings []*FieldError
+	// moreWarnings counts the warnings past maxWarnings, left out.
+	moreWarnings int
 
 	segs          []seg
 	firsts        map[string]int // segment name -> index of its first occurrence
@@ -98,22 +107,39 @@ type conv struct {
 }
 
 // Convert converts one ER7 message (CR, LF or CRLF line ends; MLLP framing
-// is stripped). Errors name the segment, field and value at fault.
+// is stripped). A message the hl7 parser refuses is mended where it can be
+// (see mend): lines that are not segments are left out and a malformed
+// MSH-2 is read as ^~\&, each with a warning. Errors name the segment,
+// field and value at fault.
 func (c *Converter) Convert(raw []byte) (*Result, error) {
 	m, err := hl7.Parse(raw)
-	if err != nil {
+	if err == nil {
+		return c.convert(m, nil)
+	}
+	mended, notes, ok := mend(raw)
+	if !ok {
 		return nil, err
 	}
-	return c.ConvertMessage(m)
+	m, err2 := hl7.Parse(mended)
+	if err2 != nil {
+		return nil, err
+	}
+	return c.convert(m, notes)
 }
 
 // ConvertMessage converts a message already parsed (and perhaps changed with
 // Set), saving the serialising and parsing again that Convert(m.Bytes())
 // would cost. It does not change m. The work is linear in the size of the
 // message: each segment is read once, through its own hl7.Segment.
-func (c *Converter) ConvertMessage(m *hl7.Message) (*Result, error) {
+func (c *Converter) ConvertMessage(m *hl7.Message) (*Result, error) { return c.convert(m, nil) }
+
+// convert converts m; notes are warnings from mending its text.
+func (c *Converter) convert(m *hl7.Message, notes []*FieldError) (*Result, error) {
 	cv := &conv{Converter: c, m: m, byKey: map[string]*entry{}, seenNull: map[string]bool{},
 		copyLimit: copyAllowance(m.Len())}
+	for _, n := range notes {
+		cv.warn(n)
+	}
 	if err := cv.run(); err != nil {
 		return nil, err
 	}
@@ -124,26 +150,13 @@ func (c *Converter) ConvertMessage(m *hl7.Message) (*Result, error) {
 		Version:     cv.spec.name,
 		Nulls:       sortedNulls(cv.nulls),
 		Ignored:     cv.ignored,
+		Warnings:    cv.allWarnings(),
 	}
 	if cv.patient != nil {
 		res.PatientID = cv.patient.id
 	}
 	return res, nil
 }
-
-// messageKinds are the supported MSH-9 values. Person-level events (A28,
-// A31, A40) carry a placeholder PV1, so they make no Encounter.
-var messageKinds = map[string]struct {
-	encounter bool // map PV1/PV2 to an Encounter
-}{
-	"ADT^A01": {true}, "ADT^A02": {true}, "ADT^A03": {true}, "ADT^A04": {true},
-	"ADT^A05": {true}, "ADT^A06": {true}, "ADT^A07": {true}, "ADT^A08": {true},
-	"ADT^A11": {true}, "ADT^A13": {true},
-	"ADT^A28": {false}, "ADT^A31": {false}, "ADT^A40": {false},
-	"ORU^R01": {true}, "VXU^V04": {true},
-}
-
-const supportedKinds = "ADT^A01 to ADT^A08, ADT^A11, ADT^A13, ADT^A28, ADT^A31, ADT^A40, ORU^R01 or VXU^V04"
 
 func (c *conv) run() error {
 	segs := c.segments()
@@ -153,34 +166,25 @@ func (c *conv) run() error {
 		return err
 	}
 	kind := c.msgType + "^" + c.event
-	k, ok := messageKinds[kind]
-	if !ok {
-		return fieldErr("MSH-9", c.m.GetRawPath(hl7.Path{Segment: "MSH", Field: 9}), "is not a supported message type", supportedKinds)
+	k, known := messageKinds[kind]
+	pid, hasPID := c.first("PID")
+	msh9 := clipValue(c.m.GetRawPath(hl7.Path{Segment: "MSH", Field: 9}))
+	switch {
+	case !known && !hasPID:
+		return refusal("MSH-9", msh9, "is not a supported message type", supportedKinds)
+	case !known:
+		// A message of a type not mapped still names a patient: the Patient
+		// (and the Encounter of its PV1) are worth having, and the segments
+		// this mapping knows convert as they would in any message.
+		c.warnf("MSH-9", msh9, "is not a supported message type: its event is not mapped, only the segments this mapping knows (PID, PV1, OBX, ...)", supportedKinds)
+		k.encounter = true
+	case !hasPID:
+		return refusal("PID", "", "segment is missing", "a PID segment: "+kind+" carries a patient")
 	}
 
 	// The Patient and Encounter come first: the other resources refer to them.
-	pid, ok := c.first("PID")
-	if !ok {
-		return fieldErr("PID", "", "segment is missing", "a PID segment: "+kind+" carries a patient")
-	}
-	c.pid = pid
-	if err := c.mapPatient(pid); err != nil {
+	if err := c.mapPeople(pid, k.encounter); err != nil {
 		return err
-	}
-	if pv1, ok := c.first("PV1"); ok && k.encounter {
-		c.pv1 = pv1
-		if err := c.mapEncounter(pv1); err != nil {
-			return err
-		}
-	}
-	if kind == "ADT^A40" {
-		mrg, ok := c.first("MRG")
-		if !ok {
-			return fieldErr("MRG", "", "segment is missing", "an MRG segment: ADT^A40 names the merged-away patient in MRG-1")
-		}
-		if err := c.mapMerge(mrg); err != nil {
-			return err
-		}
 	}
 
 	// The rest in message order; OBR, ORC and RXA open groups that the
@@ -188,6 +192,7 @@ func (c *conv) run() error {
 	var g group
 	for _, s := range segs[1:] {
 		var err error
+		mark := len(c.entries)
 		switch s.name {
 		case "PID", "PV1", "MRG", "EVN":
 			// Mapped above (EVN in the Provenance).
@@ -204,13 +209,9 @@ func (c *conv) run() error {
 		case "DG1":
 			err = c.mapDG1(s)
 		case "ORC":
-			g = group{order: &order{orc: s}}
+			g, err = c.openOrder(s, g)
 		case "OBR":
-			if kind != "ORU^R01" {
-				c.ignore(s)
-				continue
-			}
-			g.report, err = c.mapOBR(s, g)
+			err = c.mapGroupOBR(s, &g)
 			g.obs = nil
 		case "RXA":
 			if kind != "VXU^V04" {
@@ -220,16 +221,23 @@ func (c *conv) run() error {
 			g.imm, err = c.mapRXA(s, g)
 			g.obs = nil
 		case "RXR":
-			err = c.mapRXR(s, g)
+			err = c.mapGroupRXR(s, g)
 		case "OBX":
-			g.obs, err = c.mapOBX(s, g)
+			g.obs, err = c.mapGroupOBX(s, g)
 		case "NTE":
-			c.mapNTE(s, g)
+			err = c.mapGroupNTE(s, g)
 		default:
-			c.ignore(s)
+			if f, ok := segmentMappers[s.name]; ok {
+				err = f(c, s, &g)
+			} else {
+				c.ignore(s)
+			}
 		}
 		if err != nil {
-			return err
+			if !c.warn(err) {
+				return err
+			}
+			c.rollback(mark, &g)
 		}
 	}
 	if c.encounter != nil && len(c.diagnoses) > 0 {
@@ -258,36 +266,80 @@ func (c *conv) ignore(s seg) {
 	c.ignored = append(c.ignored, fmt.Sprintf("%s (segment %d)", s.name, s.index+1))
 }
 
-// header reads MSH: message type, control ID, version and timestamp.
+// header reads MSH: message type, control ID, version and timestamp. Only
+// an empty MSH-9 or MSH-10 refuses the message: without them there is no
+// event to convert and no identity for the Bundle.
 func (c *conv) header() error {
 	s := c.msh
-	c.msgType = strings.ToUpper(s.get(9, 1, 1))
-	c.event = strings.ToUpper(s.get(9, 1, 2))
+	c.msgType = strings.ToUpper(strings.TrimSpace(s.get(9, 1, 1)))
+	c.event = strings.ToUpper(strings.TrimSpace(s.get(9, 1, 2)))
 	if c.msgType == "" {
-		return fieldErr("MSH-9", "", "is empty", "a message type such as ADT^A01")
+		return refusal("MSH-9", "", "is empty", "a message type such as ADT^A01")
+	}
+	if c.event == "" {
+		// v2.3 made MSH-9.2 the place of the event; EVN-1 had it before.
+		// Some senders put the message structure (ADT_A01) in MSH-9.1.
+		typ, ev, isStructure := strings.Cut(c.msgType, "_")
+		if evn, ok := c.first("EVN"); ok && evn.get(1, 1, 1) != "" {
+			c.event = strings.ToUpper(strings.TrimSpace(evn.get(1, 1, 1)))
+			c.warnf("MSH-9.2", "", "is empty: the event is read from EVN-1 ("+c.event+")", "the trigger event, e.g. A01")
+		} else if isStructure && typ != "" && ev != "" {
+			c.event = ev
+			c.warnf("MSH-9", c.msgType, "is a message structure, not a type and event: read as "+typ+"^"+ev, "a message type and trigger event such as ADT^A01")
+		}
+		if isStructure && typ != "" {
+			c.msgType = typ
+		}
 	}
 	c.controlID = s.get(10, 1, 1)
 	if c.controlID == "" {
-		return fieldErr("MSH-10", "", "is empty", "a message control ID: it identifies the Bundle")
+		return refusal("MSH-10", "", "is empty", "a message control ID: it identifies the Bundle")
 	}
-	version := s.get(12, 1, 1)
-	spec, ok := versions[version]
-	if !ok {
-		return fieldErr("MSH-12", version, "is not a supported HL7 version", supportedVersions())
-	}
-	c.spec = spec
+	c.spec = c.version(s.get(12, 1, 1))
 	c.sender = s.get(3, 1, 1) + "|" + s.get(4, 1, 1)
 	c.senderKey = keyPart(c.sender)
 	c.msgPrefix = keyPart("msg|" + c.sender + "|" + c.controlID)
+	c.timestamp = c.messageTime(s)
+	return nil
+}
+
+// version is the definitions for MSH-12. A version this mapping lacks is
+// read as the nearest it has (see nearestVersion), with a warning: a v2.9
+// or v2.2 message differs from its neighbour in fields this mapping does not
+// read far more than in those it does.
+func (c *conv) version(v string) *versionSpec {
+	if spec, ok := versions[v]; ok {
+		return spec
+	}
+	spec := nearestVersion(v)
+	problem := "is not a supported HL7 version: read as v" + spec.name
+	if v == "" {
+		problem = "is empty: read as v" + spec.name
+	}
+	c.warnf("MSH-12", v, problem, supportedVersions())
+	return spec
+}
+
+// messageTime is the Bundle timestamp (an instant) from MSH-7. A date with
+// no time of day is taken as its midnight in the sender's zone, with a
+// warning; a value that is no date/time at all gives none (and no
+// Provenance, whose recorded time it is), with a warning.
+func (c *conv) messageTime(s seg) string {
 	t, err := c.timeAt(s, 7, 1, 1, false)
 	if err != nil {
-		return err
+		c.warn(err)
+		return ""
+	}
+	if t.prec == 0 {
+		c.warnf("MSH-7", "", "is empty", "the date/time of the message: it is the Bundle timestamp and the Provenance's recorded time")
+		return ""
 	}
 	if !t.hasTime() {
-		return fieldErr("MSH-7", s.get(7, 1, 1), "has no time of day", "a date/time to at least the hour: it is the Bundle timestamp")
+		c.warnf("MSH-7", s.get(7, 1, 1), "has no time of day: the Bundle timestamp is its midnight",
+			"a date/time to at least the hour: it is the Bundle timestamp")
+		t.prec = precSecond
 	}
-	c.timestamp = t.dateTime(c.opts.TimeZone)
-	return nil
+	return t.dateTime(c.opts.TimeZone)
 }
 
 // messageIdentifier is Bundle.identifier: MSH-10, scoped by the sender.

@@ -68,7 +68,9 @@ func escapeSegment(s string) string { return url.PathEscape(s) }
 // identifier maps CX to Identifier: CX-1 value, CX-4 system (or assigner
 // when no system can be made), CX-5 type, CX-7/8 period. An NHS number
 // (type NH or authority NHS) gets the NHS number system and loses the
-// spaces it is often printed with. A CX with no CX-1 is no identifier.
+// spaces it is often printed with. A CX with no CX-1 is no identifier. A
+// bad CX-7 or CX-8 date is a warning and leaves the period out; the error
+// result is always nil (kept for the mappers written against it).
 func (c *conv) identifier(f field) (*Object, Identifier, error) {
 	value := strings.TrimSpace(f.c(1))
 	if value == "" {
@@ -83,14 +85,8 @@ func (c *conv) identifier(f field) (*Object, Identifier, error) {
 	if sys == c.opts.NHSNumberSystem {
 		value = strings.ReplaceAll(value, " ", "")
 	}
-	start, err := c.dateAt(f.s, f.field, f.rep, 7)
-	if err != nil {
-		return nil, Identifier{}, err
-	}
-	end, err := c.dateAt(f.s, f.field, f.rep, 8)
-	if err != nil {
-		return nil, Identifier{}, err
-	}
+	start := c.dateOrWarn(f.s, f.field, f.rep, 7)
+	end := c.dateOrWarn(f.s, f.field, f.rep, 8)
 	id := obj(
 		"type", typeCoding(typ),
 		"system", sys,

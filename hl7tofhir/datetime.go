@@ -1,6 +1,7 @@
 package hl7tofhir
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -165,4 +166,58 @@ func allDigits(s string) bool {
 func atoi(s string) int {
 	n, _ := strconv.Atoi(s) // callers pass digits only
 	return n
+}
+
+// The lenient readers below are what the mappers use: a value that does not
+// fit its data type becomes a warning naming it (see conv.warn) and reads as
+// empty, so the element is omitted and the rest of the segment converts.
+
+// timeOrWarn is timeAt, warning and returning the zero v2Time on a bad value.
+func (c *conv) timeOrWarn(s seg, field, rep, comp int, dateOnly bool) v2Time {
+	t, err := c.timeAt(s, field, rep, comp, dateOnly)
+	if err != nil {
+		c.warn(err)
+		return v2Time{}
+	}
+	return t
+}
+
+// dateTimeOrWarn is dateTimeAt, warning and returning "" on a bad value.
+func (c *conv) dateTimeOrWarn(s seg, field, rep, comp int) string {
+	v, err := c.dateTimeAt(s, field, rep, comp)
+	if err != nil {
+		c.warn(err)
+		return ""
+	}
+	return v
+}
+
+// dateOrWarn is dateAt, warning and returning "" on a bad value.
+func (c *conv) dateOrWarn(s seg, field, rep, comp int) string {
+	v, err := c.dateAt(s, field, rep, comp)
+	if err != nil {
+		c.warn(err)
+		return ""
+	}
+	return v
+}
+
+// numberOrWarn is numberAt, warning and returning "" on a bad value.
+func (c *conv) numberOrWarn(s seg, field, rep, comp int) json.Number {
+	v, err := numberAt(s, field, rep, comp)
+	if err != nil {
+		c.warn(err)
+		return ""
+	}
+	return v
+}
+
+// yesNoOrWarn is yesNo, warning on anything but Y or N (ok false then): only
+// Y and N are mapped, as the IG's table 0136 map has it.
+func (c *conv) yesNoOrWarn(s seg, field int) (value, ok bool) {
+	value, ok, err := yesNo(s, field)
+	if err != nil {
+		c.warn(err)
+	}
+	return value, ok
 }

@@ -14,14 +14,16 @@ import (
 //     recordedDate DG1-19; asserter DG1-16; DG1-21 "D" (delete) ->
 //     verificationStatus entered-in-error.
 //
-// Keyed by encounter (else patient) and diagnosis code.
+// Keyed by encounter (else patient) and diagnosis code. A bad date or
+// priority is a warning and is left out; a DG1 with neither code nor
+// description is left out, with a warning.
 func (c *conv) mapDG1(s seg) error {
 	code := c.codeableAt(s, 3, 1)
 	if desc := s.get(4, 1, 1); desc != "" && code.Get("text") == nil {
 		code.Set("text", desc)
 	}
 	if code.Len() == 0 {
-		return fieldErr(s.at(3, 1, 0), "", "is empty", "a diagnosis code (or DG1-4 description): it is Condition.code")
+		return fieldErr(s.at(3, 1, 0), "", "is empty: the DG1 is not converted", "a diagnosis code (or DG1-4 description): it is Condition.code")
 	}
 	scope := c.patient.id
 	if c.encounter != nil {
@@ -42,16 +44,8 @@ func (c *conv) mapDG1(s seg) error {
 	if c.encounter != nil {
 		cond.Set("encounter", c.encounter.ref())
 	}
-	onset, err := c.dateTimeAt(s, 5, 1, 1)
-	if err != nil {
-		return err
-	}
-	cond.Set("onsetDateTime", onset)
-	recorded, err := c.dateTimeAt(s, 19, 1, 1)
-	if err != nil {
-		return err
-	}
-	cond.Set("recordedDate", recorded)
+	cond.Set("onsetDateTime", c.dateTimeOrWarn(s, 5, 1, 1))
+	cond.Set("recordedDate", c.dateTimeOrWarn(s, 19, 1, 1))
 	if dr := c.practitioner(s.field(16, 1)); dr != nil {
 		cond.Set("asserter", dr.ref())
 	}
@@ -62,11 +56,11 @@ func (c *conv) mapDG1(s seg) error {
 			d.Set("use", obj("coding", []any{obj("system", sysV2+"0052", "code", t, "display", s.get(6, 1, 2))}))
 		}
 		if p := s.get(15, 1, 1); p != "" {
-			n, err := strconv.Atoi(p)
-			if err != nil || n < 1 {
-				return fieldErr(s.at(15, 1, 0), p, "is not a diagnosis priority", "a whole number from 1")
+			if n, err := strconv.Atoi(strings.TrimSpace(p)); err == nil && n >= 1 {
+				d.Set("rank", n)
+			} else {
+				c.warnf(s.at(15, 1, 0), p, "is not a diagnosis priority", "a whole number from 1")
 			}
-			d.Set("rank", n)
 		}
 		c.diagnoses = append(c.diagnoses, d)
 	}

@@ -12,10 +12,15 @@
 //
 // # Messages
 //
-// ADT^A01-A08, A11, A13, A28, A31, A40, ORU^R01 and VXU^V04, v2.3 to v2.8.
-// Anything else is an error naming MSH-9. Each segment's mapping is in its
-// own file (pid.go, pv1.go, obx.go, ...) with the IG choices and the
-// departures from it in its doc comment.
+// The kinds in messageKinds (messages.go): ADT^A01-A13, A17 (swap), A28,
+// A31, A34, A39, A40 (merges, adt_events.go), A60 (IAM, adt_iam.go),
+// ORU^R01, VXU^V04 and the others listed there, v2.3 to v2.8 (other
+// versions are read as the nearest, with a warning). A message of another
+// type that has a PID converts its Patient, Encounter and the segments this
+// mapping knows, with a warning that its event is not mapped; without a
+// PID it is refused, naming MSH-9. Each segment's mapping is in its own
+// file (pid.go, pv1.go, obx.go, ...) with the IG choices and the departures
+// from it in its doc comment.
 //
 // # The Bundle
 //
@@ -40,16 +45,30 @@
 // mapping (IN1, GT1, NTE with no Observation, ...) are skipped and listed in
 // Result.Ignored; no extension is invented for them.
 //
-// # Errors
+// # Warnings and errors
 //
-// A value that cannot be converted is a *FieldError naming the element in
-// hl7 path syntax, the value and what was expected:
+// Real feeds are messy, and a converter that refuses a message for one odd
+// field loses the patient. A value that does not fit its data type is a
+// warning (Result.Warnings), a *FieldError naming the element in hl7 path
+// syntax, the value and what was expected:
 //
 //	PID-7: "19801301" is not a valid date (expected YYYY[MM[DD]])
 //
-// Dates, numbers, codes bound to required FHIR value sets (gender,
-// Encounter.class, statuses) and value types are checked; a bad value is
-// never silently dropped.
+// and its element is omitted (or, for an observation value, kept as
+// valueString) while the rest of the segment and the message convert.
+// Dates, numbers, codes bound to required FHIR value sets and value types
+// are checked; a bad value is never silently dropped. A segment without the
+// element its resource cannot do without (OBX-3, OBR-4, AL1-3, RXA-5) is
+// left out with a warning, and nothing it made stays in the Bundle. Text
+// the hl7 parser refuses is mended where it can be (lines that are not
+// segments, a malformed MSH-2), with a warning.
+//
+// Convert refuses a message (an error, a *FieldError where it names a
+// field) only when its event or its patient cannot be identified: MSH-9 or
+// MSH-10 empty, no PID, no identifier in PID-2, PID-3 or PID-4; and when
+// it would exceed a bound on the work it causes (see Size). Warnings are
+// bounded too: at most 1000 are kept, then one says how many more there
+// were, and each keeps at most 256 bytes of its value.
 //
 // # Size
 //

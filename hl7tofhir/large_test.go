@@ -126,6 +126,13 @@ func TestConversionAllocatesLinearlyInTheMessageSize(t *testing.T) {
 		{"a long OBR-3 and many OBX under it", func(k int) []byte {
 			return msg(mshORU, pidOK, "OBR|1||"+long(k)+"^LIMS|C^Code^L", strings.Repeat("OBX||NM|C^Code^L||1\r", 250*k))
 		}},
+		{"many values that do not fit, each a warning", func(k int) []byte {
+			return msg(mshORU, "PID|1||4857773456^^^NHS^NH||PATEL^Ravi||19780105|X",
+				strings.Repeat("OBX|1|NM|C^Code^L||abc~12,5|||||Q|||2024991\r", 250*k))
+		}},
+		{"many lines that are not segments, mended away", func(k int) []byte {
+			return msg(mshA01, pidOK, strings.Repeat("not a segment\r", 2000*k))
+		}},
 		{"a long MSH-3 and many clinicians named without an ID", func(k int) []byte {
 			return msg(strings.Replace(mshA01, "|PAS|", "|"+long(k)+"|", 1), pidOK,
 				"PV1|1|I||||||"+strings.Repeat("^DOC^A~", 250*k))
@@ -202,5 +209,25 @@ func TestLongKeyPartsAreDigested(t *testing.T) {
 	}
 	if obs := resources(t, res, "Observation"); len(obs) != 2 || obs[0]["id"] == obs[1]["id"] {
 		t.Errorf("got %d Observations with ids %v, want 2 distinct", len(obs), obs)
+	}
+}
+
+// A hostile message of 5,000 bad 1 KB values keeps maxWarnings warnings and one
+// saying how many more there were, each value cut to maxWarningValue bytes.
+func TestWarningsAreBoundedWhateverTheMessage(t *testing.T) {
+	bad := strings.Repeat("x", 1000)
+	raw := msg(mshORU, "PID|1||4857773456^^^NHS^NH||PATEL^Ravi", strings.Repeat("OBX|1|NM|C^Code^L||"+bad+"\r", 5000))
+	res, err := Convert(raw, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Warnings) != maxWarnings+1 {
+		t.Fatalf("got %d warnings, want %d", len(res.Warnings), maxWarnings+1)
+	}
+	if last := res.Warnings[maxWarnings].Error(); last != "message: has 4000 more warnings, not listed (expected at most 1000 warnings are kept per message)" {
+		t.Errorf("last warning: %s", last)
+	}
+	if v := res.Warnings[0].Value; len(v) > maxWarningValue+3 {
+		t.Errorf("a warning keeps a %d-byte value", len(v))
 	}
 }

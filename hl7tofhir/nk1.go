@@ -11,7 +11,8 @@ import "strconv"
 //     via table 0131;
 //   - name NK1-2, address NK1-4, telecom NK1-5 (home) and NK1-6 (work),
 //     period NK1-8/NK1-9, gender NK1-15, birthDate NK1-16, communication
-//     NK1-20, identifier NK1-33.
+//     NK1-20, identifier NK1-33. A value that does not fit its type is a
+//     warning and is left out; the rest of the NK1 converts.
 func (c *conv) mapNK1(s seg) error {
 	setID := s.get(1, 1, 1)
 	if setID == "" {
@@ -22,11 +23,7 @@ func (c *conv) mapNK1(s seg) error {
 
 	var identifiers []any
 	for r := 1; r <= s.reps(33); r++ {
-		id, _, err := c.identifier(s.field(33, r))
-		if err != nil {
-			return err
-		}
-		if id != nil {
+		if id, _, _ := c.identifier(s.field(33, r)); id != nil {
 			identifiers = append(identifiers, id)
 		}
 	}
@@ -60,16 +57,8 @@ func (c *conv) mapNK1(s seg) error {
 		}
 	}
 	rp.Set("telecom", telecom)
-	gender, err := c.gender(s, 15)
-	if err != nil {
-		return err
-	}
-	rp.Set("gender", gender)
-	birth, err := c.timeAt(s, 16, 1, 1, false)
-	if err != nil {
-		return err
-	}
-	if birth.prec > 0 {
+	rp.Set("gender", c.genderOrWarn(s, 15))
+	if birth := c.timeOrWarn(s, 16, 1, 1, false); birth.prec > 0 {
 		rp.Set("birthDate", birth.date())
 	}
 	for r := 1; r <= s.reps(4); r++ {
@@ -78,15 +67,7 @@ func (c *conv) mapNK1(s seg) error {
 		}
 	}
 	rp.Set("address", addresses)
-	start, err := c.dateTimeAt(s, 8, 1, 1)
-	if err != nil {
-		return err
-	}
-	end, err := c.dateTimeAt(s, 9, 1, 1)
-	if err != nil {
-		return err
-	}
-	rp.Set("period", obj("start", start, "end", end))
+	rp.Set("period", obj("start", c.dateTimeOrWarn(s, 8, 1, 1), "end", c.dateTimeOrWarn(s, 9, 1, 1)))
 	if lang := c.language(s.field(20, 1)); lang.Len() > 0 {
 		rp.Set("communication", []any{obj("language", lang, "preferred", true)})
 	}

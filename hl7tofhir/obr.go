@@ -9,14 +9,17 @@ import "strings"
 //     numbers, or ORC-2/ORC-3 when OBR leaves them empty; the filler number
 //     (else the placer's) keys the report, and its Observations are keyed
 //     by it and OBX-1, so a corrected result replaces the original;
-//   - status OBR-25 via table 0123 ("unknown" when empty); category OBR-24
+//   - status OBR-25 via table 0123 ("unknown" when empty or not in the
+//     table, with a warning); category OBR-24
 //     (table 0074); code OBR-4 (required);
 //   - effective OBR-7, or OBR-7..OBR-8 as a period; issued OBR-22 when it
-//     has a time of day (an instant needs one).
+//     has a time of day (an instant needs one). A bad date is a warning and
+//     is left out; an OBR without OBR-4 makes no report (a warning), and
+//     the OBX after it stand alone.
 func (c *conv) mapOBR(s seg, g group) (*entry, error) {
 	code := c.codeableAt(s, 4, 1)
 	if code.Len() == 0 {
-		return nil, fieldErr(s.at(4, 1, 0), "", "is empty", "the universal service identifier: it is DiagnosticReport.code")
+		return nil, fieldErr(s.at(4, 1, 0), "", "is empty: the OBR is not converted", "the universal service identifier: it is DiagnosticReport.code")
 	}
 	placer, placerKey := c.entityIdentifier(s.field(2, 1), "PLAC")
 	filler, fillerKey := c.entityIdentifier(s.field(3, 1), "FILL")
@@ -50,7 +53,8 @@ func (c *conv) mapOBR(s seg, g group) (*entry, error) {
 	if v := strings.ToUpper(s.get(25, 1, 1)); v != "" {
 		var ok bool
 		if status, ok = reportStatusMap[v]; !ok {
-			return nil, fieldErr(s.at(25, 1, 0), v, "is not a result status", "HL7 table 0123: O, I, S, A, P, C, R, F, X, M, N")
+			status = "unknown"
+			c.warnf(s.at(25, 1, 0), v, "is not a result status: status is unknown", "HL7 table 0123: O, I, S, A, P, C, R, F, X, M, N")
 		}
 	}
 	var ids []any
@@ -69,24 +73,13 @@ func (c *conv) mapOBR(s seg, g group) (*entry, error) {
 	if c.encounter != nil {
 		r.Set("encounter", c.encounter.ref())
 	}
-	start, err := c.dateTimeAt(s, 7, 1, 1)
-	if err != nil {
-		return nil, err
-	}
-	end, err := c.dateTimeAt(s, 8, 1, 1)
-	if err != nil {
-		return nil, err
-	}
+	start, end := c.dateTimeOrWarn(s, 7, 1, 1), c.dateTimeOrWarn(s, 8, 1, 1)
 	if end != "" {
 		r.Set("effectivePeriod", obj("start", start, "end", end))
 	} else {
 		r.Set("effectiveDateTime", start)
 	}
-	issued, err := c.timeAt(s, 22, 1, 1, false)
-	if err != nil {
-		return nil, err
-	}
-	if issued.hasTime() {
+	if issued := c.timeOrWarn(s, 22, 1, 1, false); issued.hasTime() {
 		r.Set("issued", issued.dateTime(c.opts.TimeZone))
 	}
 	return e, nil

@@ -14,6 +14,7 @@ type order struct {
 	providers      []any // ORC-12 as Immunization.performer (function OP)
 	providersSize  int   // their JSON size
 	providersRead  bool
+	x              *orderExt // what order messages make of the group (orc_servicerequest.go)
 }
 
 // orderID is ORC-2 or ORC-3 as an Identifier, with its key and JSON size.
@@ -39,6 +40,9 @@ func (o *order) fillerID(c *conv) orderID {
 }
 
 func readOrderID(c *conv, orc seg, field int, typ string) orderID {
+	if orc.v == nil { // a group opened without an ORC (see group.ext)
+		return orderID{read: true}
+	}
 	id, key := c.entityIdentifier(orc.field(field, 1), typ)
 	size := 0
 	if id != nil {
@@ -49,7 +53,7 @@ func readOrderID(c *conv, orc seg, field int, typ string) orderID {
 
 // orderingProviders maps ORC-12 to Immunization performers, once.
 func (o *order) orderingProviders(c *conv) []any {
-	if !o.providersRead {
+	if !o.providersRead && o.orc.v != nil {
 		o.providersRead = true
 		for r := 1; r <= o.orc.reps(12); r++ {
 			if p := c.practitioner(o.orc.field(12, r)); p != nil {
@@ -72,13 +76,15 @@ func (o *order) orderingProviders(c *conv) []any {
 func copyAllowance(messageSize int) int { return 2*messageSize + 1<<20 }
 
 // charge records that a new resource of o's group took n JSON bytes of ORC
-// values, and fails once the message's allowance is spent.
+// values, and refuses the message once its allowance is spent: only a
+// hostile message gets there, and converting it without the ORC's values
+// would silently detach its resources from their order.
 func (c *conv) charge(o *order, n int) error {
 	c.copied += n
 	if c.copied <= c.copyLimit {
 		return nil
 	}
-	return fieldErr(o.orc.label(), "",
+	return refusal(o.orc.label(), "",
 		"is copied into each resource of its order group, which would add more than "+strconv.Itoa(c.copyLimit)+" bytes to the Bundle",
 		"fewer OBR or RXA segments per ORC, or placer and filler numbers in each OBR (OBR-2, OBR-3) rather than in the ORC")
 }

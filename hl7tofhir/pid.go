@@ -17,6 +17,13 @@ import (
 //   - communication: PID-15 as a BCP-47 language, preferred;
 //   - multipleBirth: PID-25 birth order, else PID-24;
 //   - deceased: PID-29 date/time, else PID-30 indicator.
+//
+// Only a PID with no identifier at all (in PID-2, PID-3 or PID-4) refuses
+// the message: there is no patient to put the rest on. Any other value that
+// does not fit is a warning and its element is left out: a bad birth date,
+// an administrative sex outside table 0001, a death or multiple birth
+// indicator other than Y or N (PID-30 "NO"), a birth order that is no
+// number.
 func (c *conv) mapPatient(s seg) error {
 	// Sized up front: a PID-3 of 100,000 repetitions should not be copied
 	// over and over as the slices grow.
@@ -25,10 +32,7 @@ func (c *conv) mapPatient(s seg) error {
 	identifiers := make([]any, 0, cap(fromPID3)+cap(others))
 	for _, n := range []int{2, 3, 4} {
 		for r := 1; r <= s.reps(n); r++ {
-			id, ident, err := c.identifier(s.field(n, r))
-			if err != nil {
-				return err
-			}
+			id, ident, _ := c.identifier(s.field(n, r))
 			if id == nil {
 				continue
 			}
@@ -42,13 +46,9 @@ func (c *conv) mapPatient(s seg) error {
 	}
 	ids := append(fromPID3, others...)
 	if len(ids) == 0 {
-		return fieldErr("PID-3", s.get(3, 1, 1), "has no identifier", "at least one CX with an ID number in CX-1: it keys the Patient")
+		return refusal(s.label()+"-3", s.get(3, 1, 1), "has no identifier", "at least one CX with an ID number in CX-1: it keys the Patient")
 	}
-	id, err := c.patientID(ids, "PID-3")
-	if err != nil {
-		return err
-	}
-	e, _ := c.entryWithID("Patient", id)
+	e, _ := c.entryWithID("Patient", c.patientID(ids, s.label()+"-3"))
 	c.patient = e
 	p := e.res
 
@@ -77,16 +77,8 @@ func (c *conv) mapPatient(s seg) error {
 		}
 	}
 	p.Set("telecom", telecom)
-	gender, err := c.gender(s, 8)
-	if err != nil {
-		return err
-	}
-	p.Set("gender", gender)
-	birth, err := c.timeAt(s, 7, 1, 1, false)
-	if err != nil {
-		return err
-	}
-	if birth.prec > 0 {
+	p.Set("gender", c.genderOrWarn(s, 8))
+	if birth := c.timeOrWarn(s, 7, 1, 1, false); birth.prec > 0 {
 		p.Set("birthDate", birth.date())
 		if birth.hasTime() {
 			p.Set("_birthDate", obj("extension", []any{obj(
@@ -94,9 +86,7 @@ func (c *conv) mapPatient(s seg) error {
 				"valueDateTime", birth.dateTime(c.opts.TimeZone))}))
 		}
 	}
-	if err := c.deceased(s, p); err != nil {
-		return err
-	}
+	c.deceased(s, p)
 	var addresses []any
 	for r := 1; r <= s.reps(11); r++ {
 		if a := address(s.field(11, r)); a != nil {
@@ -105,9 +95,7 @@ func (c *conv) mapPatient(s seg) error {
 	}
 	p.Set("address", addresses)
 	p.Set("maritalStatus", c.mapped(s.field(16, 1), maritalMap))
-	if err := c.multipleBirth(s, p); err != nil {
-		return err
-	}
+	c.multipleBirth(s, p)
 	if lang := c.language(s.field(15, 1)); lang.Len() > 0 {
 		p.Set("communication", []any{obj("language", lang, "preferred", true)})
 	}
@@ -118,22 +106,33 @@ func (c *conv) mapPatient(s seg) error {
 var fhirID = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
 
 // patientID applies Options.PatientID, then the default rule: the NHS
-// number, else a UUID derived from the first identifier.
-func (c *conv) patientID(ids []Identifier, at string) (string, error) {
+// number, else a UUID derived from the first identifier. An id from
+// Options.PatientID that is not a FHIR id is a warning, and the default rule
+// chooses.
+func (c *conv) patientID(ids []Identifier, at string) string {
 	if c.opts.PatientID != nil {
 		if id := c.opts.PatientID(ids); id != "" {
-			if !fhirID.MatchString(id) {
-				return "", fieldErr(at, id, "gives a Patient id (from Options.PatientID) that is not a FHIR id", "1-64 of A-Z a-z 0-9 - .")
+			if fhirID.MatchString(id) {
+				return id
 			}
-			return id, nil
+			c.warnf(at, id, "gives a Patient id (from Options.PatientID) that is not a FHIR id: the default id is used", "1-64 of A-Z a-z 0-9 - .")
 		}
 	}
 	for _, id := range ids {
 		if id.System == c.opts.NHSNumberSystem && fhirID.MatchString(id.Value) {
-			return id.Value, nil
+			return id.Value
 		}
 	}
-	return c.idFor("Patient", ids[0].System+"|"+ids[0].Value), nil
+	return c.idFor("Patient", ids[0].System+"|"+ids[0].Value)
+}
+
+// genderOrWarn is gender, warning and leaving it out on an unknown code.
+func (c *conv) genderOrWarn(s seg, field int) string {
+	g, err := c.gender(s, field)
+	if err != nil {
+		c.warn(err)
+	}
+	return g
 }
 
 // gender maps an administrative sex field (PID-8, NK1-15) via table 0001.
@@ -156,37 +155,29 @@ func (c *conv) gender(s seg, field int) (string, error) {
 }
 
 // deceased maps PID-29 (date/time of death), else PID-30 (indicator).
-func (c *conv) deceased(s seg, p *Object) error {
-	when, err := c.dateTimeAt(s, 29, 1, 1)
-	if err != nil {
-		return err
-	}
-	if when != "" {
+func (c *conv) deceased(s seg, p *Object) {
+	if when := c.dateTimeOrWarn(s, 29, 1, 1); when != "" {
 		p.Set("deceasedDateTime", when)
-		return nil
+		return
 	}
-	dead, ok, err := yesNo(s, 30)
-	if ok {
+	if dead, ok := c.yesNoOrWarn(s, 30); ok {
 		p.Set("deceasedBoolean", dead)
 	}
-	return err
 }
 
 // multipleBirth maps PID-25 (birth order), else PID-24 (indicator).
-func (c *conv) multipleBirth(s seg, p *Object) error {
+func (c *conv) multipleBirth(s seg, p *Object) {
 	if v := s.get(25, 1, 1); v != "" {
 		n := atoi(v)
-		if !allDigits(v) || n < 1 {
-			return fieldErr(s.at(25, 1, 0), v, "is not a birth order", "a whole number from 1")
+		if allDigits(v) && len(v) < 9 && n >= 1 {
+			p.Set("multipleBirthInteger", n)
+			return
 		}
-		p.Set("multipleBirthInteger", n)
-		return nil
+		c.warnf(s.at(25, 1, 0), v, "is not a birth order", "a whole number from 1")
 	}
-	multi, ok, err := yesNo(s, 24)
-	if ok {
+	if multi, ok := c.yesNoOrWarn(s, 24); ok {
 		p.Set("multipleBirthBoolean", multi)
 	}
-	return err
 }
 
 // mapped is a CodeableConcept for a coded field whose v2 table has a

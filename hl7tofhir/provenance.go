@@ -15,15 +15,16 @@ func (c *conv) mapProvenance() error {
 	var operator *entry
 	if evn, ok := c.first("EVN"); ok {
 		for _, f := range []int{2, 6} {
-			when, err := c.dateTimeAt(evn, f, 1, 1)
-			if err != nil {
-				return err
-			}
-			if when != "" {
+			if when := c.dateTimeOrWarn(evn, f, 1, 1); when != "" {
 				occurred = when // EVN-6 (event occurred) wins over EVN-2 (recorded)
 			}
 		}
 		operator = c.practitioner(evn.field(5, 1))
+	}
+	if c.timestamp == "" {
+		// Provenance.recorded is required and MSH-7 (warned of in header)
+		// gave no time: the Bundle goes without a Provenance.
+		return nil
 	}
 	targets := make([]any, 0, len(c.entries))
 	for _, e := range c.entries {

@@ -10,7 +10,11 @@ import "strings"
 //   - status: from the event (IG Event[EncounterStatus]: A03 finished, A11
 //     cancelled, A13 in-progress, ...); for events that do not say (A08,
 //     R01, V04), finished when PV1-45 is valued, else from PV1-2;
-//   - class: PV1-2 via table 0004 (required, so unknown codes are errors);
+//   - class: PV1-2 via table 0004. Encounter.class is required, so a PV1
+//     with no PV1-2 makes no Encounter (a warning, except in results and
+//     immunisations, where a bare PV1 is usual); a code outside table 0004
+//     is kept as a v2-0004 coding (the binding is extensible) with a
+//     warning, and status "unknown" unless the event gives one;
 //   - type PV1-4, serviceType PV1-10, reasonCode PV2-3;
 //   - participant: PV1-7 ATND, PV1-8 REF, PV1-9 CON, PV1-17 ADM -> Practitioner;
 //   - period: PV1-44 start, PV1-45 end (not on A13, which cancels the discharge);
@@ -19,7 +23,7 @@ import "strings"
 //     PV1-40 bed status on the bed;
 //   - hospitalization: PV1-5, PV1-13, PV1-14, PV1-15, PV1-16, PV1-36, PV1-38.
 func (c *conv) mapEncounter(s seg) error {
-	class := strings.ToUpper(s.get(2, 1, 1))
+	class := strings.ToUpper(strings.TrimSpace(s.get(2, 1, 1)))
 	if class == "" && (c.event == "R01" || c.event == "V04") {
 		// In results and immunisations PV1 is optional context, often sent bare: without
 		// a patient class there is no Encounter to make (Encounter.class is required).
@@ -29,19 +33,17 @@ func (c *conv) mapEncounter(s seg) error {
 	if !ok {
 		codes := c.spec.tableCodes("0004")
 		if class == "" {
-			return fieldErr(s.at(2, 1, 0), "", "is empty", "a patient class from HL7 table 0004 (v"+c.spec.name+"): "+codes)
+			return fieldErr(s.at(2, 1, 0), "", "is empty: no Encounter is made", "a patient class from HL7 table 0004 (v"+c.spec.name+"): "+codes)
 		}
-		return fieldErr(s.at(2, 1, 0), class, "is not a patient class", "HL7 table 0004 (v"+c.spec.name+"): "+codes)
+		c.warnf(s.at(2, 1, 0), class, "is not a patient class: kept as a v2-0004 code", "HL7 table 0004 (v"+c.spec.name+"): "+codes)
+		cl = code{sysV2 + "0004", class, ""}
 	}
 
 	var identifiers []any
 	key := c.msgKey(s)
 	for _, n := range []int{19, 50} {
 		for r := 1; r <= s.reps(n); r++ {
-			id, ident, err := c.identifier(s.field(n, r))
-			if err != nil {
-				return err
-			}
+			id, ident, _ := c.identifier(s.field(n, r))
 			if id == nil {
 				continue
 			}
@@ -58,17 +60,11 @@ func (c *conv) mapEncounter(s seg) error {
 	c.encounter = e
 	enc := e.res
 
-	start, err := c.dateTimeAt(s, 44, 1, 1)
-	if err != nil {
-		return err
-	}
-	end, err := c.dateTimeAt(s, 45, 1, 1)
-	if err != nil {
-		return err
-	}
+	start := c.dateTimeOrWarn(s, 44, 1, 1)
+	end := c.dateTimeOrWarn(s, 45, 1, 1)
 	status, ok := eventStatus[c.event]
-	if !ok {
-		status = patientClassStatus[class]
+	if !ok || c.msgType != "ADT" {
+		status = firstNonEmpty(patientClassStatus[class], "unknown")
 		if end != "" {
 			status = "finished"
 		}
@@ -87,16 +83,12 @@ func (c *conv) mapEncounter(s seg) error {
 	enc.Set("subject", c.patient.ref())
 	enc.Set("participant", c.participants(s))
 	enc.Set("period", obj("start", start, "end", end))
-	if pv2, ok := c.first("PV2"); ok {
+	if pv2, ok := c.pv2For(s); ok {
 		if r := c.codeableAt(pv2, 3, 1); r.Len() > 0 {
 			enc.Set("reasonCode", []any{r})
 		}
 	}
-	hosp, err := c.hospitalization(s)
-	if err != nil {
-		return err
-	}
-	enc.Set("hospitalization", hosp)
+	enc.Set("hospitalization", c.hospitalization(s))
 	enc.Set("location", c.encounterLocations(s, class))
 	return nil
 }
@@ -120,11 +112,8 @@ func (c *conv) participants(s seg) []any {
 	return out
 }
 
-func (c *conv) hospitalization(s seg) (*Object, error) {
-	pre, _, err := c.identifier(s.field(5, 1))
-	if err != nil {
-		return nil, err
-	}
+func (c *conv) hospitalization(s seg) *Object {
+	pre, _, _ := c.identifier(s.field(5, 1))
 	var arrangements []any
 	for r := 1; r <= s.reps(15); r++ {
 		if a := c.codeableAt(s, 15, r); a.Len() > 0 {
@@ -143,7 +132,25 @@ func (c *conv) hospitalization(s seg) (*Object, error) {
 		"specialCourtesy", codeableList(c.codeableAt(s, 16, 1)),
 		"specialArrangement", arrangements,
 		"dischargeDisposition", c.codeableAt(s, 36, 1),
-	), nil
+	)
+}
+
+// pv2For is the PV2 of a PV1: for the message's first PV1 its first PV2,
+// wherever it is (senders put it before PV1 too); for a later PV1 (the
+// second patient of an A17) the PV2 after it, before the next PID or PV1.
+func (c *conv) pv2For(pv1 seg) (seg, bool) {
+	if pv1.occ == 1 {
+		return c.first("PV2")
+	}
+	for _, s := range c.segs[pv1.index+1:] {
+		switch s.name {
+		case "PV2":
+			return s, true
+		case "PID", "PV1":
+			return seg{}, false
+		}
+	}
+	return seg{}, false
 }
 
 func codeableList(cc *Object) []any {

@@ -1,6 +1,9 @@
 package hl7tofhir
 
-import "strings"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // ORC/RXA/RXR (VXU^V04) -> Immunization (IG segment-rxa-to-immunization,
 // segment-orc-to-immunization, segment-rxr-to-immunization).
@@ -10,7 +13,10 @@ import "strings"
 //   - status: RXA-21 "D" -> entered-in-error, else RXA-20 via table 0322
 //     (CP, PA completed; RE, NA not-done; empty completed); PA also sets
 //     isSubpotent; statusReason RXA-18;
-//   - vaccineCode RXA-5, occurrenceDateTime RXA-3 (both required),
+//   - vaccineCode RXA-5, occurrenceDateTime RXA-3 (both required: an RXA
+//     without them is not converted, a warning; an empty RXA-3 is read from
+//     RXA-4, with a warning); an RXA-20 outside table 0322 is read as
+//     complete, with a warning;
 //     recorded RXA-22, primarySource/reportOrigin from RXA-9 (NIP001: 00
 //     is a new record from the source, 01-08 historical);
 //   - doseQuantity RXA-6 (999 means unknown) with RXA-7 units, lotNumber
@@ -20,14 +26,16 @@ import "strings"
 func (c *conv) mapRXA(s seg, g group) (*entry, error) {
 	vaccine := c.codeableAt(s, 5, 1)
 	if vaccine.Len() == 0 {
-		return nil, fieldErr(s.at(5, 1, 0), "", "is empty", "the administered code: it is Immunization.vaccineCode")
+		return nil, fieldErr(s.at(5, 1, 0), "", "is empty: the RXA is not converted", "the administered code: it is Immunization.vaccineCode")
 	}
-	when, err := c.dateTimeAt(s, 3, 1, 1)
-	if err != nil {
-		return nil, err
+	when := c.dateTimeOrWarn(s, 3, 1, 1)
+	if when == "" {
+		if when = c.dateTimeOrWarn(s, 4, 1, 1); when != "" {
+			c.warnf(s.at(3, 1, 0), s.get(3, 1, 1), "gives no date: the occurrence is RXA-4 (end of administration)", "the date/time the administration started: it is Immunization.occurrence")
+		}
 	}
 	if when == "" {
-		return nil, fieldErr(s.at(3, 1, 0), "", "is empty", "the date/time the administration started: it is Immunization.occurrence")
+		return nil, fieldErr(s.at(3, 1, 0), s.get(3, 1, 1), "gives no occurrence: the RXA is not converted", "the date/time the administration started: it is Immunization.occurrence")
 	}
 	var placer, filler orderID
 	if g.order != nil {
@@ -48,7 +56,8 @@ func (c *conv) mapRXA(s seg, g group) (*entry, error) {
 	if completion != "" {
 		var ok bool
 		if status, ok = completionStatusMap[completion]; !ok {
-			return nil, fieldErr(s.at(20, 1, 0), completion, "is not a completion status", "HL7 table 0322: CP, RE, NA, PA")
+			status = "completed"
+			c.warnf(s.at(20, 1, 0), completion, "is not a completion status: read as complete", "HL7 table 0322: CP, RE, NA, PA")
 		}
 	}
 	if strings.EqualFold(s.get(21, 1, 1), "D") {
@@ -71,11 +80,7 @@ func (c *conv) mapRXA(s seg, g group) (*entry, error) {
 		im.Set("encounter", c.encounter.ref())
 	}
 	im.Set("occurrenceDateTime", when)
-	recorded, err := c.dateTimeAt(s, 22, 1, 1)
-	if err != nil {
-		return nil, err
-	}
-	im.Set("recorded", recorded)
+	im.Set("recorded", c.dateTimeOrWarn(s, 22, 1, 1))
 	switch source := s.get(9, 1, 1); {
 	case source == "00":
 		im.Set("primarySource", true)
@@ -87,16 +92,10 @@ func (c *conv) mapRXA(s seg, g group) (*entry, error) {
 		im.Set("manufacturer", mfr.ref())
 	}
 	im.Set("lotNumber", s.get(15, 1, 1))
-	exp, err := c.timeAt(s, 16, 1, 1, false)
-	if err != nil {
-		return nil, err
-	}
-	if exp.prec > 0 {
+	if exp := c.timeOrWarn(s, 16, 1, 1, false); exp.prec > 0 {
 		im.Set("expirationDate", exp.date())
 	}
-	if err := c.administration(im, s, g.order); err != nil {
-		return nil, err
-	}
+	c.administration(im, s, g.order)
 	if o := g.order; o != nil && isNew {
 		if err := c.charge(o, placer.size+filler.size+o.providersSize); err != nil {
 			return nil, err
@@ -111,17 +110,11 @@ func (c *conv) mapRXA(s seg, g group) (*entry, error) {
 // administration sets the dose (RXA-6, RXA-7), the performers (RXA-10,
 // function AP, and the order's ORC-12, function OP, read once per ORC) and
 // the reasons (RXA-19) of an Immunization.
-func (c *conv) administration(im *Object, s seg, o *order) error {
+func (c *conv) administration(im *Object, s seg, o *order) {
 	if amount := s.get(6, 1, 1); amount != "" && amount != "999" {
-		v, err := numberAt(s, 6, 1, 1)
-		if err != nil {
-			return err
+		if v := c.numberOrWarn(s, 6, 1, 1); v != "" {
+			c.dose(im, s, v)
 		}
-		q := obj("value", v, "unit", firstNonEmpty(s.get(7, 1, 2), s.get(7, 1, 1)))
-		if c.codeSystem(s.get(7, 1, 3)) == sysUCUM {
-			q.Set("system", sysUCUM).Set("code", s.get(7, 1, 1))
-		}
-		im.Set("doseQuantity", q)
 	}
 	var performers []any
 	for r := 1; r <= s.reps(10); r++ {
@@ -140,7 +133,15 @@ func (c *conv) administration(im *Object, s seg, o *order) error {
 		}
 	}
 	im.Set("reasonCode", reasons)
-	return nil
+}
+
+// dose sets doseQuantity from amount v (RXA-6) and units RXA-7.
+func (c *conv) dose(im *Object, s seg, v json.Number) {
+	q := obj("value", v, "unit", firstNonEmpty(s.get(7, 1, 2), s.get(7, 1, 1)))
+	if c.codeSystem(s.get(7, 1, 3)) == sysUCUM {
+		q.Set("system", sysUCUM).Set("code", s.get(7, 1, 1))
+	}
+	im.Set("doseQuantity", q)
 }
 
 func performer(code, display string, p *entry) *Object {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	"junction/hl7"
 )
@@ -157,4 +158,109 @@ func sortedNulls(ns []nullAt) []string {
 		out[i] = n.at
 	}
 	return out
+}
+
+// mend rewrites a message the hl7 parser refused into one it takes, when
+// the fault is one real feeds have: text before the MSH (left out), lines
+// that are not segments (trailing garbage, a field value broken over two
+// lines: left out), segments indented with spaces (unindented), and an
+// MSH-2 that is not four distinct encoding characters (^~\\& doubled by a
+// program's escaping: duplicates dropped; anything else read as ^~\&).
+// Each change is a warning. It fails when there is no MSH at all. One pass,
+// so mending is linear in the message's size too.
+func mend(raw []byte) ([]byte, []*FieldError, bool) {
+	text := strings.NewReplacer("\r\n", "\r", "\n", "\r").Replace(string(raw))
+	lines := strings.Split(text, "\r")
+	start := -1
+	for i, l := range lines {
+		if strings.HasPrefix(strings.TrimLeft(l, " \t\x0b\ufeff"), "MSH") {
+			start = i
+			break
+		}
+	}
+	if start < 0 {
+		return nil, nil, false
+	}
+	var notes []*FieldError
+	note := func(path, value, problem, expected string) {
+		if len(notes) < maxWarnings {
+			notes = append(notes, &FieldError{Path: path, Value: value, Problem: problem, Expected: expected})
+		}
+	}
+	dropped := 0
+	for _, l := range lines[:start] {
+		if strings.TrimSpace(strings.Trim(l, "\x0b\x1c")) != "" {
+			dropped++
+		}
+	}
+	if dropped > 0 {
+		note("message", "", "has text before the MSH segment ("+strconv.Itoa(dropped)+" line(s)), left out", `a message starting with "MSH"`)
+	}
+	msh, fs := mendMSH(strings.TrimLeft(lines[start], " \t\x0b\ufeff"), note)
+	var b strings.Builder
+	b.Grow(len(text))
+	b.WriteString(msh)
+	for i, l := range lines[start+1:] {
+		t := strings.TrimLeft(l, " \t")
+		switch {
+		case strings.Trim(t, " \t\x0b\x1c") == "":
+			continue
+		case isSegmentLine(t, fs):
+			b.WriteByte('\r')
+			b.WriteString(t)
+		default:
+			v := t
+			if len(v) > 20 {
+				v = v[:20]
+			}
+			note("line "+strconv.Itoa(start+i+2), strings.ToValidUTF8(v, "?"), "is not a segment, left out",
+				"a 3-character segment name then the field separator")
+		}
+	}
+	b.WriteByte('\r')
+	return []byte(b.String()), notes, true
+}
+
+// mendMSH returns the MSH line with a usable MSH-2, and its field separator.
+func mendMSH(msh string, note func(path, value, problem, expected string)) (string, byte) {
+	if len(msh) < 4 || !isPunct(msh[3]) {
+		return msh, '|'
+	}
+	fs := msh[3]
+	enc, rest := msh[4:], ""
+	if i := strings.IndexByte(enc, fs); i >= 0 {
+		enc, rest = enc[:i], enc[i:]
+	}
+	var seen []byte
+	for i := 0; i < len(enc); i++ {
+		if isPunct(enc[i]) && enc[i] != fs && strings.IndexByte(string(seen), enc[i]) < 0 {
+			seen = append(seen, enc[i])
+		}
+	}
+	fixed := string(seen)
+	if len(fixed) < 4 || len(fixed) > 5 {
+		fixed = `^~\&`
+	}
+	if fixed != enc {
+		note("MSH-2", enc, "is not 4 distinct encoding characters: read as "+fixed, `component, repetition, escape and subcomponent characters, e.g. ^~\&`)
+	}
+	return msh[:4] + fixed + rest, fs
+}
+
+func isPunct(c byte) bool {
+	return c > ' ' && c < 0x7F && (c < '0' || c > '9') && (c < 'A' || c > 'Z') && (c < 'a' || c > 'z')
+}
+
+// isSegmentLine reports whether l starts with a segment name (three upper
+// case letters or digits, the first a letter) and then fs or nothing.
+func isSegmentLine(l string, fs byte) bool {
+	if len(l) < 3 || l[0] < 'A' || l[0] > 'Z' {
+		return false
+	}
+	for i := 1; i < 3; i++ {
+		if !(l[i] >= 'A' && l[i] <= 'Z') && !isDigit(l[i]) {
+			return false
+		}
+	}
+	return len(l) == 3 || l[3] == fs
 }

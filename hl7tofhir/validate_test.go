@@ -16,6 +16,8 @@ func TestGoldenBundlesValidateAgainstR4(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob("testdata/*.json")
+	adt, _ := filepath.Glob("testdata/adt/*.json")
+	files = append(files, adt...)
 	if len(files) == 0 {
 		t.Fatal("no golden Bundles in testdata")
 	}

@@ -9,8 +9,12 @@ import (
 // (prec 0). dateOnly is the caller's expectation for a component (CX-7 is
 // a DT); for a whole field the message's version decides, from
 // kardianos/hl7's definitions: a DT field rejects a time of day.
+//
+// A time of day in a date field (a fault of real feeds whose meaning is
+// not in doubt) is read as its date, with a warning. Spaces around the
+// value are ignored.
 func (c *conv) timeAt(s seg, field, rep, comp int, dateOnly bool) (v2Time, error) {
-	v := s.get(field, rep, comp)
+	v := strings.TrimSpace(s.get(field, rep, comp))
 	if v == "" {
 		return v2Time{}, nil
 	}
@@ -20,17 +24,21 @@ func (c *conv) timeAt(s seg, field, rep, comp int, dateOnly bool) (v2Time, error
 		}
 	}
 	t, ok := parseV2Time(v, dateOnly)
-	if !ok {
-		at := s.at(field, rep, comp)
-		if comp == 1 {
-			at = s.at(field, rep, 0) // the DTM of a TS is the field itself
-		}
-		if dateOnly || len(v) <= 8 {
-			return t, fieldErr(at, v, "is not a valid date", dateFormat)
-		}
-		return t, fieldErr(at, v, "is not a valid date/time", dateTimeFormat)
+	if ok {
+		return t, nil
 	}
-	return t, nil
+	at := s.at(field, rep, comp)
+	if comp == 1 {
+		at = s.at(field, rep, 0) // the DTM of a TS is the field itself
+	}
+	if t, ok := parseV2Time(v, false); ok && dateOnly && t.hasTime() {
+		c.warnf(at, v, "has a time of day in a date field: read as its date", dateFormat)
+		return v2Time{year: t.year, month: t.month, day: t.day, prec: precDay}, nil
+	}
+	if dateOnly || len(v) <= 8 {
+		return t, fieldErr(at, v, "is not a valid date", dateFormat)
+	}
+	return t, fieldErr(at, v, "is not a valid date/time", dateTimeFormat)
 }
 
 // dateTimeAt is timeAt rendered as a FHIR dateTime ("" when empty).

@@ -183,3 +183,36 @@ func (v *versionSpec) tableCodes(id string) string {
 	}
 	return strings.Join(t.codes, ", ")
 }
+
+// nearestVersion is the version a message labelled v (not one of versions)
+// is read as: the highest supported version not above it ("2.9" and "3" are
+// read as 2.8, "2.5.2" as 2.5.1), the lowest for anything below (2.1, 2.2 as
+// 2.3), and 2.5.1, the most used, when v names no version ("", "X").
+func nearestVersion(v string) *versionSpec {
+	v = strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(v), "V"), "v")
+	if spec, ok := versions[v]; ok {
+		return spec
+	}
+	parts := strings.Split(v, ".")
+	for i, p := range parts {
+		if !allDigits(p) {
+			parts = parts[:i]
+			break
+		}
+	}
+	if len(parts) == 0 {
+		return versions["2.5.1"]
+	}
+	v = strings.Join(parts, ".")
+	var best *versionSpec
+	lowest := versions["2.3"]
+	for name, spec := range versions {
+		if !versionLess(v, name) && (best == nil || versionLess(best.name, name)) {
+			best = spec
+		}
+	}
+	if best == nil {
+		return lowest
+	}
+	return best
+}

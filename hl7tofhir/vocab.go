@@ -61,6 +61,10 @@ var eventStatus = map[string]string{
 	"A01": "in-progress", "A02": "in-progress", "A03": "finished", "A04": "planned",
 	"A05": "planned", "A06": "in-progress", "A07": "in-progress",
 	"A11": "cancelled", "A13": "in-progress",
+	// The IG's map leaves these out: A09/A10 (patient departing/arriving,
+	// tracking), A12 (cancel transfer) and A17 (swap) move a patient who
+	// stays admitted, so in-progress.
+	"A09": "in-progress", "A10": "in-progress", "A12": "in-progress", "A17": "in-progress",
 }
 
 // Table 0200 Name Type -> HumanName.use.
