@@ -17,18 +17,35 @@
 //	package.go            LoadPackage: .tgz, unpacked folder, loose JSON files
 //	registry.go           canonical URL look-up scoped by package and dependencies
 //	snapshot.go           snapshots for differential-only profiles
+//	snapshot_apply.go     how a differential element constrains its base (and what may not loosen)
+//	snapshot_bounds.go    minValue[x]/maxValue[x] carried into snapshots and checked
 //	definitions.go        StructureDefinition, ElementDefinition, ValueSet, CodeSystem
 //	profile.go            profiles compiled to element trees
 //	jsonpos.go            JSON parser keeping HAPI's line/column of every value
+//	json_rules.go         FHIR JSON rules (comments, duplicates, empty arrays, nulls)
+//	xml.go                FHIR XML read into the same value tree as JSON
 //	typeinfo.go, instance.go   JSON → element tree (unknown properties, JSON kinds, primitives)
-//	validator.go          Validator, Options, the walk over profiles
+//	validator.go          Validator, Options, the walk over profiles, conformance checks
 //	checks.go             fixed/pattern, bindings, invariants
 //	slicing.go            discriminators and slice rules
-//	references.go         references within Bundles and target profiles
-//	extensions.go         extensions against their definitions and contexts
-//	terminology.go        ValueSet expansion from held CodeSystems
-//	primitives.go         primitive formats (FHIR regexes)
-//	fhirpath_*.go         FHIRPath parser and evaluator for invariants
+//	references.go         Reference elements: target profiles, aggregation modes
+//	contained.go          contained resources: ids, referenced from their container
 //	bundle.go             Bundle.type check for the gateway, entry id checks
+//	bundle_rules.go       BundleValidator rules: documents, messages, searchsets
+//	bundle_refs.go        references resolved among a Bundle's entries (getFromBundle)
+//	bundle_links.go       documents and messages: every entry reached from the first
+//	extensions.go         extensions against their definitions and contexts
+//	terminology.go        bindings against value sets held locally
+//	terminology_issues.go codes whose membership cannot be decided locally
+//	expand.go             ValueSet compilation and membership (includes, excludes)
+//	expand_filter.go      ValueSet compose filters over a CodeSystem index
+//	expand_implicit.go    implicit value sets (CodeSystem.valueSet, ?fhir_vs forms)
+//	primitives.go         primitive formats (FHIR regexes)
+//	fhirpath_parse.go, fhirpath_lex.go   FHIRPath parser (expressions cached process wide)
+//	fhirpath_eval.go, fhirpath_ops.go, fhirpath_types.go   evaluation, operators, types
+//	fhirpath_funcs*.go, fhirpath_funcdefs.go   functions (N1, FHIR R4 additions, 2.0 extras)
+//	fhirpath_convert.go, fhirpath_quantity.go, fhirpath_time.go   conversions, UCUM, dates
+//	fhirpath_elementdef.go, fhirpath_context.go   elementDefinition(), resolve() beyond the Bundle
+//	fhirpath_api.go       FHIRPath as a public API (FHIRPathResult)
 //	issues.go, outcome.go issues in document order, OperationOutcome
 package fhir

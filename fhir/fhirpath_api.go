@@ -15,9 +15,10 @@ type FHIRPathResult struct {
 	Value json.RawMessage `json:"value"`
 }
 
-// EvaluateFHIRPath evaluates a FHIRPath expression against a JSON resource (nil or empty:
-// no input) with the R4 definitions and the given packages, following the specification
-// strictly (where the validator's invariants follow the HL7 engine's leniencies).
+// EvaluateFHIRPath evaluates a FHIRPath expression against a resource written in JSON or
+// in XML (nil or empty: no input) with the R4 definitions and the given packages, following
+// the specification strictly (where the validator's invariants follow the HL7 engine's
+// leniencies).
 func EvaluateFHIRPath(resource []byte, expr string, pkgs ...*Package) ([]FHIRPathResult, error) {
 	v, err := NewValidator(pkgs...)
 	if err != nil {
@@ -27,7 +28,13 @@ func EvaluateFHIRPath(resource []byte, expr string, pkgs ...*Package) ([]FHIRPat
 }
 
 // EvaluateFHIRPath evaluates expr against resource with the validator's definitions.
-func (v *Validator) EvaluateFHIRPath(resource []byte, expr string) (out []FHIRPathResult, err error) {
+func (v *Validator) EvaluateFHIRPath(resource []byte, expr string) ([]FHIRPathResult, error) {
+	return v.evaluateFHIRPath(resource, expr, false)
+}
+
+// evaluateFHIRPath is EvaluateFHIRPath, refusing typed choice names (valueQuantity) when
+// noTypedNames is set.
+func (v *Validator) evaluateFHIRPath(resource []byte, expr string, noTypedNames bool) (out []FHIRPathResult, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("fhirpath: internal error: %v", r)
@@ -38,9 +45,9 @@ func (v *Validator) EvaluateFHIRPath(resource []byte, expr string) (out []FHIRPa
 		return nil, fmt.Errorf("syntax: %w", err)
 	}
 	c := &vctx{v: v, is: &issues{}, conform: map[confKey]int8{}, invDone: map[invKey]bool{}, typeInvDone: map[*node]bool{}}
-	env := &fpEnv{c: c, strict: true}
+	env := &fpEnv{c: c, strict: true, noTypedNames: noTypedNames}
 	if len(bytes.TrimSpace(resource)) > 0 {
-		j, err := parseJSON(resource)
+		j, err := parseDocument(resource, v.types)
 		if err != nil {
 			return nil, fmt.Errorf("resource: %w", err)
 		}
@@ -156,8 +163,10 @@ func writeNodeObject(b *bytes.Buffer, n *node) {
 	}
 	for _, k := range order {
 		g := groups[k]
-		key(k)
-		writeGroup(b, g, func(c *node) { writeNodeValue(b, c) })
+		if !isPrimitive(g[0].typ) || g[0].list || g[0].hasValue {
+			key(k) // a single primitive with extensions only has just its _name
+			writeGroup(b, g, func(c *node) { writeNodeValue(b, c) })
+		}
 		if isPrimitive(g[0].typ) && hasAnyChildren(g) {
 			key("_" + k)
 			writeGroup(b, g, func(c *node) {

@@ -149,7 +149,10 @@ type fpEnv struct {
 	// written against is lenient (string functions on an empty input answer false there).
 	strict bool
 	vars   map[string][]item // defineVariable and caller-supplied variables
-	now    time.Time
+	// noTypedNames refuses the typed name of a choice (valueQuantity), as the HL7 engine
+	// checking an expression without allowPolymorphicNames does (the official suite's mode).
+	noTypedNames bool
+	now          time.Time
 }
 
 func (e *fpEnv) eval(x *fpNode, focus []item) ([]item, error) {
@@ -236,8 +239,16 @@ func (e *fpEnv) ident(x *fpNode, focus []item) ([]item, error) {
 	} else if len(focus) == 1 && focus[0].n != nil && focus[0].n.resource && focus[0].n.typ == x.name {
 		return focus, nil // a path may start with the resource type: "Patient.name"
 	}
+	if e.noTypedNames {
+		if err := e.refuseTypedName(in, x.name); err != nil {
+			return nil, err
+		}
+	}
 	out := fpMember(in, x.name)
 	if len(out) == 0 && e.strict {
+		if len(in) == 0 && x.left != nil {
+			return nil, e.checkCastMember(x.left, x.name)
+		}
 		return nil, e.checkMemberName(in, x.name, x.left == nil)
 	}
 	return out, nil
@@ -311,12 +322,26 @@ func fpMember(in []item, name string) []item {
 			continue
 		}
 		for _, c := range it.n.children {
-			if c.name == name {
+			if c.name == name || (c.choice && typedChoiceName(c, name)) {
 				out = append(out, item{n: c})
 			}
 		}
 	}
 	return out
+}
+
+// typedChoiceName tells whether name is the typed JSON name of choice element c: as in the
+// HL7 engine, valueQuantity reaches value when it is a Quantity (and nothing otherwise).
+func typedChoiceName(c *node, name string) bool {
+	b, t := len(c.name), c.typ
+	if len(name) != b+len(t) || t == "" || name[:b] != c.name {
+		return false
+	}
+	f := t[0]
+	if 'a' <= f && f <= 'z' {
+		f -= 'a' - 'A'
+	}
+	return name[b] == f && name[b+1:] == t[1:]
 }
 
 // boolOf converts a collection to a boolean for logic: (value, known).

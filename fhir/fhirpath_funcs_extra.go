@@ -53,9 +53,13 @@ func (e *fpEnv) sortFn(x *fpNode, in, focus []item) ([]item, error) {
 	var sortErr error
 	sort.SliceStable(rows, func(a, b int) bool {
 		for k := range rows[a].keys {
-			c, err := compareKeys(rows[a].keys[k], rows[b].keys[k])
+			ka, kb := rows[a].keys[k], rows[b].keys[k]
+			c, err := compareKeys(ka, kb)
 			if err != nil && sortErr == nil {
 				sortErr = err
+			}
+			if isNoItem(ka) != isNoItem(kb) {
+				return isNoItem(ka) // an empty key sorts first, descending too (as in the HL7 engine)
 			}
 			if c != 0 {
 				return (c < 0) != (k < len(desc) && desc[k])
@@ -69,6 +73,8 @@ func (e *fpEnv) sortFn(x *fpNode, in, focus []item) ([]item, error) {
 	}
 	return out, sortErr
 }
+
+func isNoItem(it item) bool { return it.n == nil && it.k == kNone }
 
 func compareKeys(a, b item) (int, error) {
 	ea, eb := a.n == nil && a.k == kNone, b.n == nil && b.k == kNone
@@ -147,6 +153,10 @@ func boundaryFn(e *fpEnv, x *fpNode, in, focus []item) ([]item, error) {
 	return nil, fmt.Errorf("%s() needs a number, quantity or date/time", x.name)
 }
 
+// decimalBoundary is the least or greatest decimal the value may stand for, to prec digits:
+// as the HL7 engine computes it, the low boundary of a non-negative value is truncated and
+// the high one rounded half up (1.587 → 1.58 and 1.59; 0.0034 → 0.0 and 0.0), and a
+// negative value's boundaries mirror those of its absolute value (-1.587 → -1.59, -1.58).
 func decimalBoundary(p item, prec int, high bool) (string, bool) {
 	if prec < 0 || prec > 31 {
 		return "", false
@@ -156,20 +166,23 @@ func decimalBoundary(p item, prec int, high bool) (string, bool) {
 	if p.k == kInteger {
 		scale = 0
 	}
+	neg := v < 0
+	if neg {
+		v, high = -v, !high
+	}
 	half := 0.5 * math.Pow(10, -float64(scale))
-	if high {
-		v += half
-	} else {
-		v -= half
-	}
 	m := math.Pow(10, float64(prec))
-	r := v * m
+	var r float64
 	if high {
-		r = math.Ceil(roundSig(r))
+		r = math.Floor(roundSig((v+half)*m) + 0.5)
 	} else {
-		r = math.Floor(roundSig(r))
+		r = math.Trunc(roundSig((v - half) * m))
 	}
-	return strconv.FormatFloat(r/m, 'f', prec, 64), true
+	s := strconv.FormatFloat(math.Abs(r/m), 'f', prec, 64)
+	if neg || r < 0 {
+		s = "-" + s
+	}
+	return s, true
 }
 
 // dateBoundary fills the missing components of a date/time with their least or greatest
@@ -185,6 +198,9 @@ func dateBoundary(t fpDT, prec int, hasPrec, high bool) ([]item, error) {
 	target, ok := levels[prec]
 	if !ok {
 		return nil, nil
+	}
+	if t.kind == kDateTime && t.prec == precHour {
+		t.mi, t.prec = 0, precMinute // T08 is read as T08:00, as the HL7 engine does
 	}
 	if t.kind == kDate && target > precDay {
 		return nil, nil

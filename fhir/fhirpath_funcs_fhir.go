@@ -71,7 +71,11 @@ func (e *fpEnv) resolve(x *fpNode, in, focus []item) ([]item, error) {
 		} else if p, ok := prim(it); ok && p.k == kString {
 			ref = p.s
 		}
-		if t := e.c.resolveRef(ref, it.n); t != nil {
+		t := e.c.resolveRef(ref, it.n)
+		if t == nil {
+			t = e.c.context.resolve(ref) // Options.Context: other resources given
+		}
+		if t != nil {
 			out = append(out, item{n: t})
 		}
 	}

@@ -26,7 +26,7 @@ func (e *fpEnv) singleString(x *fpNode, in []item) (string, bool, error) {
 	p, ok := prim(it)
 	if !ok || p.k != kString {
 		if e.strict {
-			return "", false, fmt.Errorf("%s() needs a string, found %s", x.name, systemTypeName(p))
+			return "", false, fmt.Errorf("%s() needs a string, found %s", x.name, systemTypeName(it))
 		}
 		return "", false, nil
 	}
@@ -229,13 +229,39 @@ func escape(s, format string, esc bool) ([]item, error) {
 		out := strings.TrimSuffix(b.String(), "\n")
 		return []item{strItem(out[1 : len(out)-1])}, nil
 	case format == "json":
-		var out string
-		if err := json.Unmarshal([]byte(`"`+s+`"`), &out); err != nil {
+		out, ok := unescapeJSON(s)
+		if !ok {
 			return nil, nil
 		}
 		return []item{strItem(out)}, nil
 	}
 	return nil, fmt.Errorf("unknown escape format %q", format)
+}
+
+// unescapeJSON undoes the backslash escapes of a JSON string's content; other characters,
+// quotes included, stay as they are (as in the HL7 engine).
+func unescapeJSON(s string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			b.WriteByte(s[i])
+			continue
+		}
+		end := i + 2
+		if i+1 < len(s) && s[i+1] == 'u' {
+			end = i + 6
+		}
+		if end > len(s) {
+			return "", false
+		}
+		var r string
+		if err := json.Unmarshal([]byte(`"`+s[i:end]+`"`), &r); err != nil {
+			return "", false
+		}
+		b.WriteString(r)
+		i = end - 1
+	}
+	return b.String(), true
 }
 
 // Regexes of expressions (matches) and profiles are compiled once, process wide, in

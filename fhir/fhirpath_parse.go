@@ -21,6 +21,8 @@ import (
 //	fhirpath_time.go, fhirpath_quantity.go   dates/times by precision, UCUM quantities
 //	fhirpath_funcs*.go, fhirpath_convert.go, fhirpath_elementdef.go   the functions
 //	fhirpath_api.go                      EvaluateFHIRPath, results as JSON
+//	fhirpath_context.go                  Resources: what resolve() reaches beyond the resource
+//	xml.go                               FHIR XML read into the JSON tree (inputs in XML)
 
 // Parsed expressions are immutable and shared process wide.
 var fpCache sync.Map // expression → fpCached

@@ -155,7 +155,7 @@ func systemTypeName(p item) string {
 }
 
 // checkMemberName refuses, in strict evaluation, a name that no element of the input's
-// types has (name.given1, Observation.valueQuantity), and a path starting with another
+// types has (name.given1, Observation.valueQuantity1), and a path starting with another
 // resource type than the input's (Encounter.name on a Patient).
 func (e *fpEnv) checkMemberName(in []item, name string, atStart bool) error {
 	if e.c == nil || e.c.v == nil {
@@ -170,6 +170,9 @@ func (e *fpEnv) checkMemberName(in []item, name string, atStart bool) error {
 		ti := e.c.v.types[e.typeKey(it.n)]
 		if ti == nil || ti.elems[name] != nil || (name == "value" && isPrimitive(it.n.typ)) {
 			return nil
+		}
+		if be, _ := ti.lookup(name); be != nil {
+			return nil // a choice by its typed name (valueQuantity) of another type: empty
 		}
 	}
 	if nodes == 0 {
@@ -193,4 +196,37 @@ func (e *fpEnv) typeKey(n *node) string {
 		}
 	}
 	return ""
+}
+
+// refuseTypedName fails on the typed name of a choice element of the input's types.
+func (e *fpEnv) refuseTypedName(in []item, name string) error {
+	for _, it := range in {
+		if it.n == nil || e.c == nil || e.c.v == nil {
+			continue
+		}
+		if ti := e.c.v.types[e.typeKey(it.n)]; ti != nil && ti.elems[name] == nil {
+			if be, _ := ti.lookup(name); be != nil {
+				return fmt.Errorf("%s is the typed name of the choice %s[x]: use %s.ofType()", name, be.name, be.name)
+			}
+		}
+	}
+	return nil
+}
+
+// checkCastMember refuses, in strict evaluation, a name that the type an empty collection
+// was cast to has no element for: (Observation.value as Period).unit.
+func (e *fpEnv) checkCastMember(left *fpNode, name string) error {
+	isCast := (left.op == opBinary && left.name == "as") || (left.op == opFunc && (left.name == "as" || left.name == "ofType"))
+	if !isCast || left.typ == "" || e.c == nil || e.c.v == nil {
+		return nil
+	}
+	ns, t := splitType(left.typ)
+	ti := e.c.v.types[t]
+	if ns == "System" || ti == nil || ti.elems[name] != nil {
+		return nil
+	}
+	if be, _ := ti.lookup(name); be != nil && !e.noTypedNames {
+		return nil
+	}
+	return fmt.Errorf("%s has no element %s", t, name)
 }

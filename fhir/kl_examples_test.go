@@ -104,14 +104,37 @@ func TestKLExamplesGiveTheIGPublishersErrors(t *testing.T) {
 		if version == "1.2.0" {
 			v = validator120(t)
 		}
-		a := runExpectations(t, v, dir, loadExpectations(t, dir), "examples "+version)
-		t.Logf("examples %s: %s agree", version, a)
+		// As the IG Publisher does, resolve() reaches the guide's other examples.
+		opts := Options{Context: examplesContext(t, v, dir)}
+		a := runExpectationsWith(t, v, dir, loadExpectations(t, dir), "examples "+version, opts)
+		t.Logf("examples %s: %s agree (%d examples as context)", version, a, opts.Context.Len())
 	}
+}
+
+// examplesContext reads every example of dir as the resources resolve() may reach.
+func examplesContext(t *testing.T, v *Validator, dir string) *Resources {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	rs, _ := v.NewResources()
+	for _, f := range files {
+		if filepath.Base(f) != "expected.json" {
+			if err := rs.Add(readFile(t, f)); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+		}
+	}
+	return rs
 }
 
 // runExpectations validates every file named in exp and checks it, reporting known
 // disagreements with t.Log and anything else as a failure.
 func runExpectations(t *testing.T, v *Validator, dir string, exp map[string]exampleExpectation, suite string) *agreement {
+	t.Helper()
+	return runExpectationsWith(t, v, dir, exp, suite, Options{})
+}
+
+// runExpectationsWith is runExpectations with validation options.
+func runExpectationsWith(t *testing.T, v *Validator, dir string, exp map[string]exampleExpectation, suite string, opts Options) *agreement {
 	t.Helper()
 	names := make([]string, 0, len(exp))
 	for n := range exp {
@@ -121,7 +144,10 @@ func runExpectations(t *testing.T, v *Validator, dir string, exp map[string]exam
 	a := &agreement{}
 	for _, n := range names {
 		a.total++
-		oo := validate(t, v, readFile(t, filepath.Join(dir, n)))
+		oo, err := v.Validate(readFile(t, filepath.Join(dir, n)), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
 		diff := checkExample(oo, exp[n])
 		key := suite + "/" + n
 		reason, known := knownDisagreements[key]

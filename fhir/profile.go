@@ -40,7 +40,7 @@ type typeRef struct {
 	code     string
 	profiles []string
 	targets  []string
-	bundled  bool // aggregation includes "bundled"
+	aggr     []string // aggregation modes of a Reference: contained, referenced, bundled
 }
 
 type invariant struct {
@@ -149,9 +149,7 @@ func newElemDef(ed *ElementDefinition, p *profile, id string) (*elemDef, error) 
 		if p.sd.Kind == "resource" && ed.Path == p.sd.Type+".id" {
 			tr.code = "id"
 		}
-		for _, a := range t.Aggregation {
-			tr.bundled = tr.bundled || a == "bundled"
-		}
+		tr.aggr = t.Aggregation
 		d.types = append(d.types, tr)
 	}
 	if ed.ContentReference != "" {

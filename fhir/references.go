@@ -6,9 +6,10 @@ import (
 	"strings"
 )
 
-// References inside a Bundle: resolved by entry fullUrl, or by Type/id against the entries'
-// resources; contained resources by #id. A resolved target is checked against the
-// referring element's targetProfile choices.
+// Reference elements: resolved inside a Bundle by entry fullUrl, or by Type/id against the
+// entries' resources, and to contained resources by #id; a resolved target is checked
+// against the element's target profiles, and how the reference is held (contained, bundled,
+// remote) against the element's aggregation modes.
 
 type bundleIndex struct {
 	byFullURL map[string]*node
@@ -92,32 +93,71 @@ func topResource(n *node) *node {
 	return n
 }
 
-// reference checks a Reference element against the element's target profiles.
+const (
+	msgRefAggregation  = "Reference is %s which isn't supported by the specified aggregation mode(s) for the reference (%s)" // Reference_REF_Aggregation
+	msgRefNotFoundBndl = "Bundled or contained reference not found within the bundle/resource %s"                            // Reference_REF_NotFound_Bundle
+	msgRefCantMatch    = "Unable to find a match for profile %s among choices: %s"                                           // Reference_REF_CantMatchChoice
+	msgRefBadTarget    = "Invalid Resource target type. Found %s, but expected one of (%s)"                                  // Reference_REF_BadTargetType
+)
+
+// reference checks a Reference element as the HL7 validator's checkReference does: the
+// target against the element's target profiles, then how the reference is held against the
+// aggregation modes the element allows.
 func (c *vctx) reference(n *node, d *elemDef) {
 	ref := n.childValue("reference")
 	if ref == "" {
 		return
 	}
-	var targets []string
-	bundled := false
+	var targets, modes []string
 	for _, tr := range d.types {
 		if tr.code == "Reference" {
 			targets = append(targets, tr.targets...)
-			bundled = bundled || tr.bundled
+			modes = append(modes, tr.aggr...)
 		}
 	}
 	target := c.resolveRef(ref, n)
-	if target == nil {
-		// Outside a Bundle only a local (#id) reference can be looked for: the IG Publisher
-		// does not report a bundled-only reference of a lone resource.
-		if bundled && (c.bundle != nil || strings.HasPrefix(ref, "#")) {
-			c.is.add(n, SeverityError, CodeStructure, fmt.Sprintf("Bundled or contained reference not found within the bundle/resource %s", ref))
+	switch {
+	case target != nil:
+		c.targetProfiles(n, d, ref, target, targets)
+		held := "bundled" // another entry of the Bundle
+		if strings.HasPrefix(ref, "#") {
+			held = "contained"
 		}
-		if !strings.HasPrefix(ref, "#") && !strings.Contains(ref, ":") && !strings.Contains(ref, "?") && !reRelativeRef.MatchString(ref) {
-			c.is.add(n, SeverityError, CodeStructure, fmt.Sprintf("Relative URLs must be of the format [ResourceName]/[id].  Encountered %s", ref))
-		}
+		c.aggregation(n, held, modes)
+	case c.bundle == nil && !strings.HasPrefix(ref, "#"):
+		// A lone resource's reference to another one: the IG Publisher resolves it among the
+		// IG's resources, so it is a remote reference, held as such against the modes.
+		c.aggregation(n, "remote", modes)
+	case len(modes) > 0 && !hasString(modes, "referenced"):
+		// Looked for in the Bundle or among the contained resources, and not there.
+		c.is.add(n, SeverityError, CodeRequired, fmt.Sprintf(msgRefNotFoundBndl, ref))
+	}
+	if target == nil && !strings.HasPrefix(ref, "#") && !strings.Contains(ref, ":") && !strings.Contains(ref, "?") && !reRelativeRef.MatchString(ref) {
+		c.is.add(n, SeverityError, CodeStructure, fmt.Sprintf(msgRefFormat2, ref))
+	}
+}
+
+// aggregation reports a reference held (contained, bundled or remote) in a way none of the
+// element's aggregation modes allows: contained allows a contained target, bundled one in
+// the Bundle, referenced any that is not contained. No modes: anything goes.
+func (c *vctx) aggregation(n *node, held string, modes []string) {
+	if len(modes) == 0 {
 		return
 	}
+	for _, m := range modes {
+		if m == held || (m == "referenced" && held != "contained") {
+			return
+		}
+	}
+	c.is.add(n, SeverityError, CodeStructure, fmt.Sprintf(msgRefAggregation, held, strings.Join(modes, ", ")))
+}
+
+// targetProfiles checks a resolved target against the element's target profiles. With
+// choices, one of them must fit ("among choices" otherwise). With one profile there is no
+// choice to report on: the target is validated against it and its own issues are reported
+// where they are (HAPI, showing the messages from references: no issue at the reference,
+// the target's errors once, merged with those its own validation gives).
+func (c *vctx) targetProfiles(n *node, d *elemDef, ref string, target *node, targets []string) {
 	if len(targets) == 0 {
 		return
 	}
@@ -139,21 +179,48 @@ func (c *vctx) reference(n *node, d *elemDef) {
 		}
 		candidates = append(candidates, p)
 	}
-	if len(candidates) == 0 {
+	switch {
+	case len(candidates) == 0:
 		if len(types) > 0 {
-			c.is.add(n, SeverityError, CodeStructure, fmt.Sprintf("Invalid Resource target type. Found %s, but expected one of (%s)", target.typ, strings.Join(dedupe(types), ", ")))
+			c.is.add(n, SeverityError, CodeStructure, fmt.Sprintf(msgRefBadTarget, target.typ, strings.Join(dedupe(types), ", ")))
 		}
-		return
+	case anyBase:
+	case len(targets) == 1:
+		c.targetValidated(target, candidates[0])
+	default:
+		for _, p := range candidates {
+			if c.conforms(target, p) {
+				return
+			}
+		}
+		c.is.add(n, SeverityError, CodeStructure, fmt.Sprintf(msgRefCantMatch, ref, strings.Join(targets, ", ")))
 	}
-	if anyBase {
-		return
+}
+
+// targetValidated validates a reference's target against its one target profile, once,
+// reporting the target's issues at the target. While a candidate is being tried, only
+// whether the target fits counts. Within a FHIRPath conformsTo() the target is not
+// followed: the HL7 validator checks that resource on its own node stack there.
+func (c *vctx) targetValidated(target *node, p *profile) {
+	switch {
+	case c.isolated > 0:
+	case c.is.mute > 0:
+		if !c.conforms(target, p) {
+			c.is.errs++
+		}
+	case !c.targetDone[confKey{n: target, p: p}]:
+		c.targetDone[confKey{n: target, p: p}] = true
+		c.element(target, p.root)
 	}
-	for _, p := range candidates {
-		if c.conforms(target, p) {
-			return
+}
+
+func hasString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
 		}
 	}
-	c.is.add(n, SeverityError, CodeStructure, fmt.Sprintf("Unable to find a match for profile %s among choices: %s", ref, strings.Join(targets, ", ")))
+	return false
 }
 
 func dedupe(list []string) []string {

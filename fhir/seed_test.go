@@ -29,9 +29,14 @@ func TestSeedBundleValid(t *testing.T) {
 	}
 }
 
-// The seed's error example: HAPI printed these two issues, locations and all.
-func TestSeedEncounterWithoutPeriod(t *testing.T) {
+// The seed's error example: HAPI printed these two errors, locations and all, and no other
+// (none at the Condition's follow-up-encounter reference, whose one target profile the
+// Encounter misses: its error is the Encounter's own).
+func TestSeedEncounterWithoutPeriodGivesExactlyHAPIsTwoErrors(t *testing.T) {
 	oo := validate(t, validator104(t), []byte(withoutEncounterPeriod(t, seedText(t))), reportURL)
+	if errs := errorsOf(oo); len(errs) != 2 {
+		t.Errorf("%d errors, HAPI printed 2:\n%s", len(errs), dump(oo))
+	}
 	want := []Issue{
 		{Diagnostics: "Unable to find a match for profile Condition/ad506910-9030-4ddb-b8ce-7bb6a69d808e among choices: " + gw10 + "klgateway-care-condition, " + gw10 + "klgateway-care-planned-intervention",
 			Location: []string{"Bundle.entry[5].resource.ofType(Observation).focus[0]", "Line 238, Col 12"}},

@@ -236,9 +236,13 @@ func TestMetaProfile(t *testing.T) {
 }
 
 func TestReferences(t *testing.T) {
-	// The target does not conform to the only target profile.
-	expect(t, mutate(t, `"name" : "Aarhus Kommune"`, `"alias" : [ "AaK" ]`), SeverityError, patientLoc+".managingOrganization",
-		"Unable to find a match for profile Organization/o1 among choices: "+testBase+"test-organization")
+	// The target does not conform to the only target profile: its own errors, where they are,
+	// once; nothing at the reference (there is no choice to report on).
+	noName := mutate(t, `"name" : "Aarhus Kommune"`, `"alias" : [ "AaK" ]`)
+	expect(t, noName, SeverityError, orgLoc, "Organization.name: minimum required = 1, but only found 0 (from "+testBase+"test-organization)")
+	if oo := validate(t, testValidator(t), noName, testBase+"test-bundle"); findIssue(oo, SeverityError, "among choices") != nil || len(errorsOf(oo)) != 2 {
+		t.Errorf("want the Organization's two errors only:\n%s", dump(oo))
+	}
 	// Wrong target type.
 	expect(t, mutate(t, `"reference" : "urn:uuid:5a0e6d4c-7c7e-4d6f-9a57-0b8f5c1e2a01"`, `"reference" : "Organization/o1"`), SeverityError,
 		obsLoc+".subject", "Invalid Resource target type. Found Organization, but expected one of (Patient)")

@@ -37,6 +37,10 @@ type Options struct {
 	// behind the Care Gateway does (see the seed's examples); otherwise each issue carries the
 	// IssueType the HL7 validator assigns (structure, required, value, invariant, code-invalid…).
 	ProcessingCodes bool
+	// Context holds resources that resolve() in invariants reaches by Type/id beyond the
+	// resource's own Bundle and contained ones (as the IG Publisher resolves against the other
+	// examples of a guide).
+	Context *Resources
 }
 
 // NewValidator builds a validator over the built-in FHIR R4 core and the given packages.
@@ -124,7 +128,7 @@ func (v *Validator) Validate(data []byte, opts Options) (oo *OperationOutcome, e
 			Location:    []string{fmt.Sprintf("Line %d, Col %d", line, col)},
 		}}, opts), nil
 	}
-	c := &vctx{v: v, is: &issues{}, conform: map[confKey]int8{}, invDone: map[invKey]bool{}, typeInvDone: map[*node]bool{}}
+	c := &vctx{v: v, is: &issues{}, context: opts.Context, conform: map[confKey]int8{}, targetDone: map[confKey]bool{}, invDone: map[invKey]bool{}, typeInvDone: map[*node]bool{}}
 	if j.kind != jsonObject {
 		return v.finish([]Issue{{Severity: SeverityFatal, Code: CodeStructure, Diagnostics: "Error parsing JSON: the document must be a JSON object (a FHIR resource)",
 			Location: []string{fmt.Sprintf("Line %d, Col %d", j.line, j.col)}}}, opts), nil
@@ -159,14 +163,20 @@ type vctx struct {
 	is          *issues
 	bundle      *bundleIndex
 	conform     map[confKey]int8 // 1 conforms, -1 does not, 2 being checked
+	targetDone  map[confKey]bool // reference targets validated against their one target profile
 	invDone     map[invKey]bool
 	typeInvDone map[*node]bool
+	context     *Resources // Options.Context
 	depth       int
+	isolated    int // >0 within FHIRPath conformsTo(): reference targets are not followed
 }
 
+// confKey is a node checked against a profile, on its own (isolated) or with the targets
+// of its references.
 type confKey struct {
-	n *node
-	p *profile
+	n        *node
+	p        *profile
+	isolated bool
 }
 
 type invKey struct {
@@ -437,7 +447,7 @@ func (c *vctx) cardinality(n *node, d *elemDef, count int) {
 // conforms tells whether n is valid against p, without reporting anything (cached; a cycle
 // of references counts as conforming while it is being checked).
 func (c *vctx) conforms(n *node, p *profile) bool {
-	k := confKey{n, p}
+	k := confKey{n: n, p: p, isolated: c.isolated > 0}
 	switch c.conform[k] {
 	case 1, 2:
 		return true
@@ -459,7 +469,9 @@ func (c *vctx) conforms(n *node, p *profile) bool {
 	return ok
 }
 
-// conformsTo implements FHIRPath conformsTo(url).
+// conformsTo implements FHIRPath conformsTo(url). The HL7 validator checks the resource as a
+// root of its own (a new node stack): the targets of its references are not validated, so a
+// Bundle's invariant on its entries' profiles is not decided by what they refer to.
 func (c *vctx) conformsTo(n *node, url string, from *Package) (bool, error) {
 	p, err := c.v.profileByURL(url, from)
 	if err != nil {
@@ -468,6 +480,8 @@ func (c *vctx) conformsTo(n *node, url string, from *Package) (bool, error) {
 	if p.sd.Type != n.typ {
 		return false, nil
 	}
+	c.isolated++
+	defer func() { c.isolated-- }()
 	return c.conforms(n, p), nil
 }
 

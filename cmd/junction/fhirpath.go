@@ -17,7 +17,7 @@ func fhirpathCmd(args []string) int {
 	flags.SetOutput(os.Stderr)
 	var pkgs listFlag
 	flags.Var(&pkgs, "package", "FHIR package whose definitions the expression may use (repeatable)")
-	resource := flags.String("resource", "", "the JSON resource the expression is evaluated against (- for stdin; none: no input)")
+	resource := flags.String("resource", "", "the resource, JSON or XML, the expression is evaluated against (- for stdin; none: no input)")
 	typed := flags.Bool("types", false, `print each item as {"type":…,"value":…}`)
 	flags.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: junction fhirpath [-package PKG]... [-resource FILE] [-types] EXPR")

@@ -21,6 +21,8 @@ func TestFHIRPathCommandPrintsResultsAsJSON(t *testing.T) {
 		{[]string{"-types", "1 / 4"}, `[{"type":"decimal","value":0.25}]`},
 		{[]string{"-package", "../../fhir/testdata/profiles", "-resource", patient, "gender = 'male'"}, `[false]`},
 		{[]string{"{}"}, `[]`},
+		{[]string{"-resource", "../../fhir/testdata/fhirpath/patient.xml", "name.given.first() | birthDate.extension.value"}, `["Karen","1957-01-15T08:30:00+01:00"]`},
+		{[]string{"-resource", "../../fhir/testdata/fhirpath/patient.xml", "deceasedBoolean | multipleBirthInteger"}, `[false,2]`},
 	}
 	for _, c := range cases {
 		code, out, errOut := capture(t, func() int { return fhirpathCmd(c.args) })

@@ -17,7 +17,9 @@ func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // validate checks FHIR resources offline against R4 and the given packages, printing one
-// OperationOutcome per file. Exit 1 when any has an error, 2 when it could not run.
+// OperationOutcome per file. Exit 1 when any has an error, 2 when it could not run. The
+// files given are each other's context: resolve() in an invariant of one reaches the others
+// by Type/id, as the IG Publisher resolves against the other examples of a guide.
 func validate(args []string) int {
 	flags := flag.NewFlagSet("validate", flag.ExitOnError)
 	var pkgs, profiles listFlag
@@ -46,16 +48,19 @@ func validate(args []string) int {
 		fmt.Fprintln(os.Stderr, "junction validate:", err)
 		return 2
 	}
-	code := 0
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	for _, file := range flags.Args() {
-		data, err := os.ReadFile(file)
-		if err != nil {
+	files := make([][]byte, flags.NArg())
+	for i, file := range flags.Args() {
+		if files[i], err = os.ReadFile(file); err != nil {
 			fmt.Fprintln(os.Stderr, "junction validate:", err)
 			return 2
 		}
-		oo, err := v.Validate(data, fhir.Options{Profiles: profiles})
+	}
+	opts := fhir.Options{Profiles: profiles, Context: contextOf(v, files)}
+	code := 0
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	for i, file := range flags.Args() {
+		oo, err := v.Validate(files[i], opts)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "junction validate: %s: %v\n", file, err)
 			return 2
@@ -69,4 +74,17 @@ func validate(args []string) int {
 		}
 	}
 	return code
+}
+
+// contextOf reads the files as the resources each validation may resolve to; those that are
+// not resources are left out (their own validation says why).
+func contextOf(v *fhir.Validator, files [][]byte) *fhir.Resources {
+	if len(files) < 2 {
+		return nil
+	}
+	rs, _ := v.NewResources()
+	for _, f := range files {
+		rs.Add(f)
+	}
+	return rs
 }
