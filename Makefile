@@ -34,6 +34,7 @@ test-race:
 # Every package not run under the race detector above (new packages are picked up).
 test-all:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/(engine|hl7|transforms|connectors|ui|mllp)(/|$$)')
+	$(GO) run ./cmd/junction test -config routes.yaml tests/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./hl7/

@@ -37,9 +37,10 @@ func refuse(status int, code, issueCode, format string, args ...any) *ackReply {
 	return &ackReply{status: status, code: code, issue: fhir.Issue{Severity: fhir.SeverityError, Code: issueCode, Diagnostics: fmt.Sprintf(format, args...)}}
 }
 
-// resultReply turns what became of a message its channel processed into the answer: AE
-// when it could not be stored (send again later), AA or AR (the channel's filtered_ack)
-// when filtered, AE when it is in ERROR (errorReply), else AA.
+// resultReply turns what became of a message its channel processed into the answer, with
+// the code Channel.ACKCode decides: AE when it could not be stored (send again later), AA
+// or AR (the channel's filtered_ack) when filtered, AE when it is in ERROR (errorReply),
+// else AA.
 func resultReply(log *slog.Logger, ch *engine.Channel, res engine.Result) *ackReply {
 	if res.StoreErr != nil {
 		log.Error("message not stored", "channel", ch.Name, "err", res.StoreErr)
@@ -48,15 +49,15 @@ func resultReply(log *slog.Logger, ch *engine.Channel, res engine.Result) *ackRe
 		return r
 	}
 	var r *ackReply
-	switch res.Status {
-	case engine.StatusFiltered:
+	switch code := ch.ACKCode(res); {
+	case res.Status == engine.StatusFiltered:
 		// Which filter, and its text, are the operator's: the stored message has them.
-		if ch.FilteredACK == "AR" {
+		if code == "AR" {
 			r = refuse(http.StatusUnprocessableEntity, "AR", fhir.CodeBusinessRule, "message %d was received but not routed: filtered by channel %s", res.MessageID, ch.Name)
 		} else {
 			r = &ackReply{status: http.StatusOK, code: "AA", issue: fhir.Issue{Severity: fhir.SeverityInformation, Code: fhir.CodeInformational, Diagnostics: fmt.Sprintf("message %d received; not routed: filtered by channel %s", res.MessageID, ch.Name)}}
 		}
-	case engine.StatusError:
+	case code == "AE":
 		r = errorReply(log, ch, res)
 	default:
 		r = &ackReply{status: http.StatusOK, code: "AA", issue: fhir.Issue{Severity: fhir.SeverityInformation, Code: fhir.CodeInformational, Diagnostics: fmt.Sprintf("message %d accepted", res.MessageID)}}

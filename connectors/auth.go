@@ -6,36 +6,54 @@ import (
 	"net/http"
 	"path/filepath"
 	"reflect"
+	"slices"
 
 	"junction/auth"
 	"junction/engine"
 )
 
-// Keys every source with a listener may carry: who may send (auth) and HTTPS (tls).
-var sourceSecurityFields = []engine.FieldSpec{
-	{Name: "auth.issuer", Type: "text", Description: "bearer tokens: the exact iss expected (setting auth turns token checks on)", Example: "https://idp.example/realms/exchange"},
-	{Name: "auth.audience", Type: "text", Description: "bearer tokens: the aud expected", Example: "junction"},
-	{Name: "auth.jwks", Type: "path or https URL", Description: "the identity server's public keys as a JWKS (or auth.pem: a list of PEM files)", Example: "keys/jwks.json"},
-	{Name: "auth.claims", Type: "map", Default: "{ organisations: org, categories: category }", Description: "names of the claims granting organisations and categories (source-domains): a string, a list or a space-separated string"},
+// authFields are the keys of a source's auth block (and of a FHIR store's serve.auth).
+var authFields = []engine.FieldSpec{
+	{Name: "auth", Type: "mapping or none", Description: "bearer token checks (the keys below); auth: none serves the listener's routes, reads of stored data included, to anyone: say so explicitly (junction check warns)", Example: "none"},
+	{Name: "auth.issuer", Type: "text", Required: true, Description: "bearer tokens: the exact iss expected (setting auth turns token checks on)", Example: "https://idp.example/realms/exchange"},
+	{Name: "auth.audience", Type: "text", Required: true, Description: "bearer tokens: the aud expected", Example: "junction"},
+	{Name: "auth.jwks", Type: "path or https URL", Description: "the identity server's public keys as a JWKS (this or auth.pem is needed); ${file:…} and ${ENV} work here", Example: "keys/jwks.json"},
+	{Name: "auth.pem", Type: "list", Description: "public key files (PEM), instead of or besides auth.jwks", Example: "[keys/idp.pem]"},
 	{Name: "auth.leeway", Type: "duration", Default: "30s", Description: "clock skew tolerated on exp and nbf"},
-	{Name: "auth.read_roles", Type: "list", Default: "[fhir-reader]", Description: "roles (claims.roles, default claim roles) that grant reading stored data by GET; SMART scopes system/<Type>.read or system/*.read (claims.scopes, default claim scope) grant it too"},
-	{Name: "auth", Type: "none", Description: "auth: none serves the listener's routes, reads of stored data included, to anyone: say so explicitly (junction check warns)", Example: "none"},
-	{Name: "tls.cert", Type: "path", Description: "serve HTTPS with this certificate (PEM) …", Example: "tls/server.pem"},
-	{Name: "tls.key", Type: "path", Description: "… and its key; ${file:…} and ${ENV} work here"},
+	{Name: "auth.claims.organisations", Type: "text", Default: "org", Description: "name of the claim granting organisations: a string, a list or a space-separated string"},
+	{Name: "auth.claims.categories", Type: "text", Default: "category", Description: "name of the claim granting categories (source-domains)"},
+	{Name: "auth.claims.roles", Type: "text", Default: "roles", Description: "name of the claim holding roles (see read_roles)"},
+	{Name: "auth.claims.scopes", Type: "text", Default: "scope", Description: "name of the claim holding OAuth2 scopes (SMART: system/Patient.read)"},
+	{Name: "auth.read_roles", Type: "list", Default: "[fhir-reader]", Description: "roles that grant reading stored data by GET; SMART scopes system/<Type>.read or system/*.read grant it too"},
+}
+
+// sourceTLSFields are the keys of an HTTP source's tls block.
+var sourceTLSFields = []engine.FieldSpec{
+	{Name: "tls.cert", Type: "path", Required: true, Description: "serve HTTPS with this certificate (PEM) …", Example: "tls/server.pem"},
+	{Name: "tls.key", Type: "path", Required: true, Description: "… and its key; ${file:…} and ${ENV} work here"},
 	{Name: "tls.client_ca", Type: "path", Description: "require client certificates signed by these CAs (mutual TLS)", Example: "tls/clients.pem"},
+}
+
+// limitsFields are the keys of an HTTP source's limits block (shared by the listener's
+// sources). Their defaults are defaultHTTPLimits.
+var limitsFields = []engine.FieldSpec{
 	{Name: "limits.read_header_timeout", Type: "duration", Default: "10s", Description: "time a client has to send the request headers (slow clients are cut off)"},
 	{Name: "limits.read_timeout", Type: "duration", Default: "1m", Description: "time a client has to send the whole request"},
 	{Name: "limits.write_timeout", Type: "duration", Default: "1m", Description: "time a client has to read the whole answer"},
 	{Name: "limits.max_concurrent", Type: "number", Default: "512", Description: "requests served at once on the listener; more get 503 with Retry-After"},
-	{Name: "limits.max_memory", Type: "size", Default: "512MB", Description: "memory the listener's requests in progress may take, each charged 16 × its body (max_body when its length is not given); a request finding no room within a second gets 503 with Retry-After. The default is a quarter of GOMEMLIMIT when that is set, and never less than 16 × the largest max_body"},
+	{Name: "limits.max_memory", Type: "size", DefaultNote: "512MB; a quarter of GOMEMLIMIT when that is set, and never less than 16 × the largest max_body", Description: "memory the listener's requests in progress may take, each charged 16 × its body (max_body when its length is not given); a request finding no room within a second gets 503 with Retry-After"},
 }
+
+// sourceSecurityFields are the keys every HTTP source carries: who may send (auth), HTTPS
+// (tls) and the listener's limits.
+var sourceSecurityFields = slices.Concat(authFields, sourceTLSFields, limitsFields)
 
 // sourceLimits reads a source's limits block onto its listener (shared by its sources:
 // they must agree) and raises the listener's maxBody to the source's max_body.
 func sourceLimits(n *engine.Node, l *httpListener) {
 	body := declaredMaxBody(n)
 	l.maxBody = max(l.maxBody, body)
-	m := n.Map("limits", false)
+	m := n.Block("limits")
 	if m == nil {
 		if l.limits.maxMemory > 0 && engine.MemoryFactor*body > l.limits.maxMemory {
 			at, path := n.Raw("max_body"), n.Path+".max_body"
@@ -47,13 +65,12 @@ func sourceLimits(n *engine.Node, l *httpListener) {
 		}
 		return
 	}
-	d := defaultHTTPLimits
 	lim := httpLimits{
-		readHeaderTimeout: m.Duration("read_header_timeout", d.readHeaderTimeout),
-		readTimeout:       m.Duration("read_timeout", d.readTimeout),
-		writeTimeout:      m.Duration("write_timeout", d.writeTimeout),
-		maxConcurrent:     m.Int("max_concurrent", d.maxConcurrent, 1),
-		maxMemory:         m.Size("max_memory", 0),
+		readHeaderTimeout: m.Dur("read_header_timeout"),
+		readTimeout:       m.Dur("read_timeout"),
+		writeTimeout:      m.Dur("write_timeout"),
+		maxConcurrent:     m.Num("max_concurrent", 1),
+		maxMemory:         m.Bytes("max_memory"),
 	}
 	m.CheckUnknown()
 	where := fmt.Sprintf("%s:%d", n.File, m.Line())
@@ -85,32 +102,25 @@ func sourceAuth(n *engine.Node, e *engine.Engine) *auth.Verifier {
 	if authNone(n) {
 		return nil
 	}
-	a := n.Map("auth", false)
+	a := n.Block("auth")
 	if a == nil {
 		return nil
 	}
 	cfg := auth.BearerConfig{
-		Issuer:        a.String("issuer", true, ""),
-		Audience:      a.String("audience", true, ""),
-		JWKS:          a.Secret("jwks", false, ""),
-		PEM:           a.Strings("pem", false),
-		Leeway:        a.Duration("leeway", 30e9),
-		BaseDir:       e.Dir,
-		OrgClaim:      "org",
-		CategoryClaim: "category",
+		Issuer:    a.Str("issuer"),
+		Audience:  a.Str("audience"),
+		JWKS:      a.SecretStr("jwks"),
+		PEM:       a.Strs("pem"),
+		Leeway:    a.Dur("leeway"),
+		BaseDir:   e.Dir,
+		ReadRoles: a.Strs("read_roles"),
 	}
-	if c := a.Map("claims", false); c != nil {
-		cfg.OrgClaim = c.String("organisations", false, "org")
-		cfg.CategoryClaim = c.String("categories", false, "category")
-		cfg.RoleClaim = c.String("roles", false, "roles")
-		cfg.ScopeClaim = c.String("scopes", false, "scope")
-		c.CheckUnknown()
-	}
-	if a.Has("read_roles") {
-		cfg.ReadRoles = a.Strings("read_roles", false)
-		if cfg.ReadRoles == nil {
-			cfg.ReadRoles = []string{}
-		}
+	c := a.BlockOrEmpty("claims")
+	cfg.OrgClaim, cfg.CategoryClaim = c.Str("organisations"), c.Str("categories")
+	cfg.RoleClaim, cfg.ScopeClaim = c.Str("roles"), c.Str("scopes")
+	c.CheckUnknown()
+	if cfg.ReadRoles == nil {
+		cfg.ReadRoles = []string{} // read_roles was not a list: reported
 	}
 	if cfg.JWKS == "" && len(cfg.PEM) == 0 {
 		a.Errorf("expected jwks (a JWKS file or https URL) or pem (public key files) to check tokens with")
@@ -130,7 +140,7 @@ func sourceAuth(n *engine.Node, e *engine.Engine) *auth.Verifier {
 // sourceTLS reads a source's tls block onto its listener. Sources sharing a listener must
 // give it the same block.
 func sourceTLS(n *engine.Node, e *engine.Engine, l *httpListener) {
-	t := n.Map("tls", false)
+	t := n.Block("tls")
 	if t == nil {
 		if l.tlsFrom != "" {
 			n.Errorf("listener %s serves HTTPS (%s); give this source the same tls block", l.addr, l.tlsFrom)
@@ -164,7 +174,7 @@ func readTLSFiles(t *engine.Node, e *engine.Engine) (cert, key, clientCA string)
 		}
 		return p
 	}
-	cert, key, clientCA = rel(t.Secret("cert", true, "")), rel(t.Secret("key", true, "")), rel(t.Secret("client_ca", false, ""))
+	cert, key, clientCA = rel(t.SecretStr("cert")), rel(t.SecretStr("key")), rel(t.SecretStr("client_ca"))
 	t.CheckUnknown()
 	return cert, key, clientCA
 }

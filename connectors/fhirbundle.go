@@ -20,18 +20,21 @@ import (
 	"junction/transforms"
 )
 
+// fhirBundleFields are the fhir-bundle source's keys: its Build reads them by these specs.
+var fhirBundleFields = slices.Concat([]engine.FieldSpec{
+	{Name: "listen", Type: "address", Required: true, Description: "host:port to listen on", Example: ":8080"},
+	{Name: "base", Type: "path", Default: "/fhir", Description: "FHIR base path"},
+	{Name: "profiles", Type: "list", Required: true, Description: "profiles a Bundle's meta.profile may name for this channel", Example: "[http://gateway.kl.dk/1.0/StructureDefinition/klgateway-care-delivery-report]"},
+	{Name: "packages", Type: "list", Description: "FHIR packages (.tgz, unpacked folders or loose JSON files) with the profiles, value sets and code systems; relative to the routes.yaml folder"},
+	{Name: "max_body", Type: "size", Default: "10MB", Description: "largest request body taken; larger ones get 413"},
+}, sourceSecurityFields)
+
 func init() {
 	engine.RegisterSource(engine.SourceSpec{
 		Type:    "fhir-bundle",
 		Summary: "A FHIR endpoint taking Bundles by PUT {base}/Bundle/{id}, as the Care Gateway does: validated against the channel's profiles and packages, a Bundle id taken only once (409 DUPLICATE_ENTITY after), 201 once stored, then forwarded asynchronously to the destinations. Channels naming the same listen and base share one endpoint; a Bundle goes to the channel whose profiles its meta.profile names. With auth, a bearer token must grant the organisation managing each citizen (Patient.managingOrganization) in the Bundle.",
-		Fields: append([]engine.FieldSpec{
-			{Name: "listen", Type: "address", Required: true, Description: "host:port to listen on", Example: ":8080"},
-			{Name: "base", Type: "path", Default: "/fhir", Description: "FHIR base path"},
-			{Name: "profiles", Type: "list", Required: true, Description: "profiles a Bundle's meta.profile may name for this channel", Example: "[http://gateway.kl.dk/1.0/StructureDefinition/klgateway-care-delivery-report]"},
-			{Name: "packages", Type: "list", Description: "FHIR packages (.tgz, unpacked folders or loose JSON files) with the profiles, value sets and code systems; relative to the routes.yaml folder"},
-			{Name: "max_body", Type: "size", Default: "10MB", Description: "largest request body taken; larger ones get 413"},
-		}, sourceSecurityFields...),
-		Build: buildFHIRBundle,
+		Fields:  fhirBundleFields,
+		Build:   buildFHIRBundle,
 	})
 }
 
@@ -53,11 +56,12 @@ type bundleEndpoint struct {
 }
 
 func buildFHIRBundle(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
-	listen := n.Addr("listen", true, "")
-	base := "/" + strings.Trim(n.String("base", false, "/fhir"), "/")
-	profiles := n.Strings("profiles", true)
-	pkgPaths := n.Strings("packages", false)
-	maxBody := n.Size("max_body", 10<<20)
+	n = n.WithSpec(fhirBundleFields)
+	listen := n.Address("listen")
+	base := "/" + strings.Trim(n.Str("base"), "/")
+	profiles := n.Strs("profiles")
+	pkgPaths := n.Strs("packages")
+	maxBody := n.Bytes("max_body")
 	ch.DataTypes = []string{transforms.FHIR}
 	ch.SourceInfo = fmt.Sprintf("fhir-bundle %s%s/Bundle/{id} profiles=%s", listen, base, strings.Join(profiles, ","))
 

@@ -16,17 +16,20 @@ import (
 	"junction/engine"
 )
 
+// fhirServerFields are the fhir destination's keys: its Build reads them by these specs.
+var fhirServerFields = []engine.FieldSpec{
+	{Name: "url", Type: "url", Required: true, Description: "the server's FHIR base", Example: "http://hapi.example/fhir"},
+	{Name: "mode", Type: "text", Default: "transaction", Values: []string{"transaction", "resources"}, Description: "transaction: POST Bundles to the base as they are; resources: PUT each entry's resource to {base}/{type}/{id} in order"},
+	{Name: "headers", Type: "map", Description: "request headers, e.g. Authorization (use ${ENV} for secrets)", Example: "{ Authorization: Bearer xyz }"},
+	{Name: "timeout", Type: "duration", Default: "30s", Description: "time allowed per request"},
+}
+
 func init() {
 	engine.RegisterDestination(engine.DestinationSpec{
 		Type:    "fhir",
 		Summary: "Sends FHIR to a FHIR server (HAPI or any other): a transaction or batch Bundle is POSTed to the server's base, a single resource with an id is PUT to {base}/{type}/{id}. A resourceType or id that is not one FHIR allows (an id is 1 to 64 of A-Z, a-z, 0-9, '-' and '.', and never \".\" or \"..\") is an ERROR at once, before anything is sent. 2xx is SENT; a 4xx is an ERROR at once with the server's OperationOutcome diagnostics; timeouts, connection errors, 408, 429 and 5xx are retried.",
-		Fields: []engine.FieldSpec{
-			{Name: "url", Type: "url", Required: true, Description: "the server's FHIR base", Example: "http://hapi.example/fhir"},
-			{Name: "mode", Type: "text", Default: "transaction", Description: "transaction: POST Bundles to the base as they are; resources: PUT each entry's resource to {base}/{type}/{id} in order"},
-			{Name: "headers", Type: "map", Description: "request headers, e.g. Authorization (use ${ENV} for secrets)", Example: "{ Authorization: Bearer xyz }"},
-			{Name: "timeout", Type: "duration", Default: "30s", Description: "time allowed per request"},
-		},
-		Build: buildFHIRServer,
+		Fields:  fhirServerFields,
+		Build:   buildFHIRServer,
 	})
 }
 
@@ -40,7 +43,8 @@ type fhirServer struct {
 
 func buildFHIRServer(n *engine.Node, _ *engine.Engine) engine.Destination {
 	d := &fhirServer{headers: http.Header{}}
-	d.base = strings.TrimRight(n.String("url", true, ""), "/")
+	n = n.WithSpec(fhirServerFields)
+	d.base = strings.TrimRight(n.Str("url"), "/")
 	if d.base != "" {
 		u, err := url.Parse(d.base)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || hasDotSegment(u.Path) {
@@ -48,11 +52,11 @@ func buildFHIRServer(n *engine.Node, _ *engine.Engine) engine.Destination {
 		}
 		d.baseURL = u
 	}
-	d.mode = n.OneOf("mode", "transaction", "transaction", "resources")
+	d.mode = n.Choice("mode")
 	for k, v := range n.SecretMap("headers") {
 		d.headers.Set(k, v)
 	}
-	d.client = &http.Client{Timeout: n.Duration("timeout", 30*time.Second)}
+	d.client = &http.Client{Timeout: n.Dur("timeout")}
 	if d.base == "" {
 		return nil
 	}

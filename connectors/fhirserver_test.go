@@ -252,7 +252,7 @@ channels:
 }
 
 // A conversion that fails names the segment and field, and the sender gets AE.
-func TestToFHIRErrorIsAE(t *testing.T) {
+func TestToFHIRErrorIsAEAndAWarningIsAA(t *testing.T) {
 	eng := runRoutes(t, `store:
   path: junction.db
 channels:
@@ -264,10 +264,16 @@ channels:
       - { name: archive, type: file, dir: out }
 `)
 	url := "http://" + eng.BoundAddr("HTTP") + "/$ingest"
+	status, _, body := post(t, url, "POST", headers(), withoutPID(adtA01))
+	if status != 422 || !strings.Contains(body, "\rMSA|AE|8457239|") || !strings.Contains(body, `PID: segment is missing`) {
+		t.Fatalf("a message without a patient: status %d, ACK %q; want 422 AE naming PID", status, body)
+	}
+	// A value that does not convert is a warning: the rest converts and is accepted.
 	bad := strings.Replace(adtA01, "|19800101|M", "|19801301|M", 1)
-	status, _, body := post(t, url, "POST", headers(), bad)
-	if status != 422 || !strings.Contains(body, "\rMSA|AE|8457239|") || !strings.Contains(body, `PID-7: \E\"19801301\E\" is not a valid date`) {
-		t.Fatalf("status %d, ACK %q", status, body)
+	bad = strings.Replace(bad, "|8457239|", "|8457240|", 1)
+	status, _, body = post(t, url, "POST", headers(), bad)
+	if status != 200 || !strings.Contains(body, "\rMSA|AA|8457240") {
+		t.Fatalf("a bad birth date: status %d, ACK %q; want 200 AA", status, body)
 	}
 }
 

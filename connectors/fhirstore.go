@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -17,17 +18,20 @@ import (
 	"junction/fhirstore"
 )
 
+// fhirStoreFields are the fhir-store destination's keys: its Build reads them by these specs.
+var fhirStoreFields = slices.Concat([]engine.FieldSpec{
+	{Name: "path", Type: "path", Default: "data/fhir.db", Description: "the store's SQLite file, created if missing; relative to the routes.yaml folder. Destinations naming the same file share its contents"},
+	{Name: "serve.listen", Type: "address", Required: true, Description: "serve GET {base}/{type}/{id}, .../_history, .../_history/{vid}, {base}/{type}?params and {base}/metadata on this host:port; a source's listen address shares its listener", Example: "127.0.0.1:8000"},
+	{Name: "serve.base", Type: "path", Default: "/", Description: "the API's base path, e.g. / (GET /Patient?_id=...) or /fhir", Example: "/fhir"},
+	{Name: "serve.auth", Type: "mapping or none", DefaultNote: "the auth of the listener's sources", Description: "who may read: by default a bearer token valid for a source on the same listener, granting a read role or SMART read scope (see the sources' auth.read_roles); an auth block of its own (as a source's); or none to serve patient data to anyone (junction check warns). A listener where no source checks tokens needs one of the two", Example: "none"},
+}, engine.Prefixed("serve.", authFields[1:]))
+
 func init() {
 	engine.RegisterDestination(engine.DestinationSpec{
 		Type:    "fhir-store",
 		Summary: "Stores FHIR resources in Junction's own versioned FHIR R4 store, a SQLite file: each message, a transaction or batch Bundle (such as toFHIR() makes) or a single resource with an id, is applied in one transaction. Optionally serves read, vread, history and search over HTTP, as the Healthcare Exchange's FHIR facade does. A message the store refuses (not FHIR, a bad entry) is an ERROR at once.",
-		Fields: []engine.FieldSpec{
-			{Name: "path", Type: "path", Default: "data/fhir.db", Description: "the store's SQLite file, created if missing; relative to the routes.yaml folder. Destinations naming the same file share its contents"},
-			{Name: "serve.listen", Type: "address", Description: "serve GET {base}/{type}/{id}, .../_history, .../_history/{vid}, {base}/{type}?params and {base}/metadata on this host:port; a source's listen address shares its listener", Example: "127.0.0.1:8000"},
-			{Name: "serve.base", Type: "path", Default: "/", Description: "the API's base path, e.g. / (GET /Patient?_id=...) or /fhir", Example: "/fhir"},
-			{Name: "serve.auth", Type: "map or none", Default: "the auth of the listener's sources", Description: "who may read: by default a bearer token valid for a source on the same listener, granting a read role or SMART read scope (see the sources' auth.read_roles); an auth block of its own (as a source's); or none to serve patient data to anyone (junction check warns). A listener where no source checks tokens needs one of the two", Example: "none"},
-		},
-		Build: buildFHIRStore,
+		Fields:  fhirStoreFields,
+		Build:   buildFHIRStore,
 	})
 }
 
@@ -44,16 +48,17 @@ type fhirStoreDestination struct {
 }
 
 func buildFHIRStore(n *engine.Node, e *engine.Engine) engine.Destination {
-	d := &fhirStoreDestination{path: n.String("path", false, "data/fhir.db")}
+	n = n.WithSpec(fhirStoreFields)
+	d := &fhirStoreDestination{path: n.Str("path")}
 	if strings.TrimSpace(d.path) == "" {
 		n.ErrorAt(n.Raw("path"), n.Path+".path", "must not be empty (expected a SQLite file name such as data/fhir.db)")
 	}
 	if !filepath.IsAbs(d.path) {
 		d.path = filepath.Join(e.Dir, d.path)
 	}
-	if sv := n.Map("serve", false); sv != nil {
-		listen := sv.Addr("listen", true, "")
-		base := sv.String("base", false, "/")
+	if sv := n.Block("serve"); sv != nil {
+		listen := sv.Address("listen")
+		base := sv.Str("base")
 		if !strings.HasPrefix(base, "/") || strings.ContainsAny(base, "{}*?# \t") {
 			sv.ErrorAt(sv.Raw("base"), sv.Path+".base", "expected a URL path such as / or /fhir, got %q", base)
 		} else if listen != "" {

@@ -13,18 +13,21 @@ import (
 	"junction/transforms"
 )
 
+// fileFields are the file destination's keys: its Build reads them by these specs.
+var fileFields = []engine.FieldSpec{
+	{Name: "dir", Type: "path", Required: true, Description: "folder to write to, created if missing; relative to the routes.yaml folder", Example: "out/ed-adt"},
+	{Name: "filename", Type: "template", Default: "{channel}-{id}.{ext}", Description: "file name; placeholders {id} (message id), {channel}, {destination}, {control_id}, {date} (YYYYMMDD), {ext} (hl7, json or csv)", Example: "{channel}-{date}.{ext}"},
+	{Name: "append", Type: "bool", Default: "false", Description: "append messages to the named file (e.g. a daily {channel}-{date}.{ext}) instead of one file per message; a message resent after a crash may appear twice"},
+	{Name: "separator", Type: "text", Default: "\n", Description: "with append: written after each message"},
+	{Name: "fsync", Type: "bool", Default: "false", Description: "flush each file to disk before it counts as sent (slower; survives power loss)"},
+}
+
 func init() {
 	engine.RegisterDestination(engine.DestinationSpec{
 		Type:    "file",
 		Summary: "Writes each message to its own file in a folder. The file appears whole (written to a temporary name, then renamed), and a resent message overwrites its earlier file.",
-		Fields: []engine.FieldSpec{
-			{Name: "dir", Type: "path", Required: true, Description: "folder to write to, created if missing; relative to the routes.yaml folder", Example: "out/ed-adt"},
-			{Name: "filename", Type: "template", Default: "{channel}-{id}.{ext}", Description: "file name; placeholders {id} (message id), {channel}, {destination}, {control_id}, {date} (YYYYMMDD), {ext} (hl7, json or csv)"},
-			{Name: "append", Type: "bool", Default: "false", Description: "append messages to the named file (e.g. a daily {channel}-{date}.{ext}) instead of one file per message; a message resent after a crash may appear twice"},
-			{Name: "separator", Type: "text", Default: `"\n"`, Description: "with append: written after each message"},
-			{Name: "fsync", Type: "bool", Default: "false", Description: "flush each file to disk before it counts as sent (slower; survives power loss)"},
-		},
-		Build: buildFile,
+		Fields:  fileFields,
+		Build:   buildFile,
 	})
 }
 
@@ -45,15 +48,16 @@ type fileDestination struct {
 var filePlaceholders = map[string]bool{"{id}": true, "{channel}": true, "{destination}": true, "{control_id}": true, "{date}": true, "{ext}": true}
 
 func buildFile(n *engine.Node, _ *engine.Engine) engine.Destination {
+	n = n.WithSpec(fileFields)
 	d := &fileDestination{}
-	d.dir = n.String("dir", true, "")
+	d.dir = n.Str("dir")
 	if d.dir != "" && !filepath.IsAbs(d.dir) {
 		d.dir = filepath.Join(filepath.Dir(n.File), d.dir)
 	}
-	tmpl := n.String("filename", false, "{channel}-{id}.{ext}")
-	d.fsync = n.Bool("fsync", false)
-	d.append = n.Bool("append", false)
-	d.sep = []byte(n.String("separator", false, "\n"))
+	tmpl := n.Str("filename")
+	d.fsync = n.Flag("fsync")
+	d.append = n.Flag("append")
+	d.sep = []byte(n.Str("separator"))
 	parts, err := splitTemplate(tmpl)
 	if err != nil {
 		n.ErrorAt(n.Raw("filename"), n.Path+".filename", "%v", err)

@@ -24,30 +24,27 @@ import (
 	"junction/transforms"
 )
 
+// fileSourceFields are the file source's keys: its Build reads them by these specs.
+var fileSourceFields = []engine.FieldSpec{
+	{Name: "dir", Type: "path", Required: true, Description: "folder to read (its own files, not its sub-folders), relative to the routes.yaml folder; created at start if missing. One channel reads a folder", Example: "in/lab"},
+	{Name: "glob", Type: "pattern", Default: "*", Description: "names to read (a pattern on the file name). Temporary names are never read, whatever the glob: starting with . or ~, ending with ~, .tmp, .temp, .part, .partial, .filepart, .crdownload or .swp", Example: "*.hl7"},
+	{Name: "poll", Type: "duration", Default: "5s", Description: "how often the folder is looked at"},
+	{Name: "settle", Type: "duration", Default: "2s", Description: "a file is read once it has not been modified for this long (its mtime), so a file still being written is not read half; one whose mtime is ahead of the clock counts from when it was first seen unchanged"},
+	{Name: "after", Type: "delete or {move: DIR}", DefaultNote: "{move: DIR/processed}", Description: "what becomes of a file once all its messages are stored: moved into DIR (relative to the routes.yaml folder; created at start; a name taken there gets the time before its extension) or deleted", Example: "delete"},
+	{Name: "after.move", Type: "path", Required: true, Description: "with after: the folder processed files are moved into", Example: "in/lab/done"},
+	{Name: "error_dir", Type: "path", DefaultNote: "DIR/error", Description: "where a file that cannot be read as messages goes (unreadable, larger than max_file_bytes, empty, not HL7v2), with NAME.reason saying why; relative to the routes.yaml folder, created at start"},
+	{Name: "data_type", Type: "text", Default: "Hl7v2", Description: "Hl7v2 (each message read in the character set its MSH-18 names), FHIR or CSV (one message a file, UTF-8)"},
+	{Name: "max_file_bytes", Type: "size", Default: "10MB", Description: "larger files go to error_dir"},
+}
+
 func init() {
 	engine.RegisterSource(engine.SourceSpec{
 		Type:    "file",
 		Summary: "Reads the files dropped in a folder, oldest first, once each has settled: an HL7v2 file's messages (one, several, or a batch) are each processed as the mllp source processes them, in order; a FHIR or CSV file is one message. Once every message of a file is stored the file is moved to the processed folder (or deleted); a file that cannot be read as messages goes to error_dir with NAME.reason beside it. Restarting after a crash between storing a file's messages and moving it does not log them twice.",
-		Fields: []engine.FieldSpec{
-			{Name: "dir", Type: "path", Required: true, Description: "folder to read (its own files, not its sub-folders), relative to the routes.yaml folder; created at start if missing. One channel reads a folder", Example: "in/lab"},
-			{Name: "glob", Type: "pattern", Default: "*", Description: "names to read (a pattern on the file name). Temporary names are never read, whatever the glob: starting with . or ~, ending with ~, .tmp, .temp, .part, .partial, .filepart, .crdownload or .swp", Example: "*.hl7"},
-			{Name: "poll", Type: "duration", Default: "5s", Description: "how often the folder is looked at"},
-			{Name: "settle", Type: "duration", Default: "2s", Description: "a file is read once it has not been modified for this long (its mtime), so a file still being written is not read half; one whose mtime is ahead of the clock counts from when it was first seen unchanged"},
-			{Name: "after", Type: "delete or {move: DIR}", Default: "{move: DIR/processed}", Description: "what becomes of a file once all its messages are stored: moved into DIR (relative to the routes.yaml folder; created at start; a name taken there gets the time before its extension) or deleted", Example: "delete"},
-			{Name: "error_dir", Type: "path", Default: "DIR/error", Description: "where a file that cannot be read as messages goes (unreadable, larger than max_file_bytes, empty, not HL7v2), with NAME.reason saying why; relative to the routes.yaml folder, created at start"},
-			{Name: "data_type", Type: "text", Default: "Hl7v2", Description: "Hl7v2 (each message read in the character set its MSH-18 names), FHIR or CSV (one message a file, UTF-8)"},
-			{Name: "max_file_bytes", Type: "size", Default: "10MB", Description: "larger files go to error_dir"},
-		},
-		Build: buildFileSource,
+		Fields:  fileSourceFields,
+		Build:   buildFileSource,
 	})
 }
-
-// Defaults of a file source.
-const (
-	fileDefaultPoll     = 5 * time.Second
-	fileDefaultSettle   = 2 * time.Second
-	fileDefaultMaxBytes = 10 << 20
-)
 
 // fileSource reads one folder for one channel: an engine.Service whose poll loop runs
 // from Start to Stop.
@@ -97,18 +94,19 @@ func buildFileSource(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 		return filepath.Clean(p)
 	}
 	s := &fileSource{channel: ch, eng: e, line: lineOf(n, "dir")}
-	dir := n.String("dir", true, "")
-	s.glob = n.String("glob", false, "*")
+	n = n.WithSpec(fileSourceFields)
+	dir := n.Str("dir")
+	s.glob = n.Str("glob")
 	if _, err := filepath.Match(s.glob, ""); err != nil || strings.TrimSpace(s.glob) == "" || strings.ContainsAny(s.glob, `/\`) {
 		n.ErrorAt(n.Raw("glob"), n.Path+".glob", "expected a pattern on file names such as *.hl7 (no folders), got %q", s.glob)
 	}
-	s.poll = n.Duration("poll", fileDefaultPoll)
+	s.poll = n.Dur("poll")
 	if s.poll <= 0 {
 		n.ErrorAt(n.Raw("poll"), n.Path+".poll", "must be more than 0 (e.g. 5s)")
 	}
-	s.settle = n.Duration("settle", fileDefaultSettle)
-	s.maxBytes = n.Size("max_file_bytes", fileDefaultMaxBytes)
-	s.dataType = n.String("data_type", false, transforms.HL7v2)
+	s.settle = n.Dur("settle")
+	s.maxBytes = n.Bytes("max_file_bytes")
+	s.dataType = n.Str("data_type")
 	if !validDataType(s.dataType) {
 		n.ErrorAt(n.Raw("data_type"), n.Path+".data_type", "unknown data type %q (expected Hl7v2, FHIR or CSV, spelt exactly so)", s.dataType)
 		s.dataType = transforms.HL7v2
@@ -120,7 +118,7 @@ func buildFileSource(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 	s.dir = rel(dir)
 	s.moveTo = readAfter(n, rel, filepath.Join(s.dir, "processed"))
 	s.errorDir = filepath.Join(s.dir, "error")
-	if ed := n.String("error_dir", false, ""); ed != "" {
+	if ed := n.Str("error_dir"); ed != "" {
 		s.errorDir = rel(ed)
 	} else if n.Has("error_dir") {
 		n.ErrorAt(n.Raw("error_dir"), n.Path+".error_dir", "must not be empty (leave it out for %s)", filepath.Join(dir, "error"))
@@ -151,8 +149,8 @@ func readAfter(n *engine.Node, rel func(string) string, def string) string {
 	case y.Kind == yaml.ScalarNode && y.Value == "delete":
 		return ""
 	case y.Kind == yaml.MappingNode:
-		a := n.Map("after", false)
-		to := a.String("move", true, "")
+		a := n.Block("after")
+		to := a.Str("move")
 		a.CheckUnknown()
 		if to == "" {
 			return def

@@ -16,20 +16,23 @@ import (
 	"junction/transforms"
 )
 
+// httpFields are the http destination's keys: its Build reads them by these specs.
+var httpFields = []engine.FieldSpec{
+	{Name: "url", Type: "url", Required: true, Description: "http:// or https:// address; {control_id} is replaced by the message's control id (MSH-10, or a FHIR resource id), {id} by its message id, in the path (path-escaped; a value that is or holds a \".\" or \"..\" segment, or is empty, is an ERROR) or the query (query-escaped), never in the host", Example: "http://flis.example/fhir/Bundle/{control_id}"},
+	{Name: "method", Type: "text", Default: "POST", Values: []string{"POST", "PUT"}, Description: "POST or PUT"},
+	{Name: "headers", Type: "map", Description: "fixed request headers; ${ENV} and ${file:…} work in the values", Example: "{ source-domain: emergency-care }"},
+	{Name: "forward_headers", Type: "list", Description: "headers copied from the message's source metadata (e.g. source-domain, organisation-code, data-type)"},
+	{Name: "content_type", Type: "text", DefaultNote: "text/plain; charset=utf-8 (application/fhir+json for FHIR)", Description: "Content-Type of the request"},
+	{Name: "timeout", Type: "duration", Default: "30s", Description: "time allowed for the whole exchange"},
+	{Name: "check_ack", Type: "bool", Default: "true", Description: "when the response body is an HL7 ACK, treat AE/AR/CE/CR as an error"},
+}
+
 func init() {
 	engine.RegisterDestination(engine.DestinationSpec{
 		Type:    "http",
 		Summary: "Sends each message as the body of an HTTP request. 2xx is SENT; timeouts, connection errors, 408, 425, 429 and 5xx (but 501, 505) are retried; any other status, or an HL7 ACK answering AE/AR, is an ERROR at once.",
-		Fields: []engine.FieldSpec{
-			{Name: "url", Type: "url", Required: true, Description: "http:// or https:// address; {control_id} is replaced by the message's control id (MSH-10, or a FHIR resource id), {id} by its message id, in the path (path-escaped; a value that is or holds a \".\" or \"..\" segment, or is empty, is an ERROR) or the query (query-escaped), never in the host", Example: "http://flis.example/fhir/Bundle/{control_id}"},
-			{Name: "method", Type: "text", Default: "POST", Description: "POST or PUT"},
-			{Name: "headers", Type: "map", Description: "fixed request headers", Example: "{ source-domain: emergency-care }"},
-			{Name: "forward_headers", Type: "list", Description: "headers copied from the message's source metadata (e.g. source-domain, organisation-code, data-type)"},
-			{Name: "content_type", Type: "text", Default: "text/plain; charset=utf-8 (application/fhir+json for FHIR)", Description: "Content-Type of the request"},
-			{Name: "timeout", Type: "duration", Default: "30s", Description: "time allowed for the whole exchange"},
-			{Name: "check_ack", Type: "bool", Default: "true", Description: "when the response body is an HL7 ACK, treat AE/AR/CE/CR as an error"},
-		},
-		Build: buildHTTP,
+		Fields:  httpFields,
+		Build:   buildHTTP,
 	})
 }
 
@@ -47,22 +50,23 @@ type httpDestination struct {
 }
 
 func buildHTTP(n *engine.Node, _ *engine.Engine) engine.Destination {
+	n = n.WithSpec(httpFields)
 	d := &httpDestination{headers: http.Header{}}
-	if raw := n.String("url", true, ""); raw != "" {
+	if raw := n.Str("url"); raw != "" {
 		u, err := parseURLTemplate(raw)
 		if err != nil {
 			n.ErrorAt(n.Raw("url"), n.Path+".url", "%v", err)
 		}
 		d.url = u
 	}
-	d.method = n.OneOf("method", "POST", "POST", "PUT")
+	d.method = n.Choice("method")
 	for k, v := range n.SecretMap("headers") {
 		d.headers.Set(k, v)
 	}
-	d.forward = n.Strings("forward_headers", false)
-	d.contentType = n.String("content_type", false, "")
-	d.checkACK = n.Bool("check_ack", true)
-	timeout := n.Duration("timeout", 30*time.Second)
+	d.forward = n.Strs("forward_headers")
+	d.contentType = n.Str("content_type")
+	d.checkACK = n.Flag("check_ack")
+	timeout := n.Dur("timeout")
 	d.client = &http.Client{
 		Timeout: timeout,
 		Transport: &http.Transport{

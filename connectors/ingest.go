@@ -9,6 +9,7 @@ import (
 	"maps"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,20 +23,23 @@ import (
 	"junction/transforms"
 )
 
+// ingestFields are the ingest source's keys: its Build reads them by these specs.
+var ingestFields = slices.Concat([]engine.FieldSpec{
+	{Name: "listen", Type: "address", Required: true, Description: "host:port to listen on; channels naming the same address share one listener", Example: ":8000"},
+	{Name: "domain", Type: "text", Required: true, Description: "the source-domain header value this channel takes", Example: "emergency-care"},
+	{Name: "data_types", Type: "list", Default: "[Hl7v2]", Description: "data-type header values this channel takes: Hl7v2, FHIR, CSV (spelt exactly so)", Example: "[Hl7v2, FHIR]"},
+	{Name: "ack.application", Type: "text", Default: "JUNCTION", Description: "MSH-3 of our ACKs", Example: "DEX"},
+	{Name: "ack.facility", Type: "text", Description: "MSH-4 of our ACKs", Example: "QVV"},
+	{Name: "ack.version", Type: "text", Default: "2.4", Description: "MSH-12 of an ACK when the message's own version cannot be read"},
+	{Name: "max_body", Type: "size", Default: "10MB", Description: "largest request body taken; larger ones get 413"},
+}, sourceSecurityFields)
+
 func init() {
 	engine.RegisterSource(engine.SourceSpec{
 		Type:    "ingest",
 		Summary: "HTTP POST {listen}/$ingest as the Healthcare Exchange takes it: HL7v2, FHIR or CSV as text/plain, routed by the source-domain and data-type headers, answered with an HL7 ACK (HL7v2) or an OperationOutcome (FHIR, CSV). With auth, a bearer token must grant the organisation-code and the source-domain sent.",
-		Fields: append([]engine.FieldSpec{
-			{Name: "listen", Type: "address", Required: true, Description: "host:port to listen on; channels naming the same address share one listener", Example: ":8000"},
-			{Name: "domain", Type: "text", Required: true, Description: "the source-domain header value this channel takes", Example: "emergency-care"},
-			{Name: "data_types", Type: "list", Default: "[Hl7v2]", Description: "data-type header values this channel takes: Hl7v2, FHIR, CSV (spelt exactly so)"},
-			{Name: "ack.application", Type: "text", Default: "JUNCTION", Description: "MSH-3 of our ACKs", Example: "DEX"},
-			{Name: "ack.facility", Type: "text", Default: "", Description: "MSH-4 of our ACKs", Example: "QVV"},
-			{Name: "ack.version", Type: "text", Default: "2.4", Description: "MSH-12 of an ACK when the message's own version cannot be read"},
-			{Name: "max_body", Type: "size", Default: "10MB", Description: "largest request body taken; larger ones get 413"},
-		}, sourceSecurityFields...),
-		Build: buildIngest,
+		Fields:  ingestFields,
+		Build:   buildIngest,
 	})
 }
 
@@ -66,25 +70,17 @@ type ingestTable struct {
 }
 
 func buildIngest(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
-	listen := n.Addr("listen", true, "")
-	domain := n.String("domain", true, "")
-	types := n.Strings("data_types", false)
-	if !n.Has("data_types") {
-		types = []string{transforms.HL7v2}
-	}
+	n = n.WithSpec(ingestFields)
+	listen := n.Address("listen")
+	domain := n.Str("domain")
+	types := n.Strs("data_types")
 	for _, t := range types {
 		if !validDataType(t) {
 			n.ErrorAt(n.Raw("data_types"), n.Path+".data_types", "unknown data type %q (expected Hl7v2, FHIR or CSV, spelt exactly so)", t)
 		}
 	}
-	r := &ingestRoute{channel: ch, line: lineOf(n, "domain"), ack: ackConfig{application: "JUNCTION", version: "2.4"}}
-	if a := n.Map("ack", false); a != nil {
-		r.ack.application = a.String("application", false, r.ack.application)
-		r.ack.facility = a.String("facility", false, "")
-		r.ack.version = a.String("version", false, r.ack.version)
-		a.CheckUnknown()
-	}
-	r.maxBody = n.Size("max_body", 10<<20)
+	r := &ingestRoute{channel: ch, line: lineOf(n, "domain"), ack: readACKConfig(n)}
+	r.maxBody = n.Bytes("max_body")
 	r.verifier = sourceAuth(n, e)
 	ch.DataTypes = types
 	ch.SourceInfo = fmt.Sprintf("ingest %s%s source-domain=%s data-type=%s", listen, ingestPath, domain, strings.Join(types, ","))
@@ -113,6 +109,14 @@ func buildIngest(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 	}
 	tbl.domains[domain] = append(tbl.domains[domain], r)
 	tbl.maxBody = max(tbl.maxBody, r.maxBody)
+}
+
+// readACKConfig reads a source's ack block by its spec (the defaults when it is absent).
+func readACKConfig(n *engine.Node) ackConfig {
+	a := n.BlockOrEmpty("ack")
+	c := ackConfig{application: a.Str("application"), facility: a.Str("facility"), version: a.Str("version")}
+	a.CheckUnknown()
+	return c
 }
 
 func validDataType(t string) bool {

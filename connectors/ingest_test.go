@@ -398,7 +398,7 @@ channels:
 		want                 string
 	}{
 		{"HL7v2 that does not parse", "Hl7v2", "MSH|^~\\&|A\rP\r", 400, "segment 2"},
-		{"a field toFHIR() cannot convert", "Hl7v2", strings.Replace(adtA01, "|19800101|M", "|19801301|M", 1), 422, `PID-7: "19801301" is not a valid date`},
+		{"a message toFHIR() cannot convert (no patient)", "Hl7v2", withoutPID(adtA01), 422, `PID: segment is missing`},
 		{"FHIR JSON broken at a line and column", "FHIR", "{\n \"resourceType\": ", 400, "line 2"},
 	}
 	for _, c := range cases {
@@ -413,6 +413,17 @@ channels:
 			}
 		})
 	}
+}
+
+// withoutPID is msg without its PID segment: a message toFHIR() refuses.
+func withoutPID(msg string) string {
+	var keep []string
+	for _, seg := range strings.Split(msg, "\r") {
+		if !strings.HasPrefix(seg, "PID|") {
+			keep = append(keep, seg)
+		}
+	}
+	return strings.Join(keep, "\r")
 }
 
 // budgetRoutes take bodies up to 64 KB and hold one such body's charge at a time.

@@ -20,47 +20,40 @@ import (
 	"junction/transforms"
 )
 
+// mllpFields are the mllp source's keys: its Build reads them by these specs.
+var mllpFields = []engine.FieldSpec{
+	{Name: "listen", Type: "address", Required: true, Description: "host:port to listen on; channels naming the same address share one listener (and must give it the same max_message_bytes, max_messages_per_frame, max_memory, max_connections, max_connections_per_address, timeouts and tls)", Example: "127.0.0.1:2575"},
+	{Name: "match.message_type", Type: "list", Description: "MSH-9 values this channel takes: a code (ADT) or a code and event (ORU^R01)", Example: "[ADT, ORU^R01]"},
+	{Name: "match.sending_application", Type: "list", Description: "MSH-3 values (its first component) this channel takes"},
+	{Name: "match.sending_facility", Type: "list", Description: "MSH-4 values (first component) this channel takes"},
+	{Name: "match.receiving_application", Type: "list", Description: "MSH-5 values (first component) this channel takes"},
+	{Name: "match.receiving_facility", Type: "list", Description: "MSH-6 values (first component) this channel takes", Example: "LAB"},
+	{Name: "ack.application", Type: "text", DefaultNote: "the message's MSH-5", Description: "MSH-3 of our ACKs; by default the application the message was sent to"},
+	{Name: "ack.facility", Type: "text", DefaultNote: "the message's MSH-6", Description: "MSH-4 of our ACKs; by default the facility the message was sent to"},
+	{Name: "ack.version", Type: "text", Default: "2.4", Description: "MSH-12 of an ACK when the message's own version cannot be read"},
+	{Name: "max_message_bytes", Type: "size", Default: "10MB", Description: "largest message (frame) taken; a larger one is answered AR"},
+	{Name: "max_messages_per_frame", Type: "number", Default: "10000", Description: "most messages taken in one frame (a batch); a frame holding more is answered AR naming the limit and none of it is processed"},
+	{Name: "max_memory", Type: "size", DefaultNote: "512MB; a quarter of GOMEMLIMIT when that is set, and never less than 16 × max_message_bytes", Description: "memory the frames being processed may take, each charged 16 × its size once read; a frame finding no room within a second has its messages answered AE (busy: send again) and none stored"},
+	{Name: "max_connections", Type: "number", Default: "64", Description: "connections open at once; one more closes the connection that has waited longest for a frame (bytes outside frames are not activity) to take its place, or is closed when every one is reading or answering a frame (logged). Memory for frames being read is at most max_connections × max_message_bytes"},
+	{Name: "max_connections_per_address", Type: "number", Default: "16", Description: "connections open at once from one IP address; one more closes that address's longest-idle connection, or is closed (logged)"},
+	{Name: "timeouts.first_frame", Type: "duration", Default: "5m", DefaultNote: "timeouts.idle when shorter", Description: "close a new connection on which no frame starts for this long (0: timeouts.idle applies)"},
+	{Name: "timeouts.idle", Type: "duration", Default: "0", DefaultNote: "none", Description: "close a connection on which no further frame starts for this long; senders commonly keep one open through quiet hours. Bytes outside frames are not activity, and more than 64 KB of them between frames close the connection"},
+	{Name: "timeouts.read", Type: "duration", Default: "1m", Description: "time a sender has from a frame's start to its end (and for the TLS handshake)"},
+	{Name: "timeouts.write", Type: "duration", Default: "1m", Description: "time a sender has to read our answer"},
+	{Name: "tls.cert", Type: "path", Required: true, Description: "serve MLLP over TLS with this certificate (PEM) …", Example: "tls/server.pem"},
+	{Name: "tls.key", Type: "path", Required: true, Description: "… and its key; ${file:…} and ${ENV} work here"},
+	{Name: "tls.client_ca", Type: "path", Description: "require client certificates signed by these CAs (mutual TLS): MLLP's only way to know its senders", Example: "tls/clients.pem"},
+	{Name: "auth", Type: "none", Description: "auth: none says a listener without tls.client_ca is open on purpose (junction check warns either way)", Example: "none"},
+}
+
 func init() {
 	engine.RegisterSource(engine.SourceSpec{
 		Type:    "mllp",
 		Summary: "HL7v2 over MLLP (TCP, or TLS): each frame's messages are processed as $ingest processes them and answered with an ACK (a batch of ACKs for a batch) once stored. Channels naming the same listen address share one listener; each message goes to the first channel whose match holds, else to the one channel without a match, else it is answered AR.",
-		Fields: []engine.FieldSpec{
-			{Name: "listen", Type: "address", Required: true, Description: "host:port to listen on; channels naming the same address share one listener (and must give it the same max_message_bytes, max_messages_per_frame, max_memory, max_connections, max_connections_per_address, timeouts and tls)", Example: "127.0.0.1:2575"},
-			{Name: "match.message_type", Type: "list", Description: "MSH-9 values this channel takes: a code (ADT) or a code and event (ORU^R01)", Example: "[ADT, ORU^R01]"},
-			{Name: "match.sending_application", Type: "list", Description: "MSH-3 values (its first component) this channel takes"},
-			{Name: "match.sending_facility", Type: "list", Description: "MSH-4 values (first component) this channel takes"},
-			{Name: "match.receiving_application", Type: "list", Description: "MSH-5 values (first component) this channel takes"},
-			{Name: "match.receiving_facility", Type: "list", Description: "MSH-6 values (first component) this channel takes", Example: "LAB"},
-			{Name: "ack.application", Type: "text", Default: "the message's MSH-5", Description: "MSH-3 of our ACKs; by default the application the message was sent to"},
-			{Name: "ack.facility", Type: "text", Default: "the message's MSH-6", Description: "MSH-4 of our ACKs; by default the facility the message was sent to"},
-			{Name: "ack.version", Type: "text", Default: "2.4", Description: "MSH-12 of an ACK when the message's own version cannot be read"},
-			{Name: "max_message_bytes", Type: "size", Default: "10MB", Description: "largest message (frame) taken; a larger one is answered AR"},
-			{Name: "max_messages_per_frame", Type: "number", Default: "10000", Description: "most messages taken in one frame (a batch); a frame holding more is answered AR naming the limit and none of it is processed"},
-			{Name: "max_memory", Type: "size", Default: "512MB", Description: "memory the frames being processed may take, each charged 16 × its size once read; a frame finding no room within a second has its messages answered AE (busy: send again) and none stored. The default is a quarter of GOMEMLIMIT when that is set, and never less than 16 × max_message_bytes"},
-			{Name: "max_connections", Type: "number", Default: "64", Description: "connections open at once; one more closes the connection that has waited longest for a frame (bytes outside frames are not activity) to take its place, or is closed when every one is reading or answering a frame (logged). Memory for frames being read is at most max_connections × max_message_bytes"},
-			{Name: "max_connections_per_address", Type: "number", Default: "16", Description: "connections open at once from one IP address; one more closes that address's longest-idle connection, or is closed (logged)"},
-			{Name: "timeouts.first_frame", Type: "duration", Default: "5m (timeouts.idle when shorter)", Description: "close a new connection on which no frame starts for this long (0: timeouts.idle applies)"},
-			{Name: "timeouts.idle", Type: "duration", Default: "0 (none)", Description: "close a connection on which no further frame starts for this long; senders commonly keep one open through quiet hours. Bytes outside frames are not activity, and more than 64 KB of them between frames close the connection"},
-			{Name: "timeouts.read", Type: "duration", Default: "1m", Description: "time a sender has from a frame's start to its end (and for the TLS handshake)"},
-			{Name: "timeouts.write", Type: "duration", Default: "1m", Description: "time a sender has to read our answer"},
-			{Name: "tls.cert", Type: "path", Description: "serve MLLP over TLS with this certificate (PEM) …", Example: "tls/server.pem"},
-			{Name: "tls.key", Type: "path", Description: "… and its key; ${file:…} and ${ENV} work here"},
-			{Name: "tls.client_ca", Type: "path", Description: "require client certificates signed by these CAs (mutual TLS): MLLP's only way to know its senders", Example: "tls/clients.pem"},
-			{Name: "auth", Type: "none", Description: "auth: none says a listener without tls.client_ca is open on purpose (junction check warns either way)", Example: "none"},
-		},
-		Build: buildMLLP,
+		Fields:  mllpFields,
+		Build:   buildMLLP,
 	})
 }
-
-// Defaults of an MLLP listener.
-const (
-	mllpDefaultMaxConns    = 64
-	mllpDefaultMaxPerAddr  = 16
-	mllpDefaultMaxMessages = 10000
-	mllpDefaultFirstFrame  = 5 * time.Minute
-	mllpDefaultRead        = time.Minute
-	mllpDefaultWrite       = time.Minute
-)
 
 // mllpSettings are what channels sharing an MLLP listener must agree on.
 type mllpSettings struct {
@@ -89,26 +82,22 @@ func (s mllpSettings) budget() int64 {
 // readMLLPSettings reads what a source says of its listener.
 func readMLLPSettings(n *engine.Node, e *engine.Engine, ch *engine.Channel) mllpSettings {
 	set := mllpSettings{line: n.Line(), channel: ch.Name}
-	set.maxBytes = int(min(n.Size("max_message_bytes", mllp.DefaultMaxMessageBytes), 1<<30))
-	set.maxMessages = n.Int("max_messages_per_frame", mllpDefaultMaxMessages, 1)
-	set.maxMemory = n.Size("max_memory", 0)
+	set.maxBytes = int(min(n.Bytes("max_message_bytes"), 1<<30))
+	set.maxMessages = n.Num("max_messages_per_frame", 1)
+	set.maxMemory = n.Bytes("max_memory")
 	if need := engine.MemoryFactor * int64(set.maxBytes); set.maxMemory > 0 && need > set.maxMemory {
 		n.ErrorAt(n.Raw("max_memory"), n.Path+".max_memory", "%s cannot hold one frame of max_message_bytes %s (each frame is charged %d × its size: %s): raise max_memory or lower max_message_bytes",
 			humanSize(set.maxMemory), humanSize(int64(set.maxBytes)), engine.MemoryFactor, humanSize(need))
 	}
-	set.maxConns = n.Int("max_connections", mllpDefaultMaxConns, 1)
-	set.maxPerAddr = n.Int("max_connections_per_address", mllpDefaultMaxPerAddr, 1)
-	set.firstFrame, set.read, set.write = mllpDefaultFirstFrame, mllpDefaultRead, mllpDefaultWrite
-	if t := n.Map("timeouts", false); t != nil {
-		set.idle = t.Duration("idle", 0)
-		if set.idle > 0 {
-			set.firstFrame = min(set.firstFrame, set.idle)
-		}
-		set.firstFrame = t.Duration("first_frame", set.firstFrame)
-		set.read = t.Duration("read", mllpDefaultRead)
-		set.write = t.Duration("write", mllpDefaultWrite)
-		t.CheckUnknown()
+	set.maxConns = n.Num("max_connections", 1)
+	set.maxPerAddr = n.Num("max_connections_per_address", 1)
+	t := n.BlockOrEmpty("timeouts")
+	set.idle, set.firstFrame = t.Dur("idle"), t.Dur("first_frame")
+	if set.idle > 0 && !t.Has("first_frame") {
+		set.firstFrame = min(set.firstFrame, set.idle)
 	}
+	set.read, set.write = t.Dur("read"), t.Dur("write")
+	t.CheckUnknown()
 	mllpTLS(n, e, &set)
 	return set
 }
@@ -125,15 +114,10 @@ type mllpRoute struct {
 }
 
 func buildMLLP(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
-	listen := n.Addr("listen", true, "")
+	n = n.WithSpec(mllpFields)
+	listen := n.Address("listen")
 	set := readMLLPSettings(n, e, ch)
-	r := &mllpRoute{channel: ch, line: n.Line(), ack: ackConfig{version: "2.4"}}
-	if a := n.Map("ack", false); a != nil {
-		r.ack.application = a.String("application", false, "")
-		r.ack.facility = a.String("facility", false, "")
-		r.ack.version = a.String("version", false, r.ack.version)
-		a.CheckUnknown()
-	}
+	r := &mllpRoute{channel: ch, line: n.Line(), ack: readACKConfig(n)}
 	r.match = readMatch(n)
 	if y := n.Raw("auth"); y != nil && !authNone(n) {
 		n.ErrorAt(y, n.Path+".auth", "an MLLP source takes no bearer tokens: the only value is none; authenticate senders with tls.client_ca (mutual TLS)")
@@ -161,7 +145,7 @@ func buildMLLP(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 
 // mllpTLS reads the source's tls block into set.
 func mllpTLS(n *engine.Node, e *engine.Engine, set *mllpSettings) {
-	t := n.Map("tls", false)
+	t := n.Block("tls")
 	if t == nil {
 		return
 	}

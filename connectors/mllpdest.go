@@ -16,21 +16,25 @@ import (
 	"junction/mllp"
 )
 
+// mllpDestFields are the mllp destination's keys: its Build reads them by these specs.
+var mllpDestFields = []engine.FieldSpec{
+	{Name: "address", Type: "host:port", Required: true, Description: "where the receiving system listens", Example: "lab.example:2575"},
+	{Name: "ack_timeout", Type: "duration", Default: "30s", Description: "time allowed from writing a message to reading its ACK; longer is retried on a new connection"},
+	{Name: "on_nak", Type: "text", Default: "error", Values: []string{"error", "retry"}, Description: "what an AE/AR (or CE/CR) ACK makes of the delivery: error (ERROR at once, as Mirth does by default) or retry (retried with the destination's backoff)"},
+	{Name: "max_message_bytes", Type: "size", Default: "10MB", Description: "largest ACK taken"},
+	{Name: "tls", Type: "mapping", Description: "connect over TLS (tls: {} trusts the system's roots)", Example: "{ ca: tls/lab-ca.pem }"},
+	{Name: "tls.ca", Type: "path", DefaultNote: "the system's roots", Description: "connect over TLS, trusting these CAs (PEM); tls: {} uses the system's roots"},
+	{Name: "tls.cert", Type: "path", Description: "client certificate (PEM) for mutual TLS …"},
+	{Name: "tls.key", Type: "path", Description: "… and its key; ${file:…} and ${ENV} work here"},
+	{Name: "tls.server_name", Type: "text", DefaultNote: "the host of address", Description: "the name the server's certificate must hold"},
+}
+
 func init() {
 	engine.RegisterDestination(engine.DestinationSpec{
 		Type:    "mllp",
 		Summary: "Sends each HL7v2 message over MLLP on one persistent connection (TCP or TLS) and waits for its ACK before the next. AA/CA is SENT; AE/AR/CE/CR follow on_nak; no answer in time, an answer that is not an ACK or an ACK for another message is retried (on a new connection). FHIR or CSV content is an ERROR at once.",
-		Fields: []engine.FieldSpec{
-			{Name: "address", Type: "host:port", Required: true, Description: "where the receiving system listens", Example: "lab.example:2575"},
-			{Name: "ack_timeout", Type: "duration", Default: "30s", Description: "time allowed from writing a message to reading its ACK; longer is retried on a new connection"},
-			{Name: "on_nak", Type: "text", Default: "error", Description: "what an AE/AR (or CE/CR) ACK makes of the delivery: error (ERROR at once, as Mirth does by default) or retry (retried with the destination's backoff)"},
-			{Name: "max_message_bytes", Type: "size", Default: "10MB", Description: "largest ACK taken"},
-			{Name: "tls.ca", Type: "path", Default: "the system's roots", Description: "connect over TLS, trusting these CAs (PEM); tls: {} uses the system's roots"},
-			{Name: "tls.cert", Type: "path", Description: "client certificate (PEM) for mutual TLS …"},
-			{Name: "tls.key", Type: "path", Description: "… and its key; ${file:…} and ${ENV} work here"},
-			{Name: "tls.server_name", Type: "text", Default: "the host of address", Description: "the name the server's certificate must hold"},
-		},
-		Build: buildMLLPDestination,
+		Fields:  mllpDestFields,
+		Build:   buildMLLPDestination,
 	})
 }
 
@@ -43,28 +47,29 @@ type mllpDestination struct {
 }
 
 func buildMLLPDestination(n *engine.Node, e *engine.Engine) engine.Destination {
+	n = n.WithSpec(mllpDestFields)
 	d := &mllpDestination{}
-	d.addr = n.String("address", true, "")
+	d.addr = n.Str("address")
 	if d.addr != "" {
 		if host, port, err := net.SplitHostPort(d.addr); err != nil || host == "" || port == "" {
 			n.ErrorAt(n.Raw("address"), n.Path+".address", "expected host:port, such as lab.example:2575, got %q", d.addr)
 		}
 	}
-	d.opts.AckTimeout = n.Duration("ack_timeout", mllp.DefaultAckTimeout)
+	d.opts.AckTimeout = n.Dur("ack_timeout")
 	if y := n.Raw("ack_timeout"); y != nil && d.opts.AckTimeout == 0 {
 		n.ErrorAt(y, n.Path+".ack_timeout", "must be longer than 0")
 	}
-	d.opts.MaxMessageBytes = int(min(n.Size("max_message_bytes", mllp.DefaultMaxMessageBytes), 1<<30))
-	d.retryNAK = n.OneOf("on_nak", "error", "error", "retry") == "retry"
-	if t := n.Map("tls", false); t != nil {
+	d.opts.MaxMessageBytes = int(min(n.Bytes("max_message_bytes"), 1<<30))
+	d.retryNAK = n.Choice("on_nak") == "retry"
+	if t := n.Block("tls"); t != nil {
 		rel := func(p string) string {
 			if p != "" && !filepath.IsAbs(p) {
 				return filepath.Join(e.Dir, p)
 			}
 			return p
 		}
-		ca, cert, key := rel(t.Secret("ca", false, "")), rel(t.Secret("cert", false, "")), rel(t.Secret("key", false, ""))
-		name := t.String("server_name", false, "")
+		ca, cert, key := rel(t.SecretStr("ca")), rel(t.SecretStr("cert")), rel(t.SecretStr("key"))
+		name := t.Str("server_name")
 		t.CheckUnknown()
 		cfg, err := ClientTLSConfig(ca, cert, key, name)
 		if err != nil {

@@ -134,16 +134,16 @@ type mllpMatch struct {
 
 // readMatch reads the source's match block (nil when absent).
 func readMatch(n *engine.Node) *mllpMatch {
-	m := n.Map("match", false)
+	m := n.Block("match")
 	if m == nil {
 		return nil
 	}
 	mt := &mllpMatch{
-		messageType:       m.Strings("message_type", false),
-		sendingApp:        m.Strings("sending_application", false),
-		sendingFacility:   m.Strings("sending_facility", false),
-		receivingApp:      m.Strings("receiving_application", false),
-		receivingFacility: m.Strings("receiving_facility", false),
+		messageType:       m.Strs("message_type"),
+		sendingApp:        m.Strs("sending_application"),
+		sendingFacility:   m.Strs("sending_facility"),
+		receivingApp:      m.Strs("receiving_application"),
+		receivingFacility: m.Strs("receiving_facility"),
 	}
 	m.CheckUnknown()
 	for _, t := range mt.messageType {

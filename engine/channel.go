@@ -40,6 +40,8 @@ type DestinationRuntime struct {
 	Retry   RetryPolicy
 	Dest    Destination
 	Channel *Channel
+	// Steps are the destination's own transform and response steps (none by default).
+	Steps DestinationSteps
 
 	wake chan struct{} // new messages were queued
 	kick chan struct{} // an operator resent, paused or resumed: look at the queue again
@@ -93,6 +95,9 @@ type Result struct {
 	// Err says why the message is FILTERED or ERROR (a *transforms.ContentError or
 	// *transforms.RuntimeError for content problems).
 	Err error
+	// Warnings are the values toFHIR() could not convert (nil when none); they are
+	// stored with the message, whose status they do not change.
+	Warnings []Warning
 	// StoreErr is set when the message could not be stored: nothing was accepted and the
 	// sender should try again later (or, for ErrDuplicate, not at all).
 	StoreErr error
@@ -119,39 +124,15 @@ func (c *Channel) Process(ctx context.Context, in *Inbound) Result {
 		DedupKey:     in.DedupKey,
 		OriginalID:   in.OriginalID,
 	}
-	res := Result{}
-	msg, err := in.Parsed, error(nil)
-	if msg == nil {
-		msg, err = transforms.Parse(in.DataType, in.Body, in.Meta)
-	} else {
-		msg.Meta = in.Meta
+	o := c.steps(in)
+	res := Result{Status: o.status, Msg: o.msg, Err: o.err, Warnings: o.warnings}
+	nm.Status, nm.Warnings = o.status, o.warnings
+	nm.Transformed, nm.Destinations = o.out, o.destinations
+	if o.msg != nil {
+		nm.ControlID = o.msg.ControlID()
 	}
-	if err != nil {
-		nm.Status, nm.Error = StatusError, err.Error()
-		res.Status, res.Err = StatusError, err
-	} else {
-		res.Msg = msg
-		nm.ControlID = msg.ControlID()
-		res.Status, res.Err = c.run(msg)
-		nm.Status = res.Status
-		if res.Err != nil {
-			nm.Error = res.Err.Error()
-		}
-		if res.Status == StatusTransformed {
-			out, err := msg.Output()
-			if err != nil {
-				nm.Status, nm.Error = StatusError, err.Error()
-				res.Status, res.Err = StatusError, err
-			} else {
-				if out == nil && in.Wire != nil {
-					// Untransformed, but the destinations get the content as parsed
-					// (UTF-8), not the bytes received: the store keeps it unless equal.
-					out = in.Body
-				}
-				nm.Transformed = out
-				nm.Destinations = c.destinationNames()
-			}
-		}
+	if o.err != nil {
+		nm.Error = o.err.Error()
 	}
 	if nm.Status == StatusError && !in.KeepKeyOnError {
 		nm.DedupKey = "" // a message that failed may be sent again, corrected
@@ -187,6 +168,54 @@ func (c *Channel) Refuse(ctx context.Context, in *Inbound, reason string) (int64
 	return c.engine.store.Accept(ctx, nm)
 }
 
+// outcome is what a channel's steps made of a message, before anything is stored:
+// Process stores it, DryRun reports it.
+type outcome struct {
+	msg      *transforms.Message // nil when the content did not parse
+	status   Status              // TRANSFORMED, FILTERED or ERROR
+	err      error               // why FILTERED or ERROR
+	warnings []Warning
+	// out is the content the destinations get (TRANSFORMED only); nil when it is the
+	// content received, unchanged.
+	out          []byte
+	destinations []string // the destinations that get it (TRANSFORMED only)
+}
+
+// steps parses the message, runs its filters and transforms, and says which
+// destinations get what: everything Process does but store it. No side effects.
+func (c *Channel) steps(in *Inbound) outcome {
+	var o outcome
+	msg, err := in.Parsed, error(nil)
+	if msg == nil {
+		msg, err = transforms.Parse(in.DataType, in.Body, in.Meta)
+	} else {
+		msg.Meta = in.Meta
+	}
+	if err != nil {
+		o.status, o.err = StatusError, err
+		return o
+	}
+	o.msg = msg
+	o.status, o.err = c.run(msg)
+	o.warnings = warningsOf(msg)
+	if o.status != StatusTransformed {
+		return o
+	}
+	out, err := msg.Output()
+	if err != nil {
+		o.status, o.err = StatusError, err
+		return o
+	}
+	if out == nil && in.Wire != nil {
+		// Untransformed, but the destinations get the content as parsed (UTF-8), not
+		// the bytes received: the store keeps it unless equal.
+		out = in.Body
+	}
+	o.out = out
+	o.destinations = c.destinationsFor(msg)
+	return o
+}
+
 // run applies filters then transforms. A filter that says false stops the message.
 func (c *Channel) run(msg *transforms.Message) (Status, error) {
 	if len(c.Filters) == 0 && len(c.Transforms) == 0 {
@@ -219,7 +248,9 @@ func (e *FilteredError) Error() string {
 	return fmt.Sprintf("filtered by %s: %s", e.Script.Where(), e.Script.Source)
 }
 
-func (c *Channel) destinationNames() []string {
+// destinationsFor names the destinations that get a transformed message: every one of
+// the channel's (the one place a per-destination filter would be consulted).
+func (c *Channel) destinationsFor(*transforms.Message) []string {
 	names := make([]string, len(c.Destinations))
 	for i, d := range c.Destinations {
 		names[i] = d.Name

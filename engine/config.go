@@ -71,6 +71,7 @@ func LoadBytes(file string, data []byte) (*Engine, error) {
 	if len(doc.Content) == 0 {
 		return nil, ConfigErrors{{File: file, Line: 1, Msg: "the file is empty: expected admin, store and channels"}}
 	}
+	expandEnv(file, &doc, &errs) // ${NAME}, ${NAME:-default}, ${file:PATH} in every value
 	root := newNode(file, "", doc.Content[0], &errs)
 	root.Path = ""
 	if root.Y.Kind != yaml.MappingNode {
@@ -107,6 +108,11 @@ func LoadBytes(file string, data []byte) (*Engine, error) {
 	}
 	e.Dir = filepath.Dir(file)
 
+	// Shared code first: every channel's scripts may use it.
+	lib := transforms.NewLibrary()
+	buildLookups(root, lib)
+	buildFunctions(root, data, lib)
+
 	items, _ := root.List("channels", true)
 	if root.Has("channels") && len(items) == 0 {
 		root.ErrorAt(root.Raw("channels"), "channels", "expected at least one channel")
@@ -117,7 +123,7 @@ func LoadBytes(file string, data []byte) (*Engine, error) {
 		if n == nil {
 			continue
 		}
-		if ch := buildChannel(n, e, data); ch != nil {
+		if ch := buildChannel(n, e, data, lib); ch != nil {
 			if prev, dup := e.byName[ch.Name]; dup {
 				n.ErrorAt(n.Raw("name"), path+".name", "channel name %q is already used at line %d", ch.Name, prev.Line)
 				continue
@@ -152,7 +158,7 @@ func (e *Engine) Warn(n *Node, y *yaml.Node, path, format string, args ...any) {
 	e.Warnings = append(e.Warnings, ConfigError{File: n.File, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
-func buildChannel(n *Node, e *Engine, data []byte) *Channel {
+func buildChannel(n *Node, e *Engine, data []byte, lib *transforms.Library) *Channel {
 	ch := &Channel{engine: e, Line: n.Line(), FilteredACK: "AA"}
 	ch.Name = n.String("name", true, "")
 	if ch.Name != "" && !namePattern.MatchString(ch.Name) {
@@ -181,8 +187,8 @@ func buildChannel(n *Node, e *Engine, data []byte) *Channel {
 	}
 
 	ch.Converter = buildConverter(n)
-	ch.Filters = compileScripts(n, data, "filter", transforms.Filter, ch.DataTypes)
-	ch.Transforms = compileScripts(n, data, "transform", transforms.Transform, ch.DataTypes)
+	ch.Filters = compileSteps(n, data, "filter", transforms.Filter, ch.DataTypes, lib)
+	ch.Transforms = compileSteps(n, data, "transform", transforms.Transform, ch.DataTypes, lib)
 
 	items, dpath := n.List("destinations", false)
 	for i, item := range items {
@@ -191,13 +197,14 @@ func buildChannel(n *Node, e *Engine, data []byte) *Channel {
 		if dn == nil {
 			continue
 		}
-		d := buildDestination(dn, e)
+		nameY := dn.Raw("name") // before Build gives dn its connector's FieldSpecs
+		d := buildDestination(dn, e, data, lib)
 		if d == nil {
 			continue
 		}
 		for _, prev := range ch.Destinations {
 			if prev.Name == d.Name {
-				dn.ErrorAt(dn.Raw("name"), path+".name", "destination name %q is already used in this channel at line %d", d.Name, prev.Line)
+				dn.ErrorAt(nameY, path+".name", "destination name %q is already used in this channel at line %d", d.Name, prev.Line)
 				d = nil
 				break
 			}
@@ -214,8 +221,9 @@ func buildChannel(n *Node, e *Engine, data []byte) *Channel {
 	return ch
 }
 
-func buildDestination(n *Node, e *Engine) *DestinationRuntime {
+func buildDestination(n *Node, e *Engine, data []byte, lib *transforms.Library) *DestinationRuntime {
 	d := &DestinationRuntime{Line: n.Line(), Retry: DefaultRetry}
+	d.Steps = buildDestinationSteps(n, data, lib)
 	d.Name = n.String("name", true, "")
 	if d.Name != "" && !namePattern.MatchString(d.Name) {
 		n.ErrorAt(n.Raw("name"), n.Path+".name", "destination names use letters, digits, '-', '_' and '.', got %q", d.Name)
@@ -245,6 +253,17 @@ func buildDestination(n *Node, e *Engine) *DestinationRuntime {
 		return nil
 	}
 	return d
+}
+
+// buildDestinationSteps compiles a destination's own steps: transform (run on its copy
+// of the channel's transformed content, before it is encoded and sent) and response
+// (run on what it answered). Its content may be of any data type (a transform may have
+// turned HL7v2 into FHIR), so literal HL7 paths are checked when a message runs.
+func buildDestinationSteps(n *Node, data []byte, lib *transforms.Library) DestinationSteps {
+	return DestinationSteps{
+		Transforms: compileSteps(n, data, "transform", transforms.Transform, nil, lib),
+		Response:   compileSteps(n, data, "response", transforms.Response, nil, lib),
+	}
 }
 
 // buildConverter reads the channel's site settings for toFHIR() (all optional).
@@ -277,8 +296,8 @@ func buildConverter(n *Node) *hl7tofhir.Converter {
 	return conv
 }
 
-// compileScripts compiles the filter or transform list under key.
-func compileScripts(n *Node, data []byte, key string, kind transforms.Kind, dataTypes []string) []*transforms.Program {
+// compileSteps compiles the list of scripts under key against lib's shared code (nil: none).
+func compileSteps(n *Node, data []byte, key string, kind transforms.Kind, dataTypes []string, lib *transforms.Library) []*transforms.Program {
 	items, path := n.List(key, false)
 	var progs []*transforms.Program
 	for i, item := range items {
@@ -287,15 +306,8 @@ func compileScripts(n *Node, data []byte, key string, kind transforms.Kind, data
 			n.ErrorAt(item, p, "expected an expression (a quoted text line), got %s", describe(item))
 			continue
 		}
-		line := item.Line
-		if item.Style == yaml.LiteralStyle || item.Style == yaml.FoldedStyle {
-			line++ // a block scalar's text starts on the next line
-		}
-		s := transforms.Script{Source: item.Value, File: n.File, Line: line, Path: strings.TrimPrefix(p, ".")}
-		if item.Style == yaml.FoldedStyle {
-			s.LineStarts = foldedLineStarts(data, line, item.Value)
-		}
-		prog, err := transforms.Compile(s, kind, dataTypes)
+		s := scriptAt(n, data, item, p)
+		prog, err := transforms.CompileWith(s, kind, dataTypes, lib)
 		if err != nil {
 			var ce *transforms.CompileError
 			if errors.As(err, &ce) {
@@ -308,6 +320,19 @@ func compileScripts(n *Node, data []byte, key string, kind transforms.Kind, data
 		progs = append(progs, prog)
 	}
 	return progs
+}
+
+// scriptAt is the script written in the scalar item, with where it starts in the file.
+func scriptAt(n *Node, data []byte, item *yaml.Node, path string) transforms.Script {
+	line := item.Line
+	if item.Style == yaml.LiteralStyle || item.Style == yaml.FoldedStyle {
+		line++ // a block scalar's text starts on the next line
+	}
+	s := transforms.Script{Source: item.Value, File: n.File, Line: line, Path: strings.TrimPrefix(path, ".")}
+	if item.Style == yaml.FoldedStyle {
+		s.LineStarts = foldedLineStarts(data, line, item.Value)
+	}
+	return s
 }
 
 // foldedLineStarts finds where each source line of a folded scalar starting at line begins

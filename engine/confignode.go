@@ -2,16 +2,14 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"net"
-	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
-
-	"junction/auth"
 )
 
 // ConfigErrors collects every problem found in a configuration, each with FILE:LINE.
@@ -48,6 +46,7 @@ type Node struct {
 	Y    *yaml.Node
 	errs *ConfigErrors
 	used map[string]bool
+	spec *nodeSpec // nil: any key may be read (see WithSpec)
 }
 
 func newNode(file, path string, y *yaml.Node, errs *ConfigErrors) *Node {
@@ -68,6 +67,9 @@ func (n *Node) ErrorAt(y *yaml.Node, path, format string, args ...any) {
 }
 
 func (n *Node) child(key string) (*yaml.Node, string) {
+	if n.spec != nil && !n.spec.knows(key) {
+		n.spec.notInSpec(key, n.Path)
+	}
 	n.used[key] = true
 	if n.Y.Kind != yaml.MappingNode {
 		return nil, ""
@@ -114,7 +116,11 @@ func (n *Node) Map(key string, required bool) *Node {
 		n.ErrorAt(y, path, "expected a mapping (key: value lines), got %s", describe(y))
 		return nil
 	}
-	return newNode(n.File, path, y, n.errs)
+	m := newNode(n.File, path, y, n.errs)
+	if n.spec != nil {
+		m.spec = n.spec.below(key)
+	}
+	return m
 }
 
 // List returns the items of the sequence under key.
@@ -207,38 +213,17 @@ func (n *Node) StringMap(key string) map[string]string {
 	return out
 }
 
-// Secret returns a text value with ${ENV_VAR} and ${file:PATH} expanded (paths relative to
-// the configuration's folder), so secrets need not sit in routes.yaml in clear.
+// Secret returns a text value that may hold a secret. Its ${ENV_VAR} and ${file:PATH}
+// references (paths relative to the configuration's folder) were expanded with every
+// other value's when the file was loaded (expandEnv), so secrets need not sit in
+// routes.yaml in clear; they are not expanded again here.
 func (n *Node) Secret(key string, required bool, def string) string {
-	v := n.String(key, required, def)
-	if !strings.Contains(v, "${") {
-		return v
-	}
-	out, err := auth.ExpandSecretsIn(v, filepath.Dir(n.File))
-	if err != nil {
-		y, path := n.child(key)
-		n.ErrorAt(y, path, "%v", err)
-		return ""
-	}
-	return out
+	return n.String(key, required, def)
 }
 
-// SecretMap is StringMap with Secret's expansion of every value.
+// SecretMap is StringMap for values that may hold secrets (see Secret).
 func (n *Node) SecretMap(key string) map[string]string {
-	m := n.StringMap(key)
-	for k, v := range m {
-		if !strings.Contains(v, "${") {
-			continue
-		}
-		out, err := auth.ExpandSecretsIn(v, filepath.Dir(n.File))
-		if err != nil {
-			y, path := n.child(key)
-			n.ErrorAt(y, path+"."+k, "%v", err)
-			continue
-		}
-		m[k] = out
-	}
-	return m
+	return n.StringMap(key)
 }
 
 // Int returns an integer under key.
@@ -356,14 +341,18 @@ func (n *Node) CheckUnknown() {
 	if n == nil || n.Y.Kind != yaml.MappingNode {
 		return
 	}
-	var known []string
-	for k := range n.used {
-		known = append(known, k)
+	// With a spec, its keys are the known ones (with those read before it was given, such
+	// as a destination's name and type); without, the keys read.
+	ok := maps.Clone(n.used)
+	if n.spec != nil {
+		for _, k := range n.spec.names() {
+			ok[k] = true
+		}
 	}
-	sort.Strings(known)
+	known := slices.Sorted(maps.Keys(ok))
 	for i := 0; i+1 < len(n.Y.Content); i += 2 {
 		k := n.Y.Content[i]
-		if !n.used[k.Value] {
+		if !ok[k.Value] {
 			n.ErrorAt(k, n.Path, "unknown key %q (expected one of: %s)", k.Value, strings.Join(known, ", "))
 		}
 	}

@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
+
+	"junction/transforms"
 )
 
 // Queue worker tuning. The lease is kept in the store so that, with a shared store, a node
@@ -151,7 +154,7 @@ func (w *queueWorker) send(ctx context.Context, batch []Delivery) (blockedUntil 
 		if !w.room() {
 			break // the store cannot record results: send nothing more
 		}
-		out := safeSend(ctx, w.d.Dest, dl)
+		out := w.d.deliver(ctx, w.ch.Name, dl)
 		if ctx.Err() != nil {
 			break // shutting down: this attempt does not count, the row stays queued
 		}
@@ -326,6 +329,90 @@ func safeSend(ctx context.Context, d Destination, dl *Delivery) (out Outcome) {
 		}
 	}()
 	return d.Send(ctx, dl)
+}
+
+// DestinationSteps are a destination's own scripts, run by its worker: Transforms on its
+// copy of the message's content before it is sent, Response once it has answered.
+type DestinationSteps struct {
+	Transforms []*transforms.Program
+	Response   []*transforms.Program
+}
+
+// deliver sends one delivery through the destination's steps: its transform steps make
+// the content it sends (stored as what it encoded), its response steps judge the
+// answer. A step failing fails the delivery for good: sending again cannot change it.
+func (d *DestinationRuntime) deliver(ctx context.Context, channel string, dl *Delivery) Outcome {
+	st := &d.Steps
+	if len(st.Transforms) == 0 && len(st.Response) == 0 {
+		return safeSend(ctx, d.Dest, dl)
+	}
+	msg, err := deliveryMessage(dl)
+	if err != nil {
+		return Outcome{Err: fmt.Errorf("destination %s steps: %w", d.Name, err), Permanent: true}
+	}
+	s := transforms.NewSession(msg, channel)
+	defer s.Close()
+	var transformed []byte
+	if len(st.Transforms) > 0 {
+		for _, p := range st.Transforms {
+			if err := s.Transform(p); err != nil {
+				return Outcome{Err: err, Permanent: true}
+			}
+		}
+		if transformed, err = msg.Output(); err != nil {
+			return Outcome{Err: err, Permanent: true}
+		}
+		if transformed != nil {
+			own := *dl // the batch's row shares its content with the store: send a copy
+			own.Content = transformed
+			dl = &own
+		}
+	}
+	out := safeSend(ctx, d.Dest, dl)
+	if out.Encoded == nil && transformed != nil {
+		out.Encoded = transformed // what this destination made of the message
+	}
+	if out.Err != nil || len(st.Response) == 0 {
+		return out
+	}
+	s.SetResponse(responseBody(out.Response))
+	for _, p := range st.Response {
+		if err := s.Transform(p); err != nil {
+			out.Err, out.Permanent = err, true
+			return out
+		}
+	}
+	return out
+}
+
+// responseBody is what response() gives: the body of an HTTP response (destinations log
+// the status line and headers before it), any other response as it is.
+func responseBody(resp []byte) []byte {
+	if bytes.HasPrefix(resp, []byte("HTTP/")) {
+		if i := bytes.Index(resp, []byte("\r\n\r\n")); i >= 0 {
+			return resp[i+4:]
+		}
+	}
+	return resp
+}
+
+// deliveryMessage parses a delivery's content for the destination's steps. Its data type
+// is the message's unless a transform changed it: content starting with "MSH" is HL7v2,
+// with "{" FHIR (setBody(toFHIR()) turns HL7v2 into FHIR).
+func deliveryMessage(dl *Delivery) (*transforms.Message, error) {
+	meta, err := dl.Meta()
+	if err != nil {
+		return nil, err
+	}
+	dataType := dl.DataType
+	head := bytes.TrimLeft(bytes.TrimPrefix(dl.Content, []byte("\xef\xbb\xbf")), " \t\r\n")
+	switch {
+	case bytes.HasPrefix(head, []byte("MSH")):
+		dataType = transforms.HL7v2
+	case bytes.HasPrefix(head, []byte("{")):
+		dataType = transforms.FHIR
+	}
+	return transforms.Parse(dataType, dl.Content, meta)
 }
 
 // classify turns a send outcome into the row's next state under the retry policy.

@@ -8,15 +8,28 @@ import (
 	"time"
 )
 
-// FieldSpec documents one configuration key of a component. The loader, `junction check`
-// and the reference docs read the same specs, so they never drift apart.
+// FieldSpec documents one configuration key of a component, and is what its Build reads
+// the key by (Node.WithSpec): the loader, `junction check` and the reference docs (`junction
+// docs`) read the same specs, so they never drift apart.
 type FieldSpec struct {
-	Name        string
-	Type        string
-	Default     string
+	// Name is the key; a key of a block is written block.key (auth.issuer).
+	Name string
+	// Type is shown in the docs; duration, size, number, bool and list also say how
+	// Default is read (see CheckFields).
+	Type string
+	// Default is the value taken when the key is absent, as it would be written in
+	// routes.yaml: the typed getters (Node.Dur, Node.Bytes, …) parse it, so the docs show
+	// exactly what the parser uses. Empty: the zero value, or what DefaultNote says.
+	Default string
+	// DefaultNote explains a default the code works out (the message's MSH-5, a quarter of
+	// GOMEMLIMIT); the docs show it after Default, or alone.
+	DefaultNote string
+	// Values, when set, are the only values taken (Node.Choice).
+	Values      []string
 	Description string
 	Example     string
-	Required    bool
+	// Required: the key must be given (for a key of a block: when the block is).
+	Required bool
 }
 
 // SourceSpec describes a source connector type.
@@ -156,3 +169,46 @@ func typeNames[T any](m map[string]T) []string {
 	sort.Strings(names)
 	return names
 }
+
+// The keys the engine itself reads (config.go, lookups.go, functions.go), for `junction
+// docs`: the top of routes.yaml, every channel, every source and every destination. A test
+// (enginefields_test.go) checks them against what Load reads.
+var (
+	TopFields = []FieldSpec{
+		{Name: "admin.listen", Type: "address", Default: "127.0.0.1:8090", Description: "where the admin UI and JSON API listen", Example: "127.0.0.1:8090"},
+		{Name: "admin.users_file", Type: "path", Description: "operator accounts (junction user add); when set, the UI and API need a login, when not they are open. Relative to the routes.yaml folder", Example: "users.json"},
+		{Name: "store.path", Type: "path", Default: "data/junction.db", Description: "the message store's SQLite file, relative to the routes.yaml folder"},
+		{Name: "lookups", Type: "mapping", Description: "key → value tables for lookup(table, key): NAME: { key: value, … } inline, or NAME: { file: FILE.csv, key: COLUMN, value: COLUMN } read from a CSV file with a header row (key and value default to its first two columns)", Example: "{ wards: { A1: Acute Medicine } }"},
+		{Name: "functions", Type: "mapping", Description: "functions every step may call: NAME(PARAMS): EXPRESSION, e.g. mrn(): 'get(\"PID-3.1\")'; a body may call the functions above it", Example: "{ \"fullName(family, given)\": 'family + \", \" + given' }"},
+		{Name: "channels", Type: "list", Required: true, Description: "the channels: each a source, filters and transforms, and destinations (the keys below)"},
+	}
+	ChannelFields = []FieldSpec{
+		{Name: "name", Type: "text", Required: true, Description: "the channel's name (letters, digits, '-', '_' and '.'), unique in the file", Example: "ed-adt"},
+		{Name: "description", Type: "text", Description: "shown in the UI"},
+		{Name: "enabled", Type: "bool", Default: "true", Description: "false: the channel is checked but takes no messages"},
+		{Name: "filtered_ack", Type: "text", Default: "AA", Values: []string{"AA", "AR"}, Description: "the ACK code answering a message the filters drop"},
+		{Name: "source", Type: "mapping", Required: true, Description: "where messages come from: type and the source type's keys (see Sources)"},
+		{Name: "filter", Type: "list of expressions", Description: "steps that must all give true for the message to go on; a message failing one is FILTERED", Example: `['get("MSH-9.1") == "ADT"']`},
+		{Name: "transform", Type: "list of expressions", Description: "steps run in order on the message (set, setBody, …); an error marks it ERROR", Example: `['set("PID-5.1", upper(get("PID-5.1")))']`},
+		{Name: "destinations", Type: "list", Description: "where messages go: each a name, a type and the destination type's keys (see Destinations)"},
+		{Name: "tofhir.systems", Type: "map", Description: "assigning authority (HD-1 or HD-2), optionally ^ its identifier type code, → identifier system URI, matched case-insensitively (toFHIR())", Example: "{ RX1^MR: https://trust.example.nhs.uk/Id/mrn }"},
+		{Name: "tofhir.nhs_number_system", Type: "text", Description: "the system of identifiers with type code NH or assigning authority NHS (toFHIR())"},
+		{Name: "tofhir.default_system", Type: "text", Description: "the system of an authority not in systems that is not an OID, UUID or URI; {authority} and {type} are replaced (toFHIR())"},
+		{Name: "tofhir.organization_system", Type: "text", Description: "the system of organisation codes sent with no assigning authority, e.g. a GP practice's ODS code in PD1-3 (toFHIR())"},
+		{Name: "tofhir.base_url", Type: "url", DefaultNote: "urn:uuid: fullUrls", Description: "makes toFHIR()'s entry fullUrls BASE/Type/id", Example: "https://fhir.example.org/R4"},
+		{Name: "tofhir.id_namespace", Type: "text", Description: "seeds the name-based UUIDs toFHIR() uses as resource ids; sites sharing a FHIR server should use different namespaces"},
+		{Name: "tofhir.time_zone", Type: "text", Description: "the sender's IANA time zone, for HL7v2 times sent without an offset (toFHIR())", Example: "Europe/London"},
+	}
+	SourceFields = []FieldSpec{
+		{Name: "type", Type: "text", Required: true, Description: "the source type (see below)", Example: "ingest"},
+	}
+	DestinationFields = []FieldSpec{
+		{Name: "name", Type: "text", Required: true, Description: "the destination's name (letters, digits, '-', '_' and '.'), unique in its channel", Example: "archive"},
+		{Name: "type", Type: "text", Required: true, Description: "the destination type (see below)", Example: "file"},
+		{Name: "retry.attempts", Type: "number", Default: "0", Description: "attempts in all before the delivery is an ERROR; 0 retries until it succeeds"},
+		{Name: "retry.backoff", Type: "duration", Default: "1s", Description: "wait after the first failure; it doubles after each further one"},
+		{Name: "retry.max_backoff", Type: "duration", Default: "1m", DefaultNote: "or backoff when longer", Description: "the longest wait between attempts"},
+		{Name: "transform", Type: "list of expressions", Description: "steps run on this destination's copy of the message before it is sent"},
+		{Name: "response", Type: "list of expressions", Description: "steps run on what the destination answered (response()); an error marks the delivery ERROR", Example: `['response() contains "MSA|AA" or error("not accepted")']`},
+	}
+)

@@ -48,9 +48,12 @@ type NewMessage struct {
 	Meta         map[string]string // request headers and source facts
 	// Raw and Transformed are handed over to the store, not copied: it may still read
 	// them after Accept returns early (ctx ended), so they must not be modified.
-	Raw          []byte
-	Transformed  []byte // nil when the transform left the content unchanged (or never ran)
-	Error        string // why the message is ERROR (or which filter rejected it)
+	Raw         []byte
+	Transformed []byte // nil when the transform left the content unchanged (or never ran)
+	Error       string // why the message is ERROR (or which filter rejected it)
+	// Warnings are the values toFHIR() could not convert: the message went on without
+	// them (its status is what it would be without them). Nil when none.
+	Warnings     []Warning
 	Destinations []string
 	OriginalID   int64 // for a reprocessed message: the message it came from (0 if none)
 	// DedupKey, when set, must be unique across the store: a second Accept with the same key
@@ -128,6 +131,7 @@ type MessageFilter struct {
 	ControlID    string // exact; found through the full-text index too
 	OrgCode      string // exact
 	SourceDomain string // exact
+	Warnings     bool   // only messages with conversion warnings
 	BeforeID     int64  // cursor: only messages with id < BeforeID
 	Limit        int    // default 100, max 1000
 }
@@ -143,6 +147,7 @@ type MessageSummary struct {
 	OrgCode      string              `json:"organisation_code,omitempty"`
 	ReceivedAt   time.Time           `json:"received_at"`
 	Error        string              `json:"error,omitempty"`
+	WarningCount int                 `json:"warning_count,omitempty"` // len of MessageDetail.Warnings
 	Destinations []DestinationStatus `json:"destinations"`
 }
 
@@ -211,6 +216,7 @@ type MessageDetail struct {
 	OriginalID  int64             `json:"original_id,omitempty"`
 	Raw         string            `json:"raw"`
 	Transformed *string           `json:"transformed,omitempty"` // nil when unchanged from raw
+	Warnings    []Warning         `json:"warnings,omitempty"`    // what toFHIR() could not convert
 	Events      []Event           `json:"events,omitempty"`      // operator actions on it, oldest first
 }
 

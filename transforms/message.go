@@ -51,6 +51,8 @@ type Message struct {
 	// fhir is the last toFHIR() output, whose bytes the string given to the
 	// script shares, so that setBody(toFHIR()) keeps them without a copy.
 	fhir []byte
+	// warnings are the values toFHIR() could not convert (nil when none).
+	warnings []*hl7tofhir.FieldError
 	// segNames caches segments() until a set().
 	segNames []string
 }

@@ -12,13 +12,10 @@ import (
 	"unsafe"
 
 	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
-	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 	"github.com/google/uuid"
 
-	"junction/hl7"
 	"junction/hl7tofhir"
 )
 
@@ -58,8 +55,14 @@ type Env struct {
 	UUID         func() string                                 `expr:"uuid"`
 	HL7Time      func(t time.Time) string                      `expr:"hl7time"`
 	ToFHIR       func() (string, error)                        `expr:"toFHIR"`
+	// Error fails the script with its text: error("no MRN") marks the message (or, in a
+	// destination's steps, the delivery) ERROR.
+	Error func(text string) (any, error) `expr:"error"`
+	// Response is the destination's response to the message, in its response steps.
+	Response func() string `expr:"response"`
 
-	msg *Message
+	msg      *Message
+	response []byte
 }
 
 // Program is a compiled script.
@@ -74,6 +77,9 @@ type Kind int
 const (
 	Filter Kind = iota
 	Transform
+	// Response is a destination's response step: like a transform, and it may call
+	// response().
+	Response
 )
 
 // CompileError is a script that does not compile, located in the config file.
@@ -88,19 +94,34 @@ func (e *CompileError) Error() string { return e.Msg }
 // Compile checks and compiles a script against Env. dataTypes are the channel's: when they
 // are HL7v2 only, literal get/set paths are checked now rather than at message time.
 func Compile(s Script, kind Kind, dataTypes []string) (*Program, error) {
+	return CompileWith(s, kind, dataTypes, nil)
+}
+
+// CompileWith is Compile for a configuration with shared code: the script may call lib's
+// functions and lookup() its tables (literal table names and the number of arguments
+// given to functions are checked now). lib may be nil.
+func CompileWith(s Script, kind Kind, dataTypes []string, lib *Library) (*Program, error) {
+	if lib == nil {
+		lib = emptyLibrary
+	}
 	opts := []expr.Option{expr.Env(Env{}), expr.Optimize(true)}
 	if kind == Filter {
 		opts = append(opts, expr.AsBool())
 	}
-	prog, err := expr.Compile(s.Source, opts...)
-	if err == nil && len(dataTypes) == 1 && dataTypes[0] == HL7v2 {
-		err = checkPaths(s.Source)
+	hl7Only := len(dataTypes) == 1 && dataTypes[0] == HL7v2
+	// Our own checks first: they say more than expr would of the same mistakes (the number
+	// of arguments of a function, a lookup table's name).
+	err := lib.check(s.Source, kind, hl7Only, "")
+	if err == nil {
+		var prog *vm.Program
+		if prog, err = lib.compile(s.Source, opts); err == nil {
+			return &Program{Script: s, prog: prog}, nil
+		}
 	}
-	if err != nil {
-		return nil, compileError(s, err)
-	}
-	return &Program{Script: s, prog: prog}, nil
+	return nil, compileError(s, err)
 }
+
+var emptyLibrary = NewLibrary()
 
 func compileError(s Script, err error) error {
 	line, msg := s.Line, err.Error()
@@ -119,50 +140,6 @@ func compileError(s Script, err error) error {
 	}
 	msg = strings.ReplaceAll(msg, "\n", " ")
 	return &CompileError{Script: s, Line: line, Msg: msg}
-}
-
-// checkPaths validates literal HL7 paths given to get/set/setRaw, so a typo is a config
-// error rather than a failure on the first message.
-func checkPaths(source string) error {
-	tree, err := parser.Parse(source)
-	if err != nil {
-		return err
-	}
-	var pathErr error
-	ast.Walk(&tree.Node, &pathChecker{err: &pathErr})
-	var fe *file.Error
-	if errors.As(pathErr, &fe) {
-		return fe.Bind(file.NewSource(source))
-	}
-	return pathErr
-}
-
-type pathChecker struct{ err *error }
-
-func (p *pathChecker) Visit(node *ast.Node) {
-	if *p.err != nil {
-		return
-	}
-	var name string
-	var args []ast.Node
-	switch n := (*node).(type) {
-	case *ast.CallNode:
-		if id, ok := n.Callee.(*ast.IdentifierNode); ok {
-			name, args = id.Value, n.Arguments
-		}
-	case *ast.BuiltinNode: // without the env, the parser takes get() for expr's built-in
-		name, args = n.Name, n.Arguments
-	}
-	if (name != "get" && name != "set" && name != "setRaw") || len(args) == 0 {
-		return
-	}
-	lit, ok := args[0].(*ast.StringNode)
-	if !ok {
-		return
-	}
-	if _, err := hl7.ParsePath(lit.Value); err != nil {
-		*p.err = &file.Error{Location: args[0].Location(), Message: err.Error()}
-	}
 }
 
 // RuntimeError is a script that failed on a message.
@@ -207,6 +184,8 @@ func newRunner() *runner {
 	e.UUID = func() string { return uuid.NewString() }
 	e.HL7Time = func(t time.Time) string { return t.Format("20060102150405") }
 	e.ToFHIR = func() (string, error) { return e.msg.toFHIR() }
+	e.Error = func(text string) (any, error) { return nil, errors.New(text) }
+	e.Response = func() string { return string(e.response) }
 	return r
 }
 
@@ -233,10 +212,13 @@ func NewSession(m *Message, channel string) *Session {
 // Close returns the runner to the pool.
 func (s *Session) Close() {
 	e := &s.r.env
-	e.msg, e.Meta, e.Resource, e.Rows, e.Body = nil, nil, nil, nil, ""
+	e.msg, e.Meta, e.Resource, e.Rows, e.Body, e.response = nil, nil, nil, nil, "", nil
 	runners.Put(s.r)
 	s.r = nil
 }
+
+// SetResponse gives response() the destination's response, for Response steps.
+func (s *Session) SetResponse(b []byte) { s.r.env.response = b }
 
 // Filter runs a filter script.
 func (s *Session) Filter(p *Program) (bool, error) {
@@ -318,6 +300,9 @@ func (m *Message) toFHIR() (string, error) {
 	res, err := conv.ConvertMessage(m.HL7)
 	if err != nil {
 		return "", err
+	}
+	if len(res.Warnings) > 0 {
+		m.addWarnings(res.Warnings)
 	}
 	b, err := res.Bundle.MarshalJSON() // compact already: json.Marshal would copy it twice more
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 
 // filterKeys are the query parameters of GET /api/messages (and of the /messages page,
 // and of a bulk job's filter), in the order the UI shows them.
-var filterKeys = []string{"channel", "status", "destination", "destination_status", "since", "until",
+var filterKeys = []string{"channel", "status", "destination", "destination_status", "warnings", "since", "until",
 	"q", "control_id", "organisation_code", "source_domain"}
 
 // filterAliases are accepted spellings of filter keys: the header names.
@@ -57,6 +57,13 @@ func (s *Server) parseFilter(q url.Values) (engine.MessageFilter, error) {
 	case "", engine.StatusQueued, engine.StatusSent, engine.StatusError:
 	default:
 		return f, &paramError{"destination_status", "expected one of QUEUED, SENT, ERROR, got " + strconv.Quote(string(f.DestinationStatus))}
+	}
+	switch w := strings.ToLower(get("warnings")); w {
+	case "":
+	case "yes", "true", "1":
+		f.Warnings = true
+	default:
+		return f, &paramError{"warnings", "expected yes (only messages with conversion warnings), got " + strconv.Quote(w)}
 	}
 	if f.Destination != "" {
 		found := false

@@ -100,9 +100,18 @@ func newHarness(t testing.TB) *harness {
 // (e.g. an admin section).
 func newHarnessIn(t testing.TB, dir, head string) *harness {
 	t.Helper()
-	h := &harness{t: t, rc: newReceiver(t)}
+	rc := newReceiver(t)
+	h := newHarnessWith(t, dir, head+strings.ReplaceAll(harnessRoutes, "{{URL}}", rc.srv.URL+"/in"))
+	h.rc = rc
+	return h
+}
+
+// newHarnessWith runs a Junction on routes (a routes.yaml written to dir).
+func newHarnessWith(t testing.TB, dir, routes string) *harness {
+	t.Helper()
+	h := &harness{t: t}
 	file := filepath.Join(dir, "routes.yaml")
-	os.WriteFile(file, []byte(head+strings.ReplaceAll(harnessRoutes, "{{URL}}", h.rc.srv.URL+"/in")), 0o644)
+	os.WriteFile(file, []byte(routes), 0o644)
 	eng, err := engine.Load(file)
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,8 @@ const usage = `junction: a healthcare integration engine
 Usage:
   junction serve [-config routes.yaml]   run the channels of a configuration
   junction check [-config routes.yaml]   report every mistake in a configuration, with FILE:LINE
+  junction test [-config routes.yaml] [FILE|DIR]...
+                                         run channel test cases (*_test.yaml; default: tests/ beside the configuration) without serving
   junction store check [-config routes.yaml]
                                          check the message store and every fhir-store file in full (exit 1 on damage)
   junction validate [-package PKG]... [-profile URL]... FILE...
@@ -46,6 +48,7 @@ Usage:
                                          print a signed bearer token (a negative -ttl gives an expired one)
   junction user add [-file users.yaml] [-role viewer|operator|admin] NAME
                                          add or replace an operator account (password: one line on stdin)
+  junction docs [-out docs]              write the reference docs (connectors.md, expressions.md) from the specs
   junction help                          this text
 `
 
@@ -67,6 +70,8 @@ func main() {
 		code = serve(args)
 	case "check":
 		code = check(args)
+	case "test":
+		code = routesTest(args)
 	case "validate":
 		code = validate(args)
 	case "fhirpath":
@@ -91,6 +96,8 @@ func main() {
 		code = userCmd(args)
 	case "store":
 		code = storeCmd(args)
+	case "docs":
+		code = docsCmd(args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 	default:

@@ -70,6 +70,9 @@ func TestQueryPlans(t *testing.T) {
 	}
 	q, args, _ = listSQL(engine.MessageFilter{})
 	expect("list all", plan(q, args...), nil, []string{"TEMP B-TREE"})
+	// Messages with warnings come from their partial index, which holds only them.
+	q, args, _ = listSQL(engine.MessageFilter{Warnings: true, BeforeID: 100})
+	expect("list with warnings", plan(q, args...), []string{"messages_warnings"}, []string{"SCAN", "TEMP B-TREE"})
 
 	// Text search walks the full-text index newest first and looks each candidate up.
 	for _, f := range []engine.MessageFilter{

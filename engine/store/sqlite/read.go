@@ -157,7 +157,7 @@ func (s *Store) ListMessages(ctx context.Context, f engine.MessageFilter) ([]eng
 			var m engine.MessageSummary
 			var recv int64
 			if err := rows.Scan(&m.ID, &m.Channel, &m.Status, &m.ControlID, &m.DataType,
-				&m.SourceDomain, &m.OrgCode, &recv, &m.Error); err != nil {
+				&m.SourceDomain, &m.OrgCode, &recv, &m.Error, &m.WarningCount); err != nil {
 				return err
 			}
 			m.ReceivedAt = fromNanos(recv)
@@ -242,24 +242,9 @@ func listSQLRange(f engine.MessageFilter, lo, hi int64) (q string, args []any, e
 		limit = 1000
 	}
 	var where []string
-	var match string
-	if f.Text != "" || f.ControlID != "" {
-		var parts []string
-		if f.Text != "" {
-			m := ftsQuery(f.Text)
-			if m == "" {
-				return "", nil, &FilterError{"q", "nothing to search for: give words or numbers"}
-			}
-			parts = append(parts, m)
-		}
-		if f.ControlID != "" {
-			// The control id is in the content (MSH-10, the resource id): the index finds the
-			// candidates, the column says which are exact.
-			if m := ftsQuery(`"` + f.ControlID + `"`); m != "" {
-				parts = append(parts, m)
-			}
-		}
-		match = strings.Join(parts, " ")
+	match, err := ftsMatch(f)
+	if err != nil {
+		return "", nil, err
 	}
 	idCol := "id"
 	if match != "" {
@@ -283,6 +268,9 @@ func listSQLRange(f engine.MessageFilter, lo, hi int64) (q string, args []any, e
 		where = append(where, "source_domain = ?")
 		args = append(args, f.SourceDomain)
 	}
+	if f.Warnings {
+		where = append(where, "warnings > 0") // the condition of messages_warnings
+	}
 	status := f.Status
 	if f.DestinationStatus == engine.StatusError && status == "" {
 		// A message with a failed delivery is ERROR itself: its status index narrows it.
@@ -305,32 +293,12 @@ func listSQLRange(f engine.MessageFilter, lo, hi int64) (q string, args []any, e
 			where = append(where, "status NOT IN ('SENT', 'QUEUED')")
 		}
 	}
-	if ds := f.DestinationStatus; ds != "" || f.Destination != "" {
-		switch ds {
-		case "", engine.StatusQueued, engine.StatusSent, engine.StatusError:
-		default:
-			return "", nil, &FilterError{"destination_status", fmt.Sprintf("expected QUEUED, SENT or ERROR, got %q", ds)}
+	if f.DestinationStatus != "" || f.Destination != "" {
+		cond, cargs, err := destinationCond(f)
+		if err != nil {
+			return "", nil, err
 		}
-		var cond []string
-		if ds != "" {
-			cond = append(cond, "d.status = '"+string(ds)+"'")
-		}
-		if f.Destination != "" {
-			qc := "destination = ?"
-			args = append(args, f.Destination)
-			if f.Channel != "" {
-				qc += " AND channel = ?"
-				args = append(args, f.Channel)
-			}
-			cond = append(cond, "d.queue_id IN (SELECT id FROM queues WHERE "+qc+")")
-		}
-		if ds == engine.StatusQueued {
-			// The outbox index holds exactly the QUEUED rows.
-			where = append(where, "id IN (SELECT d.id >> 8 FROM deliveries d WHERE "+strings.Join(cond, " AND ")+")")
-		} else {
-			where = append(where, "EXISTS (SELECT 1 FROM deliveries d WHERE d.id BETWEEN messages.id << 8 AND (messages.id << 8) | 255 AND "+
-				strings.Join(cond, " AND ")+")")
-		}
+		where, args = append(where, cond), append(args, cargs...)
 	}
 	if !f.Since.IsZero() {
 		where = append(where, "received_at >= ?")
@@ -352,7 +320,7 @@ func listSQLRange(f engine.MessageFilter, lo, hi int64) (q string, args []any, e
 		where = append(where, idCol+" <= ?")
 		args = append(args, hi)
 	}
-	const cols = `SELECT id, channel, status, control_id, data_type, source_domain, org_code, received_at, error`
+	const cols = `SELECT id, channel, status, control_id, data_type, source_domain, org_code, received_at, error, warnings`
 	if match != "" {
 		// CROSS JOIN keeps the index the outer loop, in docid order.
 		q = cols + " FROM search CROSS JOIN messages ON messages.id = search.docid"
@@ -365,6 +333,36 @@ func listSQLRange(f engine.MessageFilter, lo, hi int64) (q string, args []any, e
 	q += " ORDER BY " + idCol + " DESC LIMIT ?"
 	args = append(args, limit)
 	return q, args, nil
+}
+
+// destinationCond is the condition on a message's deliveries that f's DestinationStatus
+// and Destination ask for.
+func destinationCond(f engine.MessageFilter) (where string, args []any, err error) {
+	ds := f.DestinationStatus
+	switch ds {
+	case "", engine.StatusQueued, engine.StatusSent, engine.StatusError:
+	default:
+		return "", nil, &FilterError{"destination_status", fmt.Sprintf("expected QUEUED, SENT or ERROR, got %q", ds)}
+	}
+	var cond []string
+	if ds != "" {
+		cond = append(cond, "d.status = '"+string(ds)+"'")
+	}
+	if f.Destination != "" {
+		qc := "destination = ?"
+		args = append(args, f.Destination)
+		if f.Channel != "" {
+			qc += " AND channel = ?"
+			args = append(args, f.Channel)
+		}
+		cond = append(cond, "d.queue_id IN (SELECT id FROM queues WHERE "+qc+")")
+	}
+	if ds == engine.StatusQueued {
+		// The outbox index holds exactly the QUEUED rows.
+		return "id IN (SELECT d.id >> 8 FROM deliveries d WHERE " + strings.Join(cond, " AND ") + ")", args, nil
+	}
+	return "EXISTS (SELECT 1 FROM deliveries d WHERE d.id BETWEEN messages.id << 8 AND (messages.id << 8) | 255 AND " +
+		strings.Join(cond, " AND ") + ")", args, nil
 }
 
 func fillTimes(ds *engine.DestinationStatus, next, upd int64) {
@@ -389,11 +387,12 @@ func (s *Store) GetMessage(ctx context.Context, id int64) (*engine.MessageDetail
 		var meta sql.NullString
 		var orig sql.NullInt64
 		var raw, transformed []byte
+		var warnings sql.NullString
 		err := tx.QueryRowContext(ctx, `
 			SELECT channel, status, control_id, data_type, source_domain, org_code, received_at,
-			       error, meta, original_id, raw, transformed
+			       error, meta, original_id, raw, transformed, c.warnings
 			FROM messages m JOIN contents c ON c.message_id = m.id WHERE m.id = ?`, id).Scan(&d.Channel, &d.Status, &d.ControlID, &d.DataType,
-			&d.SourceDomain, &d.OrgCode, &recv, &d.Error, &meta, &orig, &raw, &transformed)
+			&d.SourceDomain, &d.OrgCode, &recv, &d.Error, &meta, &orig, &raw, &transformed, &warnings)
 		if errors.Is(err, sql.ErrNoRows) {
 			return engine.ErrNotFound
 		}
@@ -409,6 +408,10 @@ func (s *Store) GetMessage(ctx context.Context, id int64) (*engine.MessageDetail
 		if d.Meta == nil {
 			d.Meta = map[string]string{}
 		}
+		if d.Warnings, err = decodeWarnings(warnings); err != nil {
+			return err
+		}
+		d.WarningCount = len(d.Warnings)
 		d.Raw = string(raw)
 		content := d.Raw
 		if transformed != nil {

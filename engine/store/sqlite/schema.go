@@ -7,7 +7,7 @@ import (
 )
 
 // schemaVersion is the version this build writes into PRAGMA user_version.
-const schemaVersion = 3
+const schemaVersion = 4
 
 // migrations[i] moves a database from user_version i to i+1. Each runs in one transaction
 // together with the user_version bump.
@@ -150,6 +150,18 @@ CREATE TABLE api_tokens (
 	last_used  INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX events_kind ON events (kind, id);
+`,
+	// 3 -> 4: conversion warnings (values toFHIR() could not convert; the message went on
+	// without them). messages.warnings counts them, for listings and the "has warnings"
+	// filter (the partial index holds only messages that have some, so it costs the
+	// Accept path nothing otherwise); contents.warnings holds them as a JSON array of
+	// engine.Warning, NULL when none, written once with the content. Adding columns
+	// rewrites no row: an existing store is upgraded at once, its messages without
+	// warnings.
+	`
+ALTER TABLE messages ADD COLUMN warnings INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE contents ADD COLUMN warnings TEXT;
+CREATE INDEX messages_warnings ON messages (id) WHERE warnings > 0;
 `,
 }
 

@@ -246,6 +246,30 @@ func ftsQuery(text string) string {
 	return strings.Join(phrases, " ")
 }
 
+// ftsMatch is the full-text MATCH expression for f's text and control id ("" when it
+// has neither).
+func ftsMatch(f engine.MessageFilter) (string, error) {
+	if f.Text == "" && f.ControlID == "" {
+		return "", nil
+	}
+	var parts []string
+	if f.Text != "" {
+		m := ftsQuery(f.Text)
+		if m == "" {
+			return "", &FilterError{"q", "nothing to search for: give words or numbers"}
+		}
+		parts = append(parts, m)
+	}
+	if f.ControlID != "" {
+		// The control id is in the content (MSH-10, the resource id): the index finds the
+		// candidates, the column says which are exact.
+		if m := ftsQuery(`"` + f.ControlID + `"`); m != "" {
+			parts = append(parts, m)
+		}
+	}
+	return strings.Join(parts, " "), nil
+}
+
 // idSlack is how far out of order received_at may be against message ids (a message's
 // time is taken when it arrives, its id when it commits).
 const idSlack = time.Minute

@@ -11,7 +11,6 @@ import (
 	sqlite3 "github.com/mattn/go-sqlite3"
 
 	"junction/engine"
-	"junction/internal/jsontext"
 )
 
 // Under load (the previous batch had lingerFrom requests or more), the writer waits up to
@@ -113,6 +112,8 @@ type acceptReq struct {
 	meta         any // nil or string (JSON)
 	raw          []byte
 	transformed  any // nil or []byte
+	warnings     int // how many; their JSON (nil or string) in warnText
+	warnText     any
 	destinations []string
 }
 
@@ -231,6 +232,7 @@ func (s *Store) Accept(ctx context.Context, m *engine.NewMessage) (int64, error)
 	if len(m.Meta) > 0 {
 		a.meta = metaJSON(m.Meta)
 	}
+	a.warnings, a.warnText = len(m.Warnings), warningsJSON(m.Warnings)
 	// Transformed is stored only when it differs from raw.
 	if m.Transformed != nil && string(m.Transformed) != string(m.Raw) {
 		a.transformed = m.Transformed
@@ -240,29 +242,6 @@ func (s *Store) Accept(ctx context.Context, m *engine.NewMessage) (int64, error)
 		return 0, err
 	}
 	return r.id, nil
-}
-
-// metaJSON writes meta as a JSON object with its keys sorted, as encoding/json would, in
-// one allocation (it runs for every message accepted).
-func metaJSON(meta map[string]string) string {
-	keys := make([]string, 0, len(meta))
-	size := 2
-	for k, v := range meta {
-		keys = append(keys, k)
-		size += len(k) + len(v) + 6
-	}
-	slices.Sort(keys)
-	b := make([]byte, 0, size+size/8)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = jsontext.AppendString(b, k)
-		b = append(b, ':')
-		b = jsontext.AppendString(b, meta[k])
-	}
-	return string(append(b, '}'))
 }
 
 // AcquireQueue implements engine.Store.
@@ -436,9 +415,9 @@ func newWriter(s *Store) (*writer, error) {
 		{&w.commit, "COMMIT"},
 		{&w.rollback, "ROLLBACK"},
 		{&w.insMsg, `INSERT INTO messages (channel, status, received_at, data_type, control_id,
-			source_domain, org_code, original_id, dedup_key, error, meta)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&w.insContent, `INSERT INTO contents (message_id, raw, transformed) VALUES (?, ?, ?)`},
+			source_domain, org_code, original_id, dedup_key, error, meta, warnings)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&w.insContent, `INSERT INTO contents (message_id, raw, transformed, warnings) VALUES (?, ?, ?, ?)`},
 		{&w.insDel, `INSERT INTO deliveries (id, queue_id, status, updated_at) VALUES (?, ?, 'QUEUED', ?)`},
 		{&w.delMsg, `DELETE FROM messages WHERE id = ?`},
 		{&w.delContent, `DELETE FROM contents WHERE message_id = ?`},
@@ -877,7 +856,7 @@ func (w *writer) inTx() bool {
 func (w *writer) accept(r *request) (itemErr, fatal error) {
 	a := &r.acc
 	res, err := w.insMsg.Exec(a.channel, a.status, a.receivedAt, a.dataType, a.controlID,
-		a.sourceDomain, a.orgCode, a.originalID, a.dedupKey, a.errText, a.meta)
+		a.sourceDomain, a.orgCode, a.originalID, a.dedupKey, a.errText, a.meta, a.warnings)
 	if err != nil {
 		if a.dedupKey != nil && isUnique(err) {
 			return engine.ErrDuplicate, nil
@@ -888,7 +867,7 @@ func (w *writer) accept(r *request) (itemErr, fatal error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := w.insContent.Exec(id, a.raw, a.transformed); err != nil {
+	if _, err := w.insContent.Exec(id, a.raw, a.transformed, a.warnText); err != nil {
 		// Undo the message row; if that fails too, the batch is retried without it.
 		if _, e := w.delMsg.Exec(id); e != nil {
 			return nil, errors.Join(err, e)
