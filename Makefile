@@ -41,6 +41,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSetGet$$' -fuzztime $(FUZZTIME) ./hl7/
 	$(GO) test -run '^$$' -fuzz '^FuzzIngest$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./connectors/
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./mllp/
+	$(GO) test -run '^$$' -fuzz '^FuzzJSONPos$$' -fuzztime $(FUZZTIME) ./fhir/
+	$(GO) test -run '^$$' -fuzz '^FuzzFHIRXML$$' -fuzztime $(FUZZTIME) ./fhir/
+	$(GO) test -run '^$$' -fuzz '^FuzzFHIRPath$$' -fuzztime $(FUZZTIME) ./fhir/
+	$(GO) test -run '^$$' -fuzz '^FuzzConvert$$' -fuzztime $(FUZZTIME) ./hl7tofhir/
 
 # A benchmark, not a test: $ingest throughput against a bare SQLite reference, then the
 # Go micro-benchmarks. Figures depend on the machine; compare ratios.
