@@ -100,6 +100,16 @@ func buildFHIRBundle(n *engine.Node, ch *engine.Channel, e *engine.Engine) {
 		}
 	}
 	ep.routes = append(ep.routes, &bundleRoute{channel: ch, profiles: profiles, validator: v, verifier: verifier, openReads: authNone(n)})
+	ch.SourceCheck = func(body []byte) error {
+		out, err := v.Validate(body, fhir.Options{Profiles: profiles, ProcessingCodes: true})
+		switch {
+		case err != nil:
+			return fmt.Errorf("refused with 500: validation could not run: %v", err)
+		case out.HasError():
+			return fmt.Errorf("refused with 422: %s", summarize(out))
+		}
+		return nil
+	}
 	warnOpenSource(n, e, verifier, "stored Bundles (GET "+base+"/Bundle/{id})")
 	ep.maxBody = max(ep.maxBody, maxBody)
 }

@@ -27,7 +27,8 @@ type httpListener struct {
 	addr string
 	line int    // where it was first named
 	path string // and under which key, e.g. channels[0].source.listen
-	log  *slog.Logger
+	eng  *engine.Engine
+	log  *slog.Logger // the engine's, as Start finds it
 
 	router chi.Router
 	// What its sources serve: the $ingest table, the fhir-bundle endpoints and the FHIR
@@ -81,7 +82,7 @@ func httpListenerFor(e *engine.Engine, addr string, line int, path string) *http
 	if l, ok := e.Service(httpKind, addr).(*httpListener); ok {
 		return l
 	}
-	l := &httpListener{addr: addr, line: line, path: path, log: e.Log, router: chi.NewRouter(), limits: defaultHTTPLimits,
+	l := &httpListener{addr: addr, line: line, path: path, eng: e, router: chi.NewRouter(), limits: defaultHTTPLimits,
 		bundles: map[string]*bundleEndpoint{}, stores: map[string]*fhirStoreDestination{}, refusals: map[string]refuseFunc{}}
 	e.AddService(httpKind, addr, line, path, l)
 	return l
@@ -102,6 +103,7 @@ func httpSource(n *engine.Node, e *engine.Engine, listen string, v *auth.Verifie
 
 // Start binds the listen address and serves it in the background.
 func (l *httpListener) Start(context.Context) error {
+	l.log = l.eng.Log
 	ln, err := net.Listen("tcp", l.addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", l.addr, err)

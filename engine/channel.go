@@ -28,6 +28,10 @@ type Channel struct {
 	Destinations []*DestinationRuntime
 	// SourceInfo is a one-line description of the source for listings (e.g. "ingest :8000 emergency-care").
 	SourceInfo string
+	// SourceCheck, when the source checks a message before the channel runs (the
+	// fhir-bundle source validates it against its profiles), is that check, for dry runs
+	// (`junction test`): nil error, the message goes on; else why the source refuses it.
+	SourceCheck func(body []byte) error
 
 	engine *Engine
 }
@@ -128,9 +132,7 @@ func (c *Channel) Process(ctx context.Context, in *Inbound) Result {
 	res := Result{Status: o.status, Msg: o.msg, Err: o.err, Warnings: o.warnings}
 	nm.Status, nm.Warnings = o.status, o.warnings
 	nm.Transformed, nm.Destinations = o.out, o.destinations
-	if o.msg != nil {
-		nm.ControlID = o.msg.ControlID()
-	}
+	nm.ControlID = o.controlID
 	if o.err != nil {
 		nm.Error = o.err.Error()
 	}
@@ -172,6 +174,9 @@ func (c *Channel) Refuse(ctx context.Context, in *Inbound, reason string) (int64
 // Process stores it, DryRun reports it.
 type outcome struct {
 	msg      *transforms.Message // nil when the content did not parse
+	// controlID is the message's control id as received (MSH-10, a FHIR id), read
+	// before any transform: senders quote it, and the store is searched by it.
+	controlID string
 	status   Status              // TRANSFORMED, FILTERED or ERROR
 	err      error               // why FILTERED or ERROR
 	warnings []Warning
@@ -195,7 +200,7 @@ func (c *Channel) steps(in *Inbound) outcome {
 		o.status, o.err = StatusError, err
 		return o
 	}
-	o.msg = msg
+	o.msg, o.controlID = msg, msg.ControlID()
 	o.status, o.err = c.run(msg)
 	o.warnings = warningsOf(msg)
 	if o.status != StatusTransformed {

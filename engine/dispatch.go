@@ -350,6 +350,9 @@ func (d *DestinationRuntime) deliver(ctx context.Context, channel string, dl *De
 	if err != nil {
 		return Outcome{Err: fmt.Errorf("destination %s steps: %w", d.Name, err), Permanent: true}
 	}
+	if d.Channel != nil {
+		msg.Converter = d.Channel.Converter // toFHIR() with the channel's site settings
+	}
 	s := transforms.NewSession(msg, channel)
 	defer s.Close()
 	var transformed []byte

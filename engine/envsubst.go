@@ -21,9 +21,15 @@ import (
 //	                   routes.yaml's folder): for secrets
 //	$${                a literal ${
 //
-// What a reference brings in is not expanded again. Keys are never expanded.
+// What a reference brings in is not expanded again. Keys are never expanded, and
+// neither are scripts (the values under filter, transform, response and functions): a
+// script's text is shown to operators (a filtered message names its filter), so a
+// secret expanded into it would be shown too, and its content would become code.
 
 var envRefName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// scriptKeys hold scripts, whose text is never expanded.
+var scriptKeys = map[string]bool{"filter": true, "transform": true, "response": true, "functions": true}
 
 // expandEnv expands the references in every scalar value under y, recording an error at
 // the line of each value holding a bad one.
@@ -41,6 +47,9 @@ func expandNode(dir string, y *yaml.Node, fail func(*yaml.Node, error)) {
 		}
 	case yaml.MappingNode:
 		for i := 1; i < len(y.Content); i += 2 { // values only
+			if scriptKeys[y.Content[i-1].Value] {
+				continue
+			}
 			expandNode(dir, y.Content[i], fail)
 		}
 	case yaml.ScalarNode:

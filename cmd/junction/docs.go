@@ -50,7 +50,7 @@ func connectorsDoc() string {
 	b.WriteString("# routes.yaml reference\n\n")
 	b.WriteString("Every key routes.yaml takes: the engine's own, then each source and destination type's. " +
 		"These tables are the specs the loader reads the file by (`junction check` reports a key they do not name), so they are complete. " +
-		"Values may use `${NAME}`, `${NAME:-default}` and `${file:PATH}`. The scripts of `filter`, `transform` and `response` are described in [expressions.md](expressions.md).\n\n")
+		"Values (but scripts) may use `${NAME}`, `${NAME:-default}` and `${file:PATH}`. The scripts of `filter`, `transform` and `response` are described in [expressions.md](expressions.md).\n\n")
 	b.WriteString("## The engine's keys\n\n")
 	for _, s := range []struct {
 		title, intro string

@@ -37,7 +37,7 @@ var (
 type testFile struct {
 	path    string
 	channel *engine.Channel
-	check   sourceCheck // the channel's source's own check (nil: none)
+	check   func(body []byte) error // the channel's source's own check (Channel.SourceCheck; nil: none)
 	cases   []*testCase
 }
 
@@ -154,10 +154,8 @@ func readTestFile(path string, eng *engine.Engine) (*testFile, []string) {
 		}
 		if tf.channel == nil {
 			d.errorf(e.val, "channel %q is not in %s", name, eng.File)
-		} else if check, err := sourceCheckOf(eng, tf.channel); err != nil {
-			d.errorf(e.val, "%v", err)
 		} else {
-			tf.check = check
+			tf.check = tf.channel.SourceCheck
 		}
 	}
 	e, ok := top["cases"]
