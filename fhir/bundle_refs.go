@@ -12,14 +12,16 @@ import (
 // "urn:uuid:" prefix); "/_history/N" picks the entry whose meta.versionId is N.
 
 const (
-	msgFullURLMissing = "Relative Reference appears inside Bundle whose entry is missing a fullUrl"                                                // Bundle_BUNDLE_FullUrl_Missing
-	msgRefFormat1     = "Relative URLs must be of the format [ResourceName]/[id], or a search URL is allowed ([type]?parameters.  Encountered %s)" // Reference_REF_Format1
-	msgRefFormat2     = "Relative URLs must be of the format [ResourceName]/[id].  Encountered %s"                                                 // Reference_REF_Format2
-	msgMultiMatch     = "Multiple matches in bundle for reference %s"                                                                              // Bundle_BUNDLE_MultipleMatches
-	msgNeedVersion    = "Entries matching fullURL %s should declare meta/versionId because there are version-specific references"                  // Bundle_BUNDLE_FullUrl_NeedVersion
-	msgRefResType     = "Matching reference for reference %s has resourceType %s"                                                                  // Reference_REF_ResourceType
-	msgNotLocal       = "URN reference is not locally contained within the bundle %s"                                                              // Bundle_BUNDLE_Not_Local
-	msgEntryNotFound  = "Can't find '%s' in the bundle (%s)"                                                                                       // Bundle_BUNDLE_Entry_NotFound
+	msgFullURLMissing  = "Relative Reference appears inside Bundle whose entry is missing a fullUrl"                                                // Bundle_BUNDLE_FullUrl_Missing
+	msgRefQueryInvalid = "The query part of the conditional reference is not a valid query string (%s)"                                             // REFERENCE_REF_QUERY_INVALID
+	msgRefFormat1      = "Relative URLs must be of the format [ResourceName]/[id], or a search URL is allowed ([type]?parameters.  Encountered %s)" // Reference_REF_Format1
+	msgRefFormat2      = "Relative URLs must be of the format [ResourceName]/[id].  Encountered %s"                                                 // Reference_REF_Format2
+	msgMultiMatch      = "Multiple matches in bundle for reference %s"                                                                              // Bundle_BUNDLE_MultipleMatches
+	msgNeedVersion     = "Entries matching fullURL %s should declare meta/versionId because there are version-specific references"                  // Bundle_BUNDLE_FullUrl_NeedVersion
+	msgRefResType      = "Matching reference for reference %s has resourceType %s"                                                                  // Reference_REF_ResourceType
+	msgNotLocal        = "URN reference is not locally contained within the bundle %s"                                                              // Bundle_BUNDLE_Not_Local
+	msgEntryFoundMulti = "Found %d matches for '%s' in the bundle (%s)"                                                                             // BUNDLE_BUNDLE_ENTRY_FOUND_MULTIPLE
+	msgEntryNotFound   = "Can't find '%s' in the bundle (%s)"                                                                                       // Bundle_BUNDLE_Entry_NotFound
 )
 
 // bundleEntryIndex holds a Bundle's entry resources by fullUrl, and by fullUrl and
@@ -63,18 +65,21 @@ func (x *bundleEntryIndex) transactional() bool {
 	return x.typ == "transaction" || x.typ == "batch" || x.typ == "transaction-response" || x.typ == "batch-response"
 }
 
-var reSearchQuery = regexp.MustCompile(`^([_a-zA-Z][_a-zA-Z0-9]*=[^=&]+)(&([_a-zA-Z][_a-zA-Z0-9]*=[^=&]+))*$`)
+// reSearchQuery is a search URL's query: name=value pairs joined by &, where a name may carry
+// a modifier or a chain and a value may be empty.
+var reSearchQuery = regexp.MustCompile(`^[_a-zA-Z][_a-zA-Z0-9.:\-]*=[^&]*(&[_a-zA-Z][_a-zA-Z0-9.:\-]*=[^&]*)*$`)
 
-// isSearchURL tells a conditional reference: [type]?name=value&…
-func (c *vctx) isSearchURL(ref string) bool {
+// searchURL tells a conditional reference, [type]?name=value&…: typed is true when ref is a
+// resource type followed by a query, and valid when that query is well formed too.
+func (c *vctx) searchURL(ref string) (typed, valid bool) {
 	i := strings.IndexByte(ref, '?')
 	if i < 0 {
-		return false
+		return false, false
 	}
 	if _, ok := c.v.types[ref[:i]]; !ok || !isResourceName(ref[:i]) {
-		return false
+		return false, false
 	}
-	return reSearchQuery.MatchString(ref[i+1:])
+	return true, reSearchQuery.MatchString(ref[i+1:])
 }
 
 // targetURL works out the fullUrl a reference made in an entry with fullUrl fu points to,
@@ -97,8 +102,11 @@ func (c *vctx) targetURL(x *bundleEntryIndex, ref, fu string, at *node) (target,
 	if len(parts) != 2 && len(parts) != 4 {
 		switch {
 		case x.typ == "transaction" || x.typ == "batch":
-			if !c.isSearchURL(ref) {
+			if typed, valid := c.searchURL(ref); !valid {
 				c.is.add(at, SeverityError, CodeInvalid, fmt.Sprintf(msgRefFormat1, ref))
+				if typed {
+					c.is.add(at, SeverityError, CodeStructure, fmt.Sprintf(msgRefQueryInvalid, ref))
+				}
 			}
 		default:
 			c.is.add(at, SeverityError, CodeInvalid, fmt.Sprintf(msgRefFormat2, ref))

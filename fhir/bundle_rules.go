@@ -100,9 +100,20 @@ func (c *vctx) mustResolve(x *bundleEntryIndex, r *node, fu, name string) {
 	saved := c.is
 	c.is = muted
 	found := c.fromBundle(x, ref.value, fu, ref) != nil
+	matches := 0
+	if target, version, _, ok := c.targetURL(x, ref.value, fu, ref); ok {
+		key := target
+		if version != "" {
+			key += "|" + version
+		}
+		matches = x.byFullURL[key].count
+	}
 	c.is = saved
-	if !found {
+	switch {
+	case !found:
 		c.is.add(ref, SeverityError, CodeInvalid, fmt.Sprintf(msgEntryNotFound, ref.value, name))
+	case matches > 1: // already an error where the reference is resolved; named here too
+		c.is.add(ref, SeverityError, CodeInvalid, fmt.Sprintf(msgEntryFoundMulti, matches, ref.value, name))
 	}
 }
 

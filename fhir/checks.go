@@ -271,7 +271,10 @@ func (c *vctx) invariant(n *node, inv *invariant, prof *profile) {
 	var ok bool
 	switch inv.Key {
 	case "ele-1":
-		ok = n.hasValue || len(withoutIDs(n.children)) > 0 || n.resource
+		// An empty JSON object is reported once, by the parser ("Object must have some
+		// content"), as the HL7 validator does; empty primitives get ele-1 as well.
+		empty := !isPrimitive(n.typ) && len(n.children) == 0
+		ok = n.hasValue || len(withoutIDs(n.children)) > 0 || n.resource || empty
 	case "dom-6":
 		// Contained resources are described by their container's narrative.
 		if n.resource && n.name == "contained" {

@@ -29,6 +29,7 @@
 //	checks.go             fixed/pattern, bindings, invariants
 //	slicing.go            discriminators and slice rules
 //	references.go         Reference elements: target profiles, aggregation modes
+//	attachment.go         Attachment: stated size against the decoded data
 //	contained.go          contained resources: ids, referenced from their container
 //	bundle.go             Bundle.type check for the gateway, entry id checks
 //	bundle_rules.go       BundleValidator rules: documents, messages, searchsets

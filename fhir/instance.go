@@ -160,7 +160,7 @@ func (rd *reader) readChildren(n *node, j *jsonNode, key string) {
 	counts := map[string]int{}
 	for _, p := range j.props {
 		name := p.name
-		if (n.resource && name == "resourceType") || name == "fhir_comments" || done[name] || p.dup {
+		if (n.resource && name == "resourceType") || done[name] || p.dup {
 			continue
 		}
 		ext := false

@@ -324,8 +324,11 @@ func (c *vctx) element(n *node, d *elemDef) {
 		c.binding(n, d)
 	}
 	c.invariants(n, d)
-	if n.typ == "Reference" {
+	switch n.typ {
+	case "Reference":
 		c.reference(n, d)
+	case "Attachment":
+		c.attachment(n)
 	}
 	if n.resource && d != p.root {
 		c.resource(n, d) // Bundle.entry.resource, contained…: validated as a resource
