@@ -8,7 +8,11 @@ FUZZTIME ?= 15s
 build:
 	$(GO) build -o $(BIN) ./cmd/junction
 
+# The demo receiver stands for the Care Gateway's FLIS, SEI2 and RKKP (routes.yaml): it
+# answers 201 and logs what it got; it stops with Junction.
 run: build
+	@echo "make run: starting the demo receiver on 127.0.0.1:9090 (FLIS, SEI2, RKKP), then Junction"
+	./$(BIN) demo-receiver -listen 127.0.0.1:9090 & trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
 	./$(BIN) serve -config routes.yaml
 
 check: build
@@ -20,7 +24,9 @@ test: deps lint test-race test-all fuzz
 
 # Go modules, and headless Chromium (Debian's package) for the UI's browser tests.
 deps:
+	@echo "deps: downloading Go modules (go mod download)"
 	$(GO) mod download
+	@command -v chromium >/dev/null || echo "deps: chromium not found: installing Debian's chromium package with apt-get (needs root) for the UI's browser tests"
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 lint:

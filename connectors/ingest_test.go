@@ -265,7 +265,7 @@ channels:
   - name: tx-missing
     source: { type: ingest, listen: "127.0.0.1:0", domain: missing }
     transform:
-      - 'set("PID-5.1", upper(split(get("PID-99.1"), "^")[1]))'
+      - 'set("PID-5.1", upper(split(get("PID-29.1"), "^")[1]))'
     destinations:
       - { name: archive, type: file, dir: out }
   - name: filter-int
@@ -292,7 +292,7 @@ func TestAScriptFailingAtRunTimeTellsTheSenderWhereTheOperatorLooksButNotTheScri
 		domain, dataType, body, step, script string
 	}{
 		{"int", "Hl7v2", adtA01, "transform", `int(get("PID-5.1"))`},
-		{"missing", "Hl7v2", adtA01, "transform", `split(get("PID-99.1"), "^")[1]`},
+		{"missing", "Hl7v2", adtA01, "transform", `split(get("PID-29.1"), "^")[1]`},
 		{"filter", "Hl7v2", adtA01, "filter", `int(get("PID-5.1")) > 0`},
 		{"fhir", "FHIR", `{"resourceType":"Patient","id":"p1"}`, "transform", `resource.meta.source`},
 	}

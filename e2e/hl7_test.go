@@ -45,7 +45,7 @@ func bundledRoutes(t *testing.T) string {
 		t.Fatal(err)
 	}
 	// Its addresses and paths are ${NAME:-default} references: take the defaults.
-	s := regexp.MustCompile(`\$\{[A-Z_]+:-([^}]*)\}`).ReplaceAllString(string(b), "$1")
+	s := regexp.MustCompile(`\$\{[A-Z0-9_]+:-([^}]*)\}`).ReplaceAllString(string(b), "$1")
 	for _, want := range []string{"listen: 127.0.0.1:8090", "listen: 127.0.0.1:8000", "listen: 127.0.0.1:8080", "- fhir/packages/"} {
 		if !strings.Contains(s, want) {
 			t.Fatalf("the bundled routes.yaml no longer has %q: update this test", want)
@@ -56,6 +56,9 @@ func bundledRoutes(t *testing.T) string {
 	s = strings.ReplaceAll(s, "127.0.0.1:8080", "{{GATEWAY}}")
 	// The MLLP listener (channel lab-mllp) gets a free port of its own.
 	s = strings.ReplaceAll(s, "listen: 127.0.0.1:2575", "listen: "+freeAddr(t))
+	// The Care Gateway's destinations (make run's demo receiver) get a free port where
+	// nothing listens unless the test starts something there (see receiverAddr).
+	s = strings.ReplaceAll(s, "http://127.0.0.1:9090/", "http://"+freeAddr(t)+"/")
 	// The FHIR packages stay in the repository; the test's folder has none.
 	s = strings.ReplaceAll(s, "- fhir/packages/", "- "+filepath.Join(repoRoot, "fhir", "packages")+"/")
 	return s

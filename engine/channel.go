@@ -173,13 +173,13 @@ func (c *Channel) Refuse(ctx context.Context, in *Inbound, reason string) (int64
 // outcome is what a channel's steps made of a message, before anything is stored:
 // Process stores it, DryRun reports it.
 type outcome struct {
-	msg      *transforms.Message // nil when the content did not parse
+	msg *transforms.Message // nil when the content did not parse
 	// controlID is the message's control id as received (MSH-10, a FHIR id), read
 	// before any transform: senders quote it, and the store is searched by it.
 	controlID string
-	status   Status              // TRANSFORMED, FILTERED or ERROR
-	err      error               // why FILTERED or ERROR
-	warnings []Warning
+	status    Status // TRANSFORMED, FILTERED or ERROR
+	err       error  // why FILTERED or ERROR
+	warnings  []Warning
 	// out is the content the destinations get (TRANSFORMED only); nil when it is the
 	// content received, unchanged.
 	out          []byte

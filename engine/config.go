@@ -65,7 +65,7 @@ func Load(file string) (*Engine, error) {
 func LoadBytes(file string, data []byte) (*Engine, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, ConfigErrors{yamlSyntaxError(file, err)}
+		return nil, ConfigErrors{yamlSyntaxError(file, data, err)}
 	}
 	var errs ConfigErrors
 	if len(doc.Content) == 0 {
@@ -427,7 +427,12 @@ func lastLine(y *yaml.Node) int {
 
 var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-func yamlSyntaxError(file string, err error) ConfigError {
+// yamlSyntaxError locates a YAML syntax error: at the badly indented line when there is
+// one (yaml.v3 often names another line for those), else where yaml.v3 says.
+func yamlSyntaxError(file string, data []byte, err error) ConfigError {
+	if ie := indentError(file, data); ie != nil {
+		return *ie
+	}
 	msg := err.Error()
 	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
 		var line int

@@ -2,23 +2,60 @@ package transforms
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
+	"time"
 
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/parser"
-
-	"junction/hl7"
 )
 
 // checker walks a script's syntax tree for mistakes expr's own checker cannot see (see
 // Library.check); the first one found is kept, with its location.
 type checker struct {
-	l        *Library
-	kind     Kind
-	hl7Paths bool
-	self     string
-	err      *file.Error
+	l     *Library
+	kind  Kind
+	paths pathCheck
+	self  string
+	err   *file.Error
+}
+
+// pathCheck says which literal paths of get, set and setRaw are checked as HL7v2 paths.
+type pathCheck int
+
+const (
+	// noPaths: the channel takes no HL7v2 (FHIR, CSV): its paths are FHIR element paths.
+	noPaths pathCheck = iota
+	// hl7LikePaths: the content may be HL7v2 or not (a channel taking several data types,
+	// a destination's steps, a function): paths written as HL7v2 ones (SEG-N) are checked,
+	// others are taken for FHIR element paths.
+	hl7LikePaths
+	// allPaths: the channel takes HL7v2 only: every literal path is an HL7v2 path.
+	allPaths
+)
+
+// pathCheckFor is what a channel taking dataTypes (nil: any) has checked.
+func pathCheckFor(dataTypes []string) pathCheck {
+	if dataTypes == nil {
+		return hl7LikePaths
+	}
+	hl7v2 := false
+	for _, t := range dataTypes {
+		hl7v2 = hl7v2 || t == HL7v2
+	}
+	switch {
+	case !hl7v2:
+		return noPaths
+	case len(dataTypes) == 1:
+		return allPaths
+	}
+	return hl7LikePaths
+}
+
+// checks reports whether a literal path is checked as an HL7v2 path.
+func (pc pathCheck) checks(path string) bool {
+	return pc == allPaths || pc == hl7LikePaths && looksLikeHL7Path(path)
 }
 
 func (c *checker) run(source string) error {
@@ -58,8 +95,8 @@ func (c *checker) Visit(node *ast.Node) {
 	}
 	switch name {
 	case "get", "set", "setRaw":
-		if lit, ok := firstString(args); ok && c.hl7Paths {
-			if _, err := hl7.ParsePath(lit.Value); err != nil {
+		if lit, ok := firstString(args); ok && c.paths.checks(lit.Value) {
+			if err := checkHL7Path(lit.Value); err != nil {
 				c.fail(lit, "%s", err.Error())
 			}
 		}
@@ -129,4 +166,70 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
+}
+
+// checkSetValues finds, in a compiled script's typed tree, a set() whose value expr's
+// type checker knows cannot be a field's: a map or a list (set writes text into an HL7v2
+// field; a FHIR element may take them, so only HL7v2 paths are checked). Values of unknown
+// type (get's, a function's) are left for run time.
+func checkSetValues(source string, tree ast.Node, paths pathCheck) error {
+	if paths == noPaths {
+		return nil
+	}
+	v := &setValueCheck{paths: paths}
+	ast.Walk(&tree, v)
+	if v.err != nil {
+		return v.err.Bind(file.NewSource(source))
+	}
+	return nil
+}
+
+type setValueCheck struct {
+	paths pathCheck
+	err   *file.Error
+}
+
+func (v *setValueCheck) Visit(node *ast.Node) {
+	call, ok := (*node).(*ast.CallNode)
+	if !ok || v.err != nil || len(call.Arguments) != 2 {
+		return
+	}
+	if id, ok := call.Callee.(*ast.IdentifierNode); !ok || id.Value != "set" {
+		return
+	}
+	lit, isLit := call.Arguments[0].(*ast.StringNode)
+	if v.paths != allPaths && (!isLit || !looksLikeHL7Path(lit.Value)) {
+		return
+	}
+	what := notFieldValue(call.Arguments[1].Type())
+	if what == "" {
+		return
+	}
+	path := "an HL7v2 path"
+	if isLit {
+		path = fmt.Sprintf("%q", lit.Value)
+	}
+	v.err = &file.Error{Location: call.Arguments[1].Location(), Message: fmt.Sprintf(
+		"set(%s, …) is given %s: an HL7v2 field takes text, a number, a bool or a time (for a list, set each repetition: PID-3[2].1; join(list, \"~\") for text)", path, what)}
+}
+
+// notFieldValue names a value type that cannot be written into a field ("" when it can,
+// or when the type is not known before run time).
+func notFieldValue(t reflect.Type) string {
+	if t == nil {
+		return ""
+	}
+	switch t.Kind() {
+	case reflect.Map:
+		return "a map"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Func:
+		return "a function"
+	case reflect.Struct:
+		if t != reflect.TypeOf(time.Time{}) {
+			return "a " + t.String()
+		}
+	}
+	return ""
 }

@@ -104,7 +104,7 @@ func (l *Library) AddFunction(name string, params []string, s Script) (*Func, er
 	body.Line = s.Line - 1
 	body.LineStarts = nil
 	// response() too: a function may serve response steps.
-	err := l.check(body.Source, Response, false, name)
+	err := l.check(body.Source, Response, hl7LikePaths, name)
 	if err == nil {
 		f.prog, err = l.compile(body.Source, []expr.Option{expr.Env(funcEnv{}), expr.Optimize(true)})
 	}
@@ -242,11 +242,11 @@ func (p envPassing) Visit(node *ast.Node) {
 	call.Arguments = append([]ast.Node{env}, call.Arguments...)
 }
 
-// check walks a script for what expr cannot check itself: literal HL7 paths (hl7Paths),
+// check walks a script for what expr cannot check itself: literal HL7 paths (as paths says),
 // lookup tables named by literal, the number of arguments given to a library function,
 // functions calling themselves or ones defined below them, and response() outside a
 // destination's response steps. self is the function being compiled ("" for a script).
-func (l *Library) check(source string, kind Kind, hl7Paths bool, self string) error {
-	c := &checker{l: l, kind: kind, hl7Paths: hl7Paths, self: self}
+func (l *Library) check(source string, kind Kind, paths pathCheck, self string) error {
+	c := &checker{l: l, kind: kind, paths: paths, self: self}
 	return c.run(source)
 }

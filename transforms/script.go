@@ -91,8 +91,10 @@ type CompileError struct {
 
 func (e *CompileError) Error() string { return e.Msg }
 
-// Compile checks and compiles a script against Env. dataTypes are the channel's: when they
-// are HL7v2 only, literal get/set paths are checked now rather than at message time.
+// Compile checks and compiles a script against Env. dataTypes are the channel's (nil: any):
+// literal get/set paths that are HL7v2 ones are checked now rather than at message time
+// (every literal path when the channel takes HL7v2 only, none when it takes no HL7v2),
+// as are values set() cannot write into an HL7v2 field.
 func Compile(s Script, kind Kind, dataTypes []string) (*Program, error) {
 	return CompileWith(s, kind, dataTypes, nil)
 }
@@ -108,14 +110,17 @@ func CompileWith(s Script, kind Kind, dataTypes []string, lib *Library) (*Progra
 	if kind == Filter {
 		opts = append(opts, expr.AsBool())
 	}
-	hl7Only := len(dataTypes) == 1 && dataTypes[0] == HL7v2
+	paths := pathCheckFor(dataTypes)
 	// Our own checks first: they say more than expr would of the same mistakes (the number
 	// of arguments of a function, a lookup table's name).
-	err := lib.check(s.Source, kind, hl7Only, "")
+	err := lib.check(s.Source, kind, paths, "")
 	if err == nil {
 		var prog *vm.Program
 		if prog, err = lib.compile(s.Source, opts); err == nil {
-			return &Program{Script: s, prog: prog}, nil
+			// Then what needs expr's types: a value set() cannot write into a field.
+			if err = checkSetValues(s.Source, prog.Node(), paths); err == nil {
+				return &Program{Script: s, prog: prog}, nil
+			}
 		}
 	}
 	return nil, compileError(s, err)

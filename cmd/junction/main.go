@@ -49,6 +49,8 @@ Usage:
   junction user add [-file users.yaml] [-role viewer|operator|admin] NAME
                                          add or replace an operator account (password: one line on stdin)
   junction docs [-out docs]              write the reference docs (connectors.md, expressions.md) from the specs
+  junction demo-receiver [-listen 127.0.0.1:9090] [-body]
+                                         answer every PUT 201 and other requests 200, logging them (make run's stand-in for FLIS, SEI2, RKKP)
   junction help                          this text
 `
 
@@ -98,6 +100,8 @@ func main() {
 		code = storeCmd(args)
 	case "docs":
 		code = docsCmd(args)
+	case "demo-receiver":
+		code = demoReceiver(args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 	default:
