@@ -243,6 +243,7 @@ func (c *conv) run() error {
 	if c.encounter != nil && len(c.diagnoses) > 0 {
 		c.encounter.res.Set("diagnosis", c.diagnoses)
 	}
+	c.untimedAppointment()
 	return c.mapProvenance()
 }
 

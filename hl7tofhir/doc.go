@@ -59,9 +59,16 @@
 // Dates, numbers, codes bound to required FHIR value sets and value types
 // are checked; a bad value is never silently dropped. A segment without the
 // element its resource cannot do without (OBX-3, OBR-4, AL1-3, RXA-5) is
-// left out with a warning, and nothing it made stays in the Bundle. Text
-// the hl7 parser refuses is mended where it can be (lines that are not
-// segments, a malformed MSH-2), with a warning.
+// left out with a warning, and nothing it made stays in the Bundle (so is
+// an RDE ORC with no RXO or RXE: R4 requires the medication). Text the hl7
+// parser refuses is mended where it can be (lines that are not segments, a
+// malformed MSH-2, a segment name in lower case), with a warning;
+// indentation and control bytes before a segment (NUL padding, stray MLLP
+// blocks) are dropped. Spaces around a value are not part of it ("N " is
+// N), and a code's inner runs of whitespace are single spaces, as FHIR's
+// code type requires. An SIU Appointment that no segment gives a time is
+// proposed, with a warning (R4 allows no booked appointment without start
+// and end).
 //
 // Convert refuses a message (an error, a *FieldError where it names a
 // field) only when its event or its patient cannot be identified: MSH-9 or

@@ -114,6 +114,9 @@ var required = map[string][]string{
 	"Practitioner":       {},
 	"Organization":       {},
 	"Location":           {},
+	"Appointment":        {"status", "participant"},
+	"ChargeItem":         {"status", "code", "subject"},
+	"Account":            {"status"},
 }
 
 var requiredCodes = map[string]map[string]bool{
@@ -135,6 +138,10 @@ var requiredCodes = map[string]map[string]bool{
 	"comparator":                     set("<", "<=", ">=", ">"),
 	"Location.mode":                  set("instance", "kind"),
 	"Provenance.entity.role":         set("derivation", "revision", "quotation", "source", "removal"),
+	"Appointment.status":             set("proposed", "pending", "booked", "arrived", "fulfilled", "cancelled", "noshow", "entered-in-error", "checked-in", "waitlist"),
+	"ChargeItem.status":              set("planned", "billable", "not-billable", "aborted", "billed", "entered-in-error", "unknown"),
+	"Account.status":                 set("active", "inactive", "entered-in-error", "on-hold", "unknown"),
+	"Appointment.participant.status": set("accepted", "declined", "tentative", "needs-action"),
 }
 
 func set(v ...string) map[string]bool {

@@ -11,8 +11,9 @@ import (
 //
 //   - status billable; FT1-6 transaction type (table 0017) PY payment and
 //     AJ adjustment are not charges: those FT1 are listed in Ignored;
-//   - code FT1-7 (FT1-8 description as text when there is no code;
-//     required, so an FT1 without either is a warning and no ChargeItem);
+//   - code FT1-7, else FT1-25 procedure code (professional billing feeds
+//     send the CPT there and leave FT1-7 empty), else FT1-8 description as
+//     text; required, so an FT1 with none is a warning and no ChargeItem;
 //   - occurrence FT1-4 (a DR period, or a TS in older versions);
 //     enteredDate FT1-5 posting date; enterer FT1-24;
 //   - performer FT1-20 performed by -> Practitioner; quantity FT1-10;
@@ -31,10 +32,13 @@ func (c *conv) mapFT1(s seg, _ *group) error {
 	}
 	code := c.codeableAt(s, 7, 1)
 	if code.Len() == 0 {
+		code = c.codeableAt(s, 25, 1)
+	}
+	if code.Len() == 0 {
 		code = obj("text", s.get(8, 1, 1))
 	}
 	if code.Len() == 0 {
-		return fieldErr(s.at(7, 1, 0), "", "is empty", "a transaction code (or FT1-8 description): it is ChargeItem.code")
+		return fieldErr(s.at(7, 1, 0), "", "is empty", "a transaction code (or FT1-25 procedure code, or FT1-8 description): it is ChargeItem.code")
 	}
 	id, ident, err := c.identifier(s.field(2, 1))
 	if err != nil {

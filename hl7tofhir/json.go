@@ -2,6 +2,7 @@ package hl7tofhir
 
 import (
 	"encoding/json"
+	"strings"
 	"unicode/utf8"
 
 	"junction/internal/jsontext"
@@ -39,8 +40,14 @@ func obj(kv ...any) *Object {
 	return o
 }
 
-// Set stores v under k (replacing an earlier value) unless v is empty.
+// Set stores v under k (replacing an earlier value) unless v is empty. A
+// string under "code" (Coding.code, Quantity.code: the FHIR code type) has
+// its whitespace runs made single spaces, as the code syntax requires:
+// senders pad codes ("87  086", "N ").
 func (o *Object) Set(k string, v any) *Object {
+	if s, ok := v.(string); ok && k == "code" {
+		v = codeText(s)
+	}
 	if isEmpty(v) {
 		return o
 	}
@@ -84,6 +91,22 @@ func (o *Object) Len() int {
 		return 0
 	}
 	return len(o.members)
+}
+
+// codeText is s with leading and trailing whitespace removed and each inner
+// run of whitespace made one space; s itself when it is already so.
+func codeText(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b == '\t' || b == '\n' || b == '\r' || (b == ' ' && (i == 0 || i == len(s)-1 || s[i+1] == ' ')) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	return strings.Join(strings.Fields(s), " ")
 }
 
 func isEmpty(v any) bool {

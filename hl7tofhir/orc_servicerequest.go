@@ -5,7 +5,9 @@ import "strings"
 // ORC -> ServiceRequest or MedicationRequest (IG segment-orc-to-servicerequest;
 // the IG has no ORC map for MedicationRequest, so the same fields are used).
 // In ORM, OML and MDM an ORC makes a ServiceRequest, or a MedicationRequest
-// when its order detail is an RXO or RXE; in RDE always a MedicationRequest.
+// when its order detail is an RXO or RXE; in RDE always a MedicationRequest,
+// and an RDE ORC with no RXO or RXE after it is left out with a warning (R4
+// requires the medication).
 // In ORU and VXU the ORC only lends its numbers to the OBR and RXA (order.go).
 //
 //   - identifier ORC-2 (PLAC), ORC-3 (FILL), or OBR-2/OBR-3 of the order
@@ -115,8 +117,10 @@ func (c *conv) mapORC(s seg, g *group) error {
 	if c.msgType == "RDE" || (hasDetail && detail.name != "OBR") {
 		rtype, x.med = "MedicationRequest", true
 		if !hasDetail {
-			c.warn(fieldErr(s.label(), "", "is not followed by an RXO or RXE",
-				"the order's RXE (or RXO): it names the medication, which a MedicationRequest requires"))
+			// Left out before anything is made, so that the group's other
+			// segments find no request to refer to.
+			return fieldErr(s.label(), "", "is not followed by an RXO or RXE: no MedicationRequest is made",
+				"the order's RXE (or RXO): it names the medication, which a MedicationRequest requires")
 		}
 	}
 	placer, filler := o.placerID(c), o.fillerID(c)

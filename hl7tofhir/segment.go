@@ -38,9 +38,10 @@ func (s seg) get(field, rep, comp int) string {
 	return s.sub(field, rep, comp, 1)
 }
 
-// sub returns subcomponent sub of component comp, unescaped.
+// sub returns subcomponent sub of component comp, unescaped, without the
+// spaces and tabs around it (senders pad fixed-width fields: "N ", "F ").
 func (s seg) sub(field, rep, comp, sub int) string {
-	v := s.v.Get(field, rep, comp, sub)
+	v := strings.Trim(s.v.Get(field, rep, comp, sub), " \t")
 	if v == `""` {
 		s.c.null(s, field, rep, comp, sub)
 		return ""
@@ -163,7 +164,9 @@ func sortedNulls(ns []nullAt) []string {
 // mend rewrites a message the hl7 parser refused into one it takes, when
 // the fault is one real feeds have: text before the MSH (left out), lines
 // that are not segments (trailing garbage, a field value broken over two
-// lines: left out), segments indented with spaces (unindented), and an
+// lines: left out), segments indented with spaces or preceded by control
+// bytes such as NUL padding or a stray MLLP block (unindented), segment
+// names in lower case (upper-cased), and an
 // MSH-2 that is not four distinct encoding characters (^~\\& doubled by a
 // program's escaping: duplicates dropped; anything else read as ^~\&).
 // Each change is a warning. It fails when there is no MSH at all. One pass,
@@ -173,7 +176,7 @@ func mend(raw []byte) ([]byte, []*FieldError, bool) {
 	lines := strings.Split(text, "\r")
 	start := -1
 	for i, l := range lines {
-		if strings.HasPrefix(strings.TrimLeft(l, " \t\x0b\ufeff"), "MSH") {
+		if strings.HasPrefix(trimLead(l), "MSH") {
 			start = i
 			break
 		}
@@ -189,25 +192,31 @@ func mend(raw []byte) ([]byte, []*FieldError, bool) {
 	}
 	dropped := 0
 	for _, l := range lines[:start] {
-		if strings.TrimSpace(strings.Trim(l, "\x0b\x1c")) != "" {
+		if trimLead(l) != "" {
 			dropped++
 		}
 	}
 	if dropped > 0 {
 		note("message", "", "has text before the MSH segment ("+strconv.Itoa(dropped)+" line(s)), left out", `a message starting with "MSH"`)
 	}
-	msh, fs := mendMSH(strings.TrimLeft(lines[start], " \t\x0b\ufeff"), note)
+	msh, fs := mendMSH(trimLead(lines[start]), note)
 	var b strings.Builder
 	b.Grow(len(text))
 	b.WriteString(msh)
 	for i, l := range lines[start+1:] {
-		t := strings.TrimLeft(l, " \t")
+		t := trimLead(l)
 		switch {
 		case strings.Trim(t, " \t\x0b\x1c") == "":
 			continue
 		case isSegmentLine(t, fs):
 			b.WriteByte('\r')
 			b.WriteString(t)
+		case len(t) >= 3 && isSegmentLine(strings.ToUpper(t[:3])+t[3:], fs):
+			name := strings.ToUpper(t[:3])
+			note("line "+strconv.Itoa(start+i+2), t[:3], "is a segment name in lower case: read as "+name, "an upper-case segment name")
+			b.WriteByte('\r')
+			b.WriteString(name)
+			b.WriteString(t[3:])
 		default:
 			v := t
 			if len(v) > 20 {
@@ -219,6 +228,13 @@ func mend(raw []byte) ([]byte, []*FieldError, bool) {
 	}
 	b.WriteByte('\r')
 	return []byte(b.String()), notes, true
+}
+
+// trimLead removes what precedes a segment in real feeds: indentation,
+// control bytes (MLLP start and end blocks of concatenated frames, NUL
+// padding of fixed-size buffers, a DOS end-of-file) and a byte order mark.
+func trimLead(l string) string {
+	return strings.TrimLeftFunc(l, func(r rune) bool { return r <= ' ' || r == '\ufeff' || r == 0x7f })
 }
 
 // mendMSH returns the MSH line with a usable MSH-2, and its field separator.

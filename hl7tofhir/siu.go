@@ -171,6 +171,25 @@ func (c *conv) appointmentTimes(appt *entry, start, end string) {
 	}
 }
 
+// untimedAppointment makes an Appointment that no segment gave a start and
+// end (SCH-11, AIS-4, AIG-8, AIL-6, AIP-6) proposed, with a warning: R4
+// allows only proposed, cancelled and waitlisted appointments without
+// times (app-3), and a feed that books a visit by day or clinic alone is
+// common.
+func (c *conv) untimedAppointment() {
+	e := c.state(stAppointment)
+	if e == nil || e.res.Get("start") != nil {
+		return
+	}
+	switch st, _ := e.res.Get("status").(string); st {
+	case "proposed", "cancelled", "waitlist":
+		return
+	default:
+		c.warnf("SCH-11", "", "is empty and no resource segment gives a start and end: the Appointment is proposed, not "+st, "a start and end time (R4 app-3: a "+st+" Appointment has them)")
+		e.res.Set("status", "proposed")
+	}
+}
+
 // isInstant reports whether a rendered dateTime has a time of day (and so
 // the zone dateTime adds with it).
 func isInstant(v string) bool { return strings.Contains(v, "T") }

@@ -141,14 +141,15 @@ func TestBadSchedulingFieldsAreWarningsAndTheRestConverts(t *testing.T) {
 		"SCH|PL-1^TC|APT-1^TC|||||||twenty|min|^^20^20240620^20240699||||||||||||Booked", pidSIU,
 		"AIP|1|A|C1^DOC^A|ATND||2024062014300|||20|fortnights||Maybe",
 		"AIG|1|A")
-	want := []string{"SCH-9", "SCH-11.4", "SCH-11.5", "AIP-6", "AIP-12", "AIG"}
+	// No time survives, so the booked Appointment is proposed (R4 app-3).
+	want := []string{"SCH-9", "SCH-11.4", "SCH-11.5", "AIP-6", "AIP-12", "AIG", "SCH-11"}
 	got := schedWarnings(res)
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("warnings at %v, want %v", got, want)
 	}
 	a := schedResources(t, res, "Appointment")
-	if len(a) != 1 || a[0]["status"] != "booked" {
-		t.Fatalf("Appointments %v, want one booked", a)
+	if len(a) != 1 || a[0]["status"] != "proposed" {
+		t.Fatalf("Appointments %v, want one proposed", a)
 	}
 }
 

@@ -82,7 +82,9 @@ func (c *conv) mapSPM(s seg, g *group) error {
 		g.report.res.Append("specimen", e.ref())
 	}
 	sp.Set("collection", c.collection(s))
-	sp.Set("container", []any{obj("type", c.codeableAt(s, 27, 1), "additiveCodeableConcept", c.codeableAt(s, 6, 1))})
+	if ct := obj("type", c.codeableAt(s, 27, 1), "additiveCodeableConcept", c.codeableAt(s, 6, 1)); ct.Len() > 0 {
+		sp.Set("container", []any{ct})
+	}
 	sp.Set("condition", c.codeables(s, 24))
 	if text := c.text(s, 14, s.reps(14)); text != "" {
 		sp.Set("note", []any{obj("text", text)})
