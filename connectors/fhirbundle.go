@@ -163,6 +163,11 @@ func (ep *bundleEndpoint) put(w http.ResponseWriter, req *http.Request) {
 	if !ok {
 		return
 	}
+	if r := channelRefusal(ep.eng, route.channel); r != nil {
+		w.Header().Set("Retry-After", r.header.Get("Retry-After"))
+		writeOutcome(w, r.status, r.issue)
+		return
+	}
 	key := "Bundle/" + urlID
 	if _, err := ep.eng.Store().MessageByKey(req.Context(), key); err == nil {
 		writeOutcome(w, http.StatusConflict, duplicateIssue(key))

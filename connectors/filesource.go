@@ -235,6 +235,10 @@ func (s *fileSource) run() {
 			return
 		case <-t.C:
 		}
+		if s.eng.SourceRefusal(s.channel) != nil {
+			t.Reset(s.poll) // stopped or paused by an operator: the files wait in place
+			continue
+		}
 		files, err := s.list(time.Now())
 		if err != nil {
 			s.failure(nil, "cannot read the folder; trying again at the next poll", err)
@@ -244,6 +248,9 @@ func (s *fileSource) run() {
 		for _, f := range files {
 			if s.stopped() {
 				return
+			}
+			if s.eng.SourceRefusal(s.channel) != nil {
+				break
 			}
 			s.processFile(f)
 		}

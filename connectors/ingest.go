@@ -141,6 +141,9 @@ func (h *ingestHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if reply == nil && route.verifier != nil && !admitted {
 		grant, reply = h.authorize(req, route)
 	}
+	if reply == nil {
+		reply = channelRefusal(h.eng, route.channel)
+	}
 	var msg *transforms.Message
 	if reply == nil {
 		if b := ingestBatch(dataType, body); b != nil {
@@ -326,6 +329,19 @@ func (t *ingestTable) refuse(w http.ResponseWriter, req *http.Request, status in
 	}
 	h := &ingestHandler{table: t}
 	h.respond(w, req, t.first, req.Header.Get(hdrDataType), nil, nil, refuse(status, ack, code, "%s", reason))
+}
+
+// channelRefusal is the answer to a message of a channel an operator stopped or paused
+// (503, AE, transient: send it again later, naming the channel), or nil when it takes
+// messages.
+func channelRefusal(e *engine.Engine, ch *engine.Channel) *ackReply {
+	err := e.SourceRefusal(ch)
+	if err == nil {
+		return nil
+	}
+	r := refuse(http.StatusServiceUnavailable, "AE", fhir.CodeTransient, "%v", err)
+	r.header = http.Header{"Retry-After": {"30"}}
+	return r
 }
 
 // answersWithACK: HL7v2 gets an ACK. When the data-type header is missing or wrong we

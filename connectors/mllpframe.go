@@ -210,6 +210,8 @@ func (l *mllpListener) processOne(ctx context.Context, log *slog.Logger, m *inMe
 		log.Warn("mllp: message matches no channel", "control_id", m.h.field(10), "message", describeMSH(m.h), "listener_takes", l.takes())
 		r = refuse(http.StatusUnprocessableEntity, "AR", fhir.CodeNotSupported, "message type %s to %s/%s matches no channel: it is not taken here",
 			orNone(m.h.messageType()), orNone(m.h.component(5, 1)), orNone(m.h.component(6, 1)))
+	} else if r = channelRefusal(l.eng, route.channel); r != nil {
+		cfg = route.ack // a channel stopped or paused by an operator: AE, send it again later
 	} else {
 		cfg = route.ack
 		res := route.channel.Process(ctx, m.inbound(connMeta, received))

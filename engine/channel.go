@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -46,6 +47,9 @@ type DestinationRuntime struct {
 	Channel *Channel
 	// Steps are the destination's own transform and response steps (none by default).
 	Steps DestinationSteps
+	// Filters decide, when a message is routed, whether this destination gets it (all
+	// must say true); see Channel.destinationsFor.
+	Filters []*transforms.Program
 
 	wake chan struct{} // new messages were queued
 	kick chan struct{} // an operator resent, paused or resumed: look at the queue again
@@ -131,7 +135,7 @@ func (c *Channel) Process(ctx context.Context, in *Inbound) Result {
 	o := c.steps(in)
 	res := Result{Status: o.status, Msg: o.msg, Err: o.err, Warnings: o.warnings}
 	nm.Status, nm.Warnings = o.status, o.warnings
-	nm.Transformed, nm.Destinations = o.out, o.destinations
+	nm.Transformed, nm.Destinations, nm.Skipped = o.out, o.destinations, o.skipped
 	nm.ControlID = o.controlID
 	if o.err != nil {
 		nm.Error = o.err.Error()
@@ -147,7 +151,9 @@ func (c *Channel) Process(ctx context.Context, in *Inbound) Result {
 	res.MessageID = id
 	if nm.Status == StatusTransformed {
 		for _, d := range c.Destinations {
-			d.Wake()
+			if slices.Contains(o.destinations, d.Name) {
+				d.Wake()
+			}
 		}
 	}
 	return res
@@ -184,6 +190,8 @@ type outcome struct {
 	// content received, unchanged.
 	out          []byte
 	destinations []string // the destinations that get it (TRANSFORMED only)
+	// skipped are the destinations whose filter left it out or failed (TRANSFORMED only).
+	skipped []SkippedDestination
 }
 
 // steps parses the message, runs its filters and transforms, and says which
@@ -217,7 +225,7 @@ func (c *Channel) steps(in *Inbound) outcome {
 		out = in.Body
 	}
 	o.out = out
-	o.destinations = c.destinationsFor(msg)
+	o.destinations, o.skipped = c.destinationsFor(msg)
 	return o
 }
 
@@ -254,13 +262,43 @@ func (e *FilteredError) Error() string {
 }
 
 // destinationsFor names the destinations that get a transformed message: every one of
-// the channel's (the one place a per-destination filter would be consulted).
-func (c *Channel) destinationsFor(*transforms.Message) []string {
-	names := make([]string, len(c.Destinations))
-	for i, d := range c.Destinations {
-		names[i] = d.Name
+// the channel's whose filters (if any) all say true. The others are skipped: FILTERED
+// with the filter that said false (its FILE:LINE), or ERROR when a filter failed (that
+// destination only; the message goes on to the rest).
+func (c *Channel) destinationsFor(msg *transforms.Message) (names []string, skipped []SkippedDestination) {
+	var s *transforms.Session
+	for _, d := range c.Destinations {
+		if len(d.Filters) == 0 {
+			names = append(names, d.Name)
+			continue
+		}
+		if s == nil {
+			msg.Converter = c.Converter
+			s = transforms.NewSession(msg, c.Name)
+			defer s.Close()
+		}
+		if sk := d.filter(s); sk != nil {
+			skipped = append(skipped, *sk)
+			continue
+		}
+		names = append(names, d.Name)
 	}
-	return names
+	return names, skipped
+}
+
+// filter runs the destination's filters in s: nil when they all say true, else why it
+// does not get the message.
+func (d *DestinationRuntime) filter(s *transforms.Session) *SkippedDestination {
+	for _, f := range d.Filters {
+		ok, err := s.Filter(f)
+		if err != nil {
+			return &SkippedDestination{Name: d.Name, Status: StatusError, Reason: err.Error()}
+		}
+		if !ok {
+			return &SkippedDestination{Name: d.Name, Status: StatusFiltered, Reason: (&FilteredError{Script: f.Script}).Error()}
+		}
+	}
+	return nil
 }
 
 // Wake tells the destination's worker that new work is queued.

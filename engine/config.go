@@ -224,6 +224,9 @@ func buildChannel(n *Node, e *Engine, data []byte, lib *transforms.Library) *Cha
 func buildDestination(n *Node, e *Engine, data []byte, lib *transforms.Library) *DestinationRuntime {
 	d := &DestinationRuntime{Line: n.Line(), Retry: DefaultRetry}
 	d.Steps = buildDestinationSteps(n, data, lib)
+	// Filters run on the channel's transformed message, whose data type a transform
+	// may have changed: literal HL7 paths are checked when a message runs.
+	d.Filters = compileSteps(n, data, "filter", transforms.Filter, nil, lib)
 	d.Name = n.String("name", true, "")
 	if d.Name != "" && !namePattern.MatchString(d.Name) {
 		n.ErrorAt(n.Raw("name"), n.Path+".name", "destination names use letters, digits, '-', '_' and '.', got %q", d.Name)

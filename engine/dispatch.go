@@ -41,8 +41,8 @@ func (e *Engine) runWorker(ctx context.Context, ch *Channel, d *DestinationRunti
 		if !w.holdLease(ctx) || !w.recordFailed(ctx) {
 			continue
 		}
-		if d.paused.Load() {
-			// Paused by an operator: keep the lease (so no other node takes the queue) but
+		if d.paused.Load() || e.channelHeld(ch.Name) {
+			// Paused (or its channel stopped) by an operator: keep the lease (so no other node takes the queue) but
 			// take no work. A kick (resume) ends the wait at once; a resume on another node
 			// is seen at the next lease renewal.
 			w.settle()
@@ -140,7 +140,7 @@ func (w *queueWorker) holdLease(ctx context.Context) bool {
 func (w *queueWorker) send(ctx context.Context, batch []Delivery) (blockedUntil time.Time) {
 	sent := false
 	for i := range batch {
-		if w.d.paused.Load() {
+		if w.d.paused.Load() || w.e.channelHeld(w.ch.Name) {
 			break // paused meanwhile: what is sent is recorded, the rest waits
 		}
 		dl := &batch[i]

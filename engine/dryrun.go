@@ -18,6 +18,9 @@ type DryResult struct {
 	Warnings []Warning
 	// Destinations names the destinations that would receive the message.
 	Destinations []string
+	// Skipped are the destinations whose filter would leave it out (FILTERED) or fail
+	// (ERROR), with why.
+	Skipped []SkippedDestination
 	// ACK is the code an HL7v2 sender ($ingest, MLLP) would get: AA, AE or AR.
 	ACK string
 }
@@ -28,7 +31,8 @@ type DryResult struct {
 // what `junction test` runs test cases with.
 func (c *Channel) DryRun(in *Inbound) DryResult {
 	o := c.steps(in)
-	r := DryResult{Status: o.status, Msg: o.msg, Err: o.err, Warnings: o.warnings, Destinations: o.destinations}
+	r := DryResult{Status: o.status, Msg: o.msg, Err: o.err, Warnings: o.warnings, Destinations: o.destinations,
+		Skipped: o.skipped}
 	if o.status == StatusTransformed {
 		r.Body = o.out
 		if r.Body == nil {

@@ -36,6 +36,8 @@ type Engine struct {
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
 	monitor monitor // statistics samples for the admin UI (monitor.go)
+
+	chanStates sync.Map // channel name -> operator state (chanstate.go); absent = started
 }
 
 func newEngine(file string, data []byte) *Engine {
@@ -123,6 +125,9 @@ func (e *Engine) StartedAt() time.Time { return e.started }
 func (e *Engine) Start(store Store) error {
 	e.store = store
 	e.started = time.Now()
+	if err := e.loadChannelStates(); err != nil {
+		return err
+	}
 	var started []Destination // closed again if the start fails part way
 	fail := func(err error) error {
 		for _, d := range started {

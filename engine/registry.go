@@ -208,6 +208,7 @@ var (
 		{Name: "retry.attempts", Type: "number", Default: "0", Description: "attempts in all before the delivery is an ERROR; 0 retries until it succeeds"},
 		{Name: "retry.backoff", Type: "duration", Default: "1s", Description: "wait after the first failure; it doubles after each further one"},
 		{Name: "retry.max_backoff", Type: "duration", Default: "1m", DefaultNote: "or backoff when longer", Description: "the longest wait between attempts"},
+		{Name: "filter", Type: "list of expressions", Description: "conditions on the channel's transformed message, checked when it is routed: one that is false leaves this destination out (FILTERED), one that fails makes it ERROR", Example: `['get("MSH-9.1") == "ORU"']`},
 		{Name: "transform", Type: "list of expressions", Description: "steps run on this destination's copy of the message before it is sent"},
 		{Name: "response", Type: "list of expressions", Description: "steps run on what the destination answered (response()); an error marks the delivery ERROR", Example: `['response() contains "MSA|AA" or error("not accepted")']`},
 	}

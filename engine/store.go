@@ -55,10 +55,22 @@ type NewMessage struct {
 	// them (its status is what it would be without them). Nil when none.
 	Warnings     []Warning
 	Destinations []string
-	OriginalID   int64 // for a reprocessed message: the message it came from (0 if none)
+	// Skipped are the destinations (of a TRANSFORMED message) that do not get it: their
+	// filter said no (FILTERED) or failed (ERROR). Each is stored as a final delivery
+	// with its reason, never queued; names differ from Destinations'.
+	Skipped    []SkippedDestination
+	OriginalID int64 // for a reprocessed message: the message it came from (0 if none)
 	// DedupKey, when set, must be unique across the store: a second Accept with the same key
 	// fails with ErrDuplicate and stores nothing. Used by the FHIR Bundle gateway (Bundle/<id>).
 	DedupKey string
+}
+
+// SkippedDestination is a destination a message is not sent to, decided when it is
+// routed: its filter said no (Status FILTERED) or failed (Status ERROR).
+type SkippedDestination struct {
+	Name   string
+	Status Status
+	Reason string // the filter with its FILE:LINE, or its error
 }
 
 // ErrDuplicate is returned by Accept when NewMessage.DedupKey is already taken.
@@ -118,7 +130,7 @@ type AttemptResult struct {
 type MessageFilter struct {
 	Channel string
 	Status  Status // the message's own status
-	// DestinationStatus: at least one delivery has this status (QUEUED, SENT or ERROR);
+	// DestinationStatus: at least one delivery has this status (QUEUED, SENT, ERROR or FILTERED);
 	// with Destination, that destination's delivery.
 	DestinationStatus Status
 	Destination       string    // with DestinationStatus; alone: messages routed to it
@@ -153,10 +165,12 @@ type MessageSummary struct {
 
 // DestinationStatus is a destination's state for one message.
 type DestinationStatus struct {
-	Name        string     `json:"name"`
-	Status      Status     `json:"status"`
-	Attempts    int        `json:"attempts"`
-	LastError   string     `json:"last_error,omitempty"`
+	Name      string `json:"name"`
+	Status    Status `json:"status"`
+	Attempts  int    `json:"attempts"`
+	LastError string `json:"last_error,omitempty"`
+	// Reason, for a FILTERED destination, names the filter that left it out (FILE:LINE).
+	Reason      string     `json:"reason,omitempty"`
 	NextAttempt *time.Time `json:"next_attempt,omitempty"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	// Stages, filled only by GetMessage. Nil means "not stored" (e.g. not yet sent).
@@ -174,7 +188,7 @@ type Event struct {
 	MessageID   int64     `json:"message_id,omitempty"`
 	Channel     string    `json:"channel,omitempty"`
 	Destination string    `json:"destination,omitempty"`
-	Kind        string    `json:"kind"` // resend, resend-edited, reprocess, reprocessed-from, pause, resume
+	Kind        string    `json:"kind"` // resend, resend-edited, reprocess, reprocessed-from, pause, resume, channel-stopped, channel-paused, channel-started
 	Detail      string    `json:"detail,omitempty"`
 }
 
@@ -225,13 +239,15 @@ type DestinationCounts struct {
 	Queued int64 `json:"queued"`
 	Sent   int64 `json:"sent"`
 	Error  int64 `json:"error"`
+	// Filtered counts the messages this destination's filter left out.
+	Filtered int64 `json:"filtered"`
 }
 
 // ChannelStats are lifetime counts for one channel.
 type ChannelStats struct {
 	Received     int64                        `json:"received"`
-	Filtered     int64                        `json:"filtered"`
-	Errored      int64                        `json:"errored"` // messages that failed at the source (parse/transform)
+	Filtered     int64                        `json:"filtered"` // messages FILTERED: by the channel's filters, or by every destination's
+	Errored      int64                        `json:"errored"`  // messages that failed at the source (parse/transform)
 	Destinations map[string]DestinationCounts `json:"destinations"`
 }
 
@@ -280,7 +296,10 @@ type Store interface {
 	// kept, next attempt now, counters and the message's status adjusted, and an event
 	// logged, in one transaction. It returns the destinations queued again. Unknown
 	// messages or destinations wrap ErrNotFound; a message without deliveries (FILTERED,
-	// or failed at the source) wraps ErrNoDeliveries.
+	// or failed at the source) wraps ErrNoDeliveries. A delivery its destination's filter
+	// kept from it (FILTERED, or ERROR with no attempt: the filter failed) is never queued
+	// again, even when named: it is left out of the answer (and ErrNoDeliveries when
+	// nothing else is chosen); reprocess the message to run the filters again.
 	Resend(ctx context.Context, r ResendRequest) ([]string, error)
 	// AddEvent appends to the audit trail.
 	AddEvent(ctx context.Context, ev Event) error

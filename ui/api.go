@@ -60,6 +60,9 @@ func New(eng *engine.Engine, opts ...Option) *Server {
 	r.Get("/api/channels/{name}", s.getChannel)
 	r.Post("/api/channels/{name}/destinations/{dest}/pause", s.need(op, s.pauseDestination(true)))
 	r.Post("/api/channels/{name}/destinations/{dest}/resume", s.need(op, s.pauseDestination(false)))
+	for _, a := range channelStates {
+		r.Post("/api/channels/{name}/"+a.action, s.need(op, s.setChannelState(a.state)))
+	}
 	r.Get("/api/throughput", s.throughput)
 	r.Get("/api/messages", s.listMessages)
 	r.Get("/api/messages/{id}", s.getMessage)
@@ -157,6 +160,7 @@ type channelView struct {
 	Name         string              `json:"name"`
 	Description  string              `json:"description,omitempty"`
 	Enabled      bool                `json:"enabled"`
+	State        string              `json:"state"` // started, paused or stopped (by an operator)
 	Source       string              `json:"source"`
 	DataTypes    []string            `json:"data_types"`
 	Destinations []destinationView   `json:"destinations"`
@@ -222,7 +226,7 @@ func (s *Server) channelViews(ctx context.Context) ([]channelView, error) {
 	out := make([]channelView, 0, len(s.eng.Channels))
 	for _, ch := range s.eng.Channels {
 		cs, b := stats[ch.Name], base[ch.Name]
-		v := channelView{Name: ch.Name, Description: ch.Description, Enabled: ch.Enabled, Source: ch.SourceInfo,
+		v := channelView{Name: ch.Name, Description: ch.Description, Enabled: ch.Enabled, State: s.eng.ChannelState(ch.Name), Source: ch.SourceInfo,
 			DataTypes: ch.DataTypes, Stats: cs, Destinations: []destinationView{},
 			SinceStart: countsView{Received: cs.Received - b.Received, Filtered: cs.Filtered - b.Filtered, Errored: cs.Errored - b.Errored}}
 		if v.Stats.Destinations == nil {

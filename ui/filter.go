@@ -54,9 +54,9 @@ func (s *Server) parseFilter(q url.Values) (engine.MessageFilter, error) {
 		return f, &paramError{"status", "expected one of RECEIVED, FILTERED, TRANSFORMED, QUEUED, SENT, ERROR, got " + strconv.Quote(string(f.Status))}
 	}
 	switch f.DestinationStatus {
-	case "", engine.StatusQueued, engine.StatusSent, engine.StatusError:
+	case "", engine.StatusQueued, engine.StatusSent, engine.StatusError, engine.StatusFiltered:
 	default:
-		return f, &paramError{"destination_status", "expected one of QUEUED, SENT, ERROR, got " + strconv.Quote(string(f.DestinationStatus))}
+		return f, &paramError{"destination_status", "expected one of QUEUED, SENT, ERROR, FILTERED, got " + strconv.Quote(string(f.DestinationStatus))}
 	}
 	switch w := strings.ToLower(get("warnings")); w {
 	case "":

@@ -60,7 +60,7 @@ func TestSearchAPI(t *testing.T) {
 	}
 	for query, want := range map[string]string{
 		"q=%5E%5E":                          "q: nothing to search for",
-		"destination_status=FILTERED":       "destination_status: expected one of QUEUED, SENT, ERROR",
+		"destination_status=RECEIVED":       "destination_status: expected one of QUEUED, SENT, ERROR",
 		"destination=nope":                  `destination: no destination of any channel is named "nope"`,
 		"since=yesterday":                   "since: expected a time like",
 		"since=2024-01-02&until=2024-01-01": "until: must be after since",

@@ -217,7 +217,7 @@ func (s *Server) messagesPage(w http.ResponseWriter, r *http.Request) {
 	d := messagesData{
 		Form: q, Query: fq.Encode(),
 		Statuses:     []string{"RECEIVED", "FILTERED", "TRANSFORMED", "QUEUED", "SENT", "ERROR"},
-		DestStatuses: []string{"QUEUED", "SENT", "ERROR"},
+		DestStatuses: []string{"QUEUED", "SENT", "ERROR", "FILTERED"},
 		Filtered:     len(fq) > 0,
 	}
 	seen := map[string]bool{}

@@ -43,6 +43,8 @@ Usage:
   junction messages [-admin URL] [-user NAME] [filters]   find messages (-channel, -status, -q TEXT, -control-id, …)
   junction resend [-admin URL] [-user NAME] [-destination D] ID...   queue messages again for delivery
   junction reprocess [-admin URL] [-user NAME] ID...  run messages through their channel again
+  junction channel stop|start|pause [-admin URL] [-user NAME] NAME
+                                         stop a channel (source refuses, queues held), pause it (source refuses) or start it again
   junction keys -dir DIR [-alg ES256|RS256]   make a key pair and its jwks.json for signing tokens
   junction token -key FILE -iss ISS -aud AUD -sub CLIENT -org CODE[,CODE] -category DOMAIN[,DOMAIN] [-ttl 5m] [-kid K]
                                          print a signed bearer token (a negative -ttl gives an expired one)
@@ -88,6 +90,8 @@ func main() {
 		code = messagesCmd(args)
 	case "resend":
 		code = resendCmd(args)
+	case "channel":
+		code = channelCmd(args)
 	case "reprocess":
 		code = reprocessCmd(args)
 	case "keys":

@@ -216,7 +216,11 @@ func expectDestinations(want []string) func(*caseRun) string {
 		if slices.Equal(got, w) {
 			return ""
 		}
-		return fmt.Sprintf("destinations: expected %s, got %s", quoteList(want), quoteList(r.res.Destinations))
+		msg := fmt.Sprintf("destinations: expected %s, got %s", quoteList(want), quoteList(r.res.Destinations))
+		for _, sk := range r.res.Skipped { // why a destination did not get it
+			msg += fmt.Sprintf("; %s %s: %s", sk.Name, sk.Status, sk.Reason)
+		}
+		return msg
 	}
 }
 

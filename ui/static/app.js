@@ -372,6 +372,20 @@
     });
   }
 
+  // Channel stop / pause / start buttons (dashboard and channel page; operators only).
+  $all("button.channel-action").forEach(function (b) {
+    b.addEventListener("click", async function () {
+      b.disabled = true;
+      try {
+        await api("POST", "/api/channels/" + encodeURIComponent(b.dataset.channel) + "/" + b.dataset.action);
+        location.reload();
+      } catch (e) {
+        say($("#action-result"), e.message, false);
+        b.disabled = false;
+      }
+    });
+  });
+
   const pages = { login: login, dashboard: dashboard, messages: messages, message: message, channel: channel, jobs: jobs, job: job, swagger: swagger };
   if (pages[page]) pages[page]();
 })();

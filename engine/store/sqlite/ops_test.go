@@ -124,7 +124,7 @@ func TestSearchAndFilters(t *testing.T) {
 	if _, err := s.ListMessages(ctx, engine.MessageFilter{Text: "^^^"}); !errors.As(err, &fe) || fe.Field != "q" {
 		t.Errorf("empty text query: %v", err)
 	}
-	if _, err := s.ListMessages(ctx, engine.MessageFilter{DestinationStatus: engine.StatusFiltered}); !errors.As(err, &fe) {
+	if _, err := s.ListMessages(ctx, engine.MessageFilter{DestinationStatus: engine.StatusTransformed}); !errors.As(err, &fe) {
 		t.Errorf("bad destination status: %v", err)
 	}
 	st, err := s.SearchStatus(ctx)

@@ -340,9 +340,9 @@ func listSQLRange(f engine.MessageFilter, lo, hi int64) (q string, args []any, e
 func destinationCond(f engine.MessageFilter) (where string, args []any, err error) {
 	ds := f.DestinationStatus
 	switch ds {
-	case "", engine.StatusQueued, engine.StatusSent, engine.StatusError:
+	case "", engine.StatusQueued, engine.StatusSent, engine.StatusError, engine.StatusFiltered:
 	default:
-		return "", nil, &FilterError{"destination_status", fmt.Sprintf("expected QUEUED, SENT or ERROR, got %q", ds)}
+		return "", nil, &FilterError{"destination_status", fmt.Sprintf("expected QUEUED, SENT, ERROR or FILTERED, got %q", ds)}
 	}
 	var cond []string
 	if ds != "" {
@@ -366,6 +366,7 @@ func destinationCond(f engine.MessageFilter) (where string, args []any, err erro
 }
 
 func fillTimes(ds *engine.DestinationStatus, next, upd int64) {
+	destinationReason(ds)
 	ds.UpdatedAt = fromNanos(upd)
 	if ds.Status == engine.StatusQueued && next != 0 {
 		t := fromNanos(next)
@@ -508,7 +509,7 @@ func (s *Store) Stats(ctx context.Context) (map[string]engine.ChannelStats, erro
 			return err
 		}
 		rows.Close()
-		qrows, err := tx.QueryContext(ctx, `SELECT channel, destination, queued, sent, error FROM queues`)
+		qrows, err := tx.QueryContext(ctx, `SELECT channel, destination, queued, sent, error, filtered FROM queues`)
 		if err != nil {
 			return err
 		}
@@ -516,7 +517,7 @@ func (s *Store) Stats(ctx context.Context) (map[string]engine.ChannelStats, erro
 		for qrows.Next() {
 			var ch, dest string
 			var dc engine.DestinationCounts
-			if err := qrows.Scan(&ch, &dest, &dc.Queued, &dc.Sent, &dc.Error); err != nil {
+			if err := qrows.Scan(&ch, &dest, &dc.Queued, &dc.Sent, &dc.Error, &dc.Filtered); err != nil {
 				return err
 			}
 			cs := get(ch)

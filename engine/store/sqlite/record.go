@@ -142,7 +142,8 @@ func (w *writer) recordAll(live []*request) (culprit int, err error) {
 	return -1, nil
 }
 
-// finishedOf lists the messages of r whose deliveries are all final (SENT or ERROR).
+// finishedOf lists the messages of r whose deliveries are all final (SENT, ERROR or
+// FILTERED).
 func finishedOf(r *request, msgs map[int64]*recMsg) []int64 {
 	out := r.finished[:0]
 	for _, res := range r.results {
@@ -295,19 +296,26 @@ func int64List(ids []int64) string {
 }
 
 // aggregate is a message's status from its deliveries' statuses: ERROR if any is ERROR,
-// else QUEUED if any is QUEUED, else SENT.
+// else QUEUED if any is QUEUED, else FILTERED if every one is FILTERED (their filters
+// left the message out: nothing was sent), else SENT. A FILTERED delivery is done: it
+// counts for nothing beside the others.
 func aggregate[T any](dels []T, status func(T) string) string {
-	queued := false
+	queued, filtered := false, 0
 	for _, d := range dels {
 		switch status(d) {
 		case string(engine.StatusError):
 			return string(engine.StatusError)
 		case string(engine.StatusQueued):
 			queued = true
+		case string(engine.StatusFiltered):
+			filtered++
 		}
 	}
 	if queued {
 		return string(engine.StatusQueued)
+	}
+	if filtered > 0 && filtered == len(dels) {
+		return string(engine.StatusFiltered)
 	}
 	return string(engine.StatusSent)
 }

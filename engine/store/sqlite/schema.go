@@ -7,7 +7,7 @@ import (
 )
 
 // schemaVersion is the version this build writes into PRAGMA user_version.
-const schemaVersion = 4
+const schemaVersion = 6
 
 // migrations[i] moves a database from user_version i to i+1. Each runs in one transaction
 // together with the user_version bump.
@@ -16,7 +16,8 @@ const schemaVersion = 4
 //
 //   - messages.status is the message's overall status: FILTERED, ERROR or TRANSFORMED as
 //     accepted when there are no deliveries; otherwise the aggregate of its deliveries
-//     (ERROR if any is ERROR, else QUEUED if any is QUEUED, else SENT), kept up to date by
+//     (ERROR if any is ERROR, else QUEUED if any is QUEUED, else FILTERED if all are
+//     FILTERED, else SENT), kept up to date by
 //     Record in the same transaction. Accept of a TRANSFORMED message with destinations
 //     therefore stores QUEUED.
 //   - messages.transformed is NULL when equal to raw; meta is a JSON object or NULL when
@@ -162,6 +163,26 @@ CREATE INDEX events_kind ON events (kind, id);
 ALTER TABLE messages ADD COLUMN warnings INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE contents ADD COLUMN warnings TEXT;
 CREATE INDEX messages_warnings ON messages (id) WHERE warnings > 0;
+`,
+	// 4 -> 5: channel states an operator set (stop, pause, start: engine.ChannelStateStore).
+	// A channel without a row is started; the row of a started channel is kept (state
+	// 'started'). changed_at is in nanoseconds. A new table: existing data is untouched.
+	`
+CREATE TABLE channel_state (
+	channel    TEXT PRIMARY KEY,
+	state      TEXT NOT NULL,
+	changed_at INTEGER NOT NULL,
+	changed_by TEXT NOT NULL DEFAULT ''
+);
+`,
+	// 5 -> 6: destination filters. A destination whose filter leaves a message out gets
+	// a deliveries row with status FILTERED and the filter (FILE:LINE) in last_error,
+	// never queued (so never in deliveries_outbox); queues.filtered counts them beside
+	// queued, sent and error. A filter that fails gives an ERROR row (attempts 0). The
+	// message's status ignores FILTERED rows, and is FILTERED when all of them are.
+	// Adding a column rewrites no row: an existing store is upgraded at once.
+	`
+ALTER TABLE queues ADD COLUMN filtered INTEGER NOT NULL DEFAULT 0;
 `,
 }
 

@@ -373,7 +373,7 @@ func (s *Store) Queues(ctx context.Context) ([]engine.QueueInfo, error) {
 	if s.shut.Load() {
 		return nil, engine.ErrStoreClosed
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT channel, destination, queued, sent, error, paused,
+	rows, err := s.rdb.QueryContext(ctx, `SELECT channel, destination, queued, sent, error, filtered, paused,
 		lease_owner, lease_until, last_error, last_error_at, last_error_message FROM queues ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: Queues: %w", err)
@@ -384,7 +384,7 @@ func (s *Store) Queues(ctx context.Context) ([]engine.QueueInfo, error) {
 	for rows.Next() {
 		var q engine.QueueInfo
 		var until, errAt int64
-		if err := rows.Scan(&q.Channel, &q.Destination, &q.Counts.Queued, &q.Counts.Sent, &q.Counts.Error, &q.Paused,
+		if err := rows.Scan(&q.Channel, &q.Destination, &q.Counts.Queued, &q.Counts.Sent, &q.Counts.Error, &q.Counts.Filtered, &q.Paused,
 			&q.Holder, &until, &q.LastError, &errAt, &q.LastErrorMessage); err != nil {
 			return nil, fmt.Errorf("sqlite: Queues: %w", err)
 		}

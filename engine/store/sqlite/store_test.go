@@ -325,10 +325,11 @@ func TestRecordAggregateAndStats(t *testing.T) {
 func checkCounters(t testing.TB, s *Store) {
 	t.Helper()
 	rows, err := s.rdb.Query(`
-		SELECT q.channel, q.destination, q.queued, q.sent, q.error,
+		SELECT q.channel, q.destination, q.queued, q.sent, q.error, q.filtered,
 		       (SELECT count(*) FROM deliveries d WHERE d.queue_id = q.id AND d.status = 'QUEUED'),
 		       (SELECT count(*) FROM deliveries d WHERE d.queue_id = q.id AND d.status = 'SENT'),
-		       (SELECT count(*) FROM deliveries d WHERE d.queue_id = q.id AND d.status = 'ERROR')
+		       (SELECT count(*) FROM deliveries d WHERE d.queue_id = q.id AND d.status = 'ERROR'),
+		       (SELECT count(*) FROM deliveries d WHERE d.queue_id = q.id AND d.status = 'FILTERED')
 		FROM queues q`)
 	if err != nil {
 		t.Fatal(err)
@@ -336,12 +337,12 @@ func checkCounters(t testing.TB, s *Store) {
 	defer rows.Close()
 	for rows.Next() {
 		var ch, dest string
-		var a, b, c, x, y, z int64
-		if err := rows.Scan(&ch, &dest, &a, &b, &c, &x, &y, &z); err != nil {
+		var a, b, c, f, x, y, z, g int64
+		if err := rows.Scan(&ch, &dest, &a, &b, &c, &f, &x, &y, &z, &g); err != nil {
 			t.Fatal(err)
 		}
-		if a != x || b != y || c != z {
-			t.Errorf("queue %s/%s counters %d/%d/%d, rows %d/%d/%d", ch, dest, a, b, c, x, y, z)
+		if a != x || b != y || c != z || f != g {
+			t.Errorf("queue %s/%s counters %d/%d/%d/%d, rows %d/%d/%d/%d", ch, dest, a, b, c, f, x, y, z, g)
 		}
 	}
 	var bad int

@@ -115,6 +115,7 @@ type acceptReq struct {
 	warnings     int // how many; their JSON (nil or string) in warnText
 	warnText     any
 	destinations []string
+	skipped      []engine.SkippedDestination // stored after destinations, never queued
 }
 
 type leaseReq struct {
@@ -200,22 +201,8 @@ func (s *Store) Accept(ctx context.Context, m *engine.NewMessage) (int64, error)
 	switch m.Status {
 	case engine.StatusFiltered, engine.StatusError:
 	case engine.StatusTransformed:
-		if len(m.Destinations) > maxDestinations {
-			return 0, fmt.Errorf("sqlite: Accept: %d destinations, at most %d", len(m.Destinations), maxDestinations)
-		}
-		seen := make(map[string]bool, len(m.Destinations))
-		for _, d := range m.Destinations {
-			if d == "" {
-				return 0, errors.New("sqlite: Accept: empty destination name")
-			}
-			if seen[d] {
-				return 0, fmt.Errorf("sqlite: Accept: destination %q listed twice", d)
-			}
-			seen[d] = true
-		}
-		if len(m.Destinations) > 0 {
-			a.status = string(engine.StatusQueued)
-			a.destinations = append([]string(nil), m.Destinations...)
+		if err := acceptRoutes(&a, m); err != nil {
+			return 0, err
 		}
 	default:
 		return 0, fmt.Errorf("sqlite: Accept: status %q, want FILTERED, ERROR or TRANSFORMED", m.Status)
@@ -334,7 +321,7 @@ func (s *Store) SetQueuePaused(ctx context.Context, channel, destination string,
 // queueKey names a destination queue.
 type queueKey struct{ channel, destination string }
 
-type queueCounts struct{ queued, sent, errored int64 }
+type queueCounts struct{ queued, sent, errored, filtered int64 }
 
 func (c *queueCounts) add(status string, n int64) {
 	switch status {
@@ -344,6 +331,8 @@ func (c *queueCounts) add(status string, n int64) {
 		c.sent += n
 	case string(engine.StatusError):
 		c.errored += n
+	case string(engine.StatusFiltered):
+		c.filtered += n
 	}
 }
 
@@ -418,7 +407,7 @@ func newWriter(s *Store) (*writer, error) {
 			source_domain, org_code, original_id, dedup_key, error, meta, warnings)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&w.insContent, `INSERT INTO contents (message_id, raw, transformed, warnings) VALUES (?, ?, ?, ?)`},
-		{&w.insDel, `INSERT INTO deliveries (id, queue_id, status, updated_at) VALUES (?, ?, 'QUEUED', ?)`},
+		{&w.insDel, `INSERT INTO deliveries (id, queue_id, status, updated_at, last_error) VALUES (?, ?, ?, ?, ?)`},
 		{&w.delMsg, `DELETE FROM messages WHERE id = ?`},
 		{&w.delContent, `DELETE FROM contents WHERE message_id = ?`},
 		{&w.delDels, `DELETE FROM deliveries WHERE id BETWEEN ? AND ?`},
@@ -441,7 +430,7 @@ func newWriter(s *Store) (*writer, error) {
 		{&w.addChannel, `INSERT INTO channels (name, received, filtered, errored) VALUES (?, ?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET received = received + excluded.received,
 			filtered = filtered + excluded.filtered, errored = errored + excluded.errored`},
-		{&w.addQueue, `UPDATE queues SET queued = queued + ?, sent = sent + ?, error = error + ? WHERE id = ?`},
+		{&w.addQueue, `UPDATE queues SET queued = queued + ?, sent = sent + ?, error = error + ?, filtered = filtered + ? WHERE id = ?`},
 		{&w.msgChannel, `SELECT channel FROM messages WHERE id = ?`},
 		{&w.requeue, `UPDATE deliveries SET status = 'QUEUED', next_attempt = ?, content = ?, updated_at = ? WHERE id = ?`},
 		{&w.insEvent, `INSERT INTO events (at, message_id, channel, destination, kind, detail) VALUES (?, ?, ?, ?, ?, ?)`},
@@ -756,21 +745,14 @@ func (w *writer) resolveQueues(live []*request) error {
 			continue
 		}
 		for _, d := range r.acc.destinations {
-			k := queueKey{r.acc.channel, d}
-			if _, ok := w.queues[k]; ok {
-				continue
+			if err := w.resolveQueue(queueKey{r.acc.channel, d}); err != nil {
+				return err
 			}
-			if _, ok := w.txQueues[k]; ok {
-				continue
+		}
+		for _, sk := range r.acc.skipped {
+			if err := w.resolveQueue(queueKey{r.acc.channel, sk.Name}); err != nil {
+				return err
 			}
-			if _, err := w.insQueue.Exec(k.channel, k.destination); err != nil {
-				return fmt.Errorf("sqlite: queue %s/%s: %w", k.channel, k.destination, err)
-			}
-			var id int64
-			if err := w.findQueue.QueryRow(k.channel, k.destination).Scan(&id); err != nil {
-				return fmt.Errorf("sqlite: queue %s/%s: %w", k.channel, k.destination, err)
-			}
-			w.txQueues[k] = id
 		}
 	}
 	return nil
@@ -874,28 +856,8 @@ func (w *writer) accept(r *request) (itemErr, fatal error) {
 		}
 		return fmt.Errorf("sqlite: insert content: %w", err), nil
 	}
-	for i, d := range a.destinations {
-		var err error
-		if w.hook != nil {
-			err = w.hook(r, "delivery")
-		}
-		if err == nil {
-			_, err = w.insDel.Exec(id<<8|int64(i), w.queueID(queueKey{a.channel, d}), a.receivedAt)
-		}
-		if err != nil {
-			err = fmt.Errorf("sqlite: insert delivery %s: %w", d, err)
-			// Undo this request's rows; if that fails too, the batch is retried without it.
-			if _, e := w.delDels.Exec(id<<8, id<<8|0xff); e != nil {
-				return nil, errors.Join(err, e)
-			}
-			if _, e := w.delContent.Exec(id); e != nil {
-				return nil, errors.Join(err, e)
-			}
-			if _, e := w.delMsg.Exec(id); e != nil {
-				return nil, errors.Join(err, e)
-			}
-			return err, nil
-		}
+	if itemErr, fatal := w.insertDeliveries(r, id); itemErr != nil || fatal != nil {
+		return itemErr, fatal
 	}
 	// Counters are applied at the end of the transaction, only for requests that succeeded.
 	c := w.chanDelta[a.channel]
@@ -904,14 +866,17 @@ func (w *writer) accept(r *request) (itemErr, fatal error) {
 		w.chanDelta[a.channel] = c
 	}
 	c.received++
-	switch a.srcStatus {
-	case engine.StatusFiltered:
+	switch {
+	case a.status == string(engine.StatusFiltered): // by the channel's filters, or every destination's
 		c.filtered++
-	case engine.StatusError:
+	case a.srcStatus == engine.StatusError:
 		c.errored++
 	}
 	for _, d := range a.destinations {
 		w.qCounts(w.queueID(queueKey{a.channel, d})).queued++
+	}
+	for _, sk := range a.skipped {
+		w.qCounts(w.queueID(queueKey{a.channel, sk.Name})).add(string(sk.Status), 1)
 	}
 	r.id = id
 	return nil, nil
@@ -949,10 +914,10 @@ func (w *writer) applyCounters() error {
 		}
 	}
 	for id, c := range w.qDelta {
-		if c.queued == 0 && c.sent == 0 && c.errored == 0 {
+		if c.queued == 0 && c.sent == 0 && c.errored == 0 && c.filtered == 0 {
 			continue
 		}
-		if _, err := w.addQueue.Exec(c.queued, c.sent, c.errored, id); err != nil {
+		if _, err := w.addQueue.Exec(c.queued, c.sent, c.errored, c.filtered, id); err != nil {
 			return fmt.Errorf("sqlite: counters: %w", err)
 		}
 	}
@@ -1016,6 +981,19 @@ func (w *writer) resendOne(r *request) (itemErr, fatal error) {
 		if !found {
 			return fmt.Errorf("message %d has no destination %q: %w", rs.messageID, name, engine.ErrNotFound), nil
 		}
+	}
+	// A destination its filter left out (or failed on) is not resent: reprocess.
+	unrouted, err := w.unrouted(rs.messageID)
+	if err != nil {
+		return fmt.Errorf("sqlite: Resend: %w", err), nil
+	}
+	some := false
+	for i := range dels {
+		dels[i].chosen = dels[i].chosen && !unrouted[dels[i].id]
+		some = some || dels[i].chosen
+	}
+	if !some {
+		return fmt.Errorf("message %d: %w (its filters left it out)", rs.messageID, engine.ErrNoDeliveries), nil
 	}
 	kind := "resend"
 	if rs.content != nil {
