@@ -1,9 +1,6 @@
 package hl7tofhir
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -12,46 +9,7 @@ import (
 // .json (go test ./hl7tofhir -run TestEachADTEvent -update rewrites them).
 // Each converts without a warning.
 func TestEachADTEventConvertsToItsExpectedBundle(t *testing.T) {
-	files, _ := filepath.Glob("testdata/adt/*.hl7")
-	if len(files) < 19 {
-		t.Fatalf("found %d ADT messages, expected one per event (at least 19)", len(files))
-	}
-	conv, err := NewConverter(goldenOptions(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".hl7")
-		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := conv.Convert(raw)
-			if err != nil {
-				t.Fatalf("Convert: %v", err)
-			}
-			if len(res.Warnings) > 0 {
-				t.Errorf("warnings: %v", res.Warnings)
-			}
-			got := res.JSON()
-			checkFHIR(t, got)
-			want := strings.TrimSuffix(f, ".hl7") + ".json"
-			if *update {
-				if err := os.WriteFile(want, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			wantJSON, err := os.ReadFile(want)
-			if err != nil {
-				t.Fatalf("%v (run go test ./hl7tofhir -run TestEachADTEvent -update to create it)", err)
-			}
-			if diff := jsonDiff(t, got, wantJSON); diff != "" {
-				t.Errorf("%s differs from %s: %s", name, want, diff)
-			}
-		})
-	}
+	checkGoldens(t, "testdata/adt", 19, checkFHIR, true)
 }
 
 func adtResult(t *testing.T, name string) *Result {

@@ -34,9 +34,18 @@ func goldenOptions(t testing.TB) Options {
 // TestGolden converts each testdata/*.hl7 and compares the Bundle, field
 // by field, with testdata/*.json.
 func TestGolden(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.hl7")
-	if len(files) < 15 {
-		t.Fatalf("found %d golden messages in testdata, expected at least 15", len(files))
+	checkGoldens(t, "testdata", 15, checkFHIR, false)
+}
+
+// checkGoldens converts each dir/*.hl7 (at least min of them) with goldenOptions and
+// compares the Bundle, field by field, with the .json beside it, after check (the
+// resources' required elements and codes); noWarnings fails a conversion that warns.
+// -update rewrites the .json files (review the diff before committing).
+func checkGoldens(t *testing.T, dir string, min int, check func(*testing.T, []byte), noWarnings bool) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.hl7"))
+	if len(files) < min {
+		t.Fatalf("found %d golden messages in %s, expected at least %d", len(files), dir, min)
 	}
 	conv, err := NewConverter(goldenOptions(t))
 	if err != nil {
@@ -53,8 +62,13 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Convert: %v", err)
 			}
+			for _, w := range res.Warnings {
+				if noWarnings {
+					t.Errorf("unexpected warning: %v", w)
+				}
+			}
 			got := res.JSON()
-			checkFHIR(t, got)
+			check(t, got)
 			want := strings.TrimSuffix(f, ".hl7") + ".json"
 			if *update {
 				if err := os.WriteFile(want, got, 0o644); err != nil {
@@ -64,7 +78,7 @@ func TestGolden(t *testing.T) {
 			}
 			wantJSON, err := os.ReadFile(want)
 			if err != nil {
-				t.Fatalf("%v (run go test ./hl7tofhir -run TestGolden -update to create it)", err)
+				t.Fatalf("%v (run go test ./hl7tofhir -run %s -update to create it)", err, strings.SplitN(t.Name(), "/", 2)[0])
 			}
 			if diff := jsonDiff(t, got, wantJSON); diff != "" {
 				t.Errorf("%s differs from %s: %s", name, want, diff)

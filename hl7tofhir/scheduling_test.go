@@ -14,46 +14,7 @@ import (
 // its .json, written from the IG's SCH, AIx, IN1, PR1, ROL, ARV and PID
 // [Account] maps; -update rewrites them.
 func TestSchedulingAndFinancialGoldens(t *testing.T) {
-	files, _ := filepath.Glob("testdata/scheduling/*.hl7")
-	if len(files) < 5 {
-		t.Fatalf("found %d messages in testdata/scheduling, want at least 5", len(files))
-	}
-	conv, err := NewConverter(goldenOptions(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".hl7")
-		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := conv.Convert(raw)
-			if err != nil {
-				t.Fatalf("Convert: %v", err)
-			}
-			for _, w := range res.Warnings {
-				t.Errorf("unexpected warning: %v", w)
-			}
-			got := res.JSON()
-			checkSchedulingFHIR(t, got)
-			want := strings.TrimSuffix(f, ".hl7") + ".json"
-			if *update {
-				if err := os.WriteFile(want, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			wantJSON, err := os.ReadFile(want)
-			if err != nil {
-				t.Fatalf("%v (run go test ./hl7tofhir -run TestSchedulingAndFinancialGoldens -update to create it)", err)
-			}
-			if diff := jsonDiff(t, got, wantJSON); diff != "" {
-				t.Errorf("%s differs from %s: %s", name, want, diff)
-			}
-		})
-	}
+	checkGoldens(t, "testdata/scheduling", 5, checkSchedulingFHIR, true)
 }
 
 // schedulingRequired are the elements R4 requires of the resources these
