@@ -14,9 +14,11 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 const maxSecretFile = 1 << 20
 
 // ExpandSecrets replaces ${NAME} with the environment variable NAME (an error names it
-// when unset) and ${file:PATH} with the content of the file at PATH, spaces and line ends
-// trimmed. $${ stands for a literal ${; any other $ is kept. A value brought in is not
-// expanded again. Errors name the reference, never a value.
+// when unset), ${NAME:-default} with NAME or, when NAME is unset or empty, default, and
+// ${file:PATH} with the content of the file at PATH, spaces and line ends trimmed. $${
+// stands for a literal ${; any other $ is kept. A value brought in is not expanded
+// again. Errors name the reference, never a value. It is the one expander of
+// routes.yaml's references (the engine applies it to every value but scripts).
 func ExpandSecrets(s string) (string, error) {
 	return ExpandSecretsIn(s, "")
 }
@@ -43,7 +45,7 @@ func ExpandSecretsIn(s, baseDir string) (string, error) {
 		b.WriteString(s[:i])
 		end := strings.IndexByte(s[i:], '}')
 		if end < 0 {
-			return "", fmt.Errorf("unterminated ${ in a secret: expected ${NAME} or ${file:PATH}")
+			return "", fmt.Errorf("unterminated ${: expected ${NAME}, ${NAME:-default} or ${file:PATH} (write $${ for a literal ${)")
 		}
 		ref := s[i+2 : i+end]
 		s = s[i+end+1:]
@@ -75,12 +77,16 @@ func resolveSecret(ref, baseDir string) (string, error) {
 		}
 		return strings.TrimSpace(string(data)), nil
 	}
-	if !envName.MatchString(ref) {
-		return "", fmt.Errorf("${%s}: not an environment variable name, expected ${NAME} (letters, digits, _) or ${file:PATH}", ref)
+	name, def, hasDef := strings.Cut(ref, ":-")
+	if !envName.MatchString(name) {
+		return "", fmt.Errorf("${%s}: expected ${NAME}, ${NAME:-default} or ${file:PATH} (NAME: letters, digits, _; write $${ for a literal ${)", ref)
 	}
-	val, ok := os.LookupEnv(ref)
-	if !ok {
-		return "", fmt.Errorf("${%s}: environment variable %s is not set", ref, ref)
+	val, ok := os.LookupEnv(name)
+	switch {
+	case hasDef && val == "":
+		return def, nil
+	case !ok:
+		return "", fmt.Errorf("${%s}: environment variable %s is not set (give a default: ${%s:-value})", name, name, name)
 	}
 	return val, nil
 }

@@ -35,7 +35,7 @@ func TestExpandSecrets(t *testing.T) {
 		{"${JUNCTION_TEST_UNSET}", "${JUNCTION_TEST_UNSET}: environment variable JUNCTION_TEST_UNSET is not set"},
 		{"${file:missing.pass}", "${file:missing.pass}: open " + filepath.Join(dir, "missing.pass") + ": no such file"},
 		{"${file:}", "no file named"},
-		{"${not a name}", "not an environment variable name"},
+		{"${not a name}", "expected ${NAME}"},
 		{"abc${JUNCTION_TEST_SECRET", "unterminated ${"},
 	} {
 		got, err := ExpandSecretsIn(c.in, dir)

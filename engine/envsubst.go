@@ -1,10 +1,7 @@
 package engine
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -25,8 +22,6 @@ import (
 // neither are scripts (the values under filter, transform, response and functions): a
 // script's text is shown to operators (a filtered message names its filter), so a
 // secret expanded into it would be shown too, and its content would become code.
-
-var envRefName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // scriptKeys hold scripts, whose text is never expanded.
 var scriptKeys = map[string]bool{"filter": true, "transform": true, "response": true, "functions": true}
@@ -71,50 +66,6 @@ func expandNode(dir string, y *yaml.Node, fail func(*yaml.Node, error)) {
 	// An alias (*name) is its anchor's node, expanded where the anchor is.
 }
 
-// expandRefs expands the references in one value.
-func expandRefs(s, dir string) (string, error) {
-	var b strings.Builder
-	for {
-		i := strings.Index(s, "${")
-		if i < 0 {
-			b.WriteString(s)
-			return b.String(), nil
-		}
-		if i > 0 && s[i-1] == '$' { // $${ is a literal ${
-			b.WriteString(s[:i-1])
-			b.WriteString("${")
-			s = s[i+2:]
-			continue
-		}
-		b.WriteString(s[:i])
-		end := strings.IndexByte(s[i:], '}')
-		if end < 0 {
-			return "", fmt.Errorf("unterminated ${: expected ${NAME}, ${NAME:-default} or ${file:PATH} (write $${ for a literal ${)")
-		}
-		ref := s[i+2 : i+end]
-		s = s[i+end+1:]
-		v, err := resolveRef(ref, dir)
-		if err != nil {
-			return "", err
-		}
-		b.WriteString(v)
-	}
-}
-
-func resolveRef(ref, dir string) (string, error) {
-	if strings.HasPrefix(ref, "file:") {
-		return auth.ExpandSecretsIn("${"+ref+"}", dir)
-	}
-	name, def, hasDef := strings.Cut(ref, ":-")
-	if !envRefName.MatchString(name) {
-		return "", fmt.Errorf("${%s}: expected ${NAME}, ${NAME:-default} or ${file:PATH} (NAME: letters, digits, _; write $${ for a literal ${)", ref)
-	}
-	v, set := os.LookupEnv(name)
-	switch {
-	case hasDef && v == "":
-		return def, nil
-	case !set:
-		return "", fmt.Errorf("${%s}: environment variable %s is not set (give a default: ${%s:-value})", name, name, name)
-	}
-	return v, nil
-}
+// expandRefs expands the references in one value (auth.ExpandSecretsIn is the one
+// expander: secrets and addresses take the same syntax).
+func expandRefs(s, dir string) (string, error) { return auth.ExpandSecretsIn(s, dir) }
