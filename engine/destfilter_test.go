@@ -42,11 +42,12 @@ const (
 	oruMsg = "MSH|^~\\&|EPR|RX1|DEX|QVV|20240213144932||ORU^R01|2|P|2.4\rPID|1||123^^^H^MR||Smith^John\r"
 )
 
-// startFiltered loads destFilterRoutes and starts it on a real SQLite store.
-func startFiltered(t *testing.T) (*engine.Engine, engine.Store, string) {
+// startRoutes loads routes (in a new folder, which it returns) and starts them on a real
+// SQLite store, stopped when the test ends.
+func startRoutes(t *testing.T, routes string) (*engine.Engine, engine.Store, string) {
 	t.Helper()
 	dir := t.TempDir()
-	eng, err := engine.LoadBytes(filepath.Join(dir, "routes.yaml"), []byte(destFilterRoutes))
+	eng, err := engine.LoadBytes(filepath.Join(dir, "routes.yaml"), []byte(routes))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func destStatus(m *engine.MessageDetail, name string) engine.DestinationStatus {
 // filter's FILE:LINE as the reason, the others get it, the message is SENT, the
 // destination's counters count it, a resend leaves it out, and DryRun says the same.
 func TestADestinationFilterLeavesThatDestinationOutAndTheOthersGetTheMessage(t *testing.T) {
-	eng, store, dir := startFiltered(t)
+	eng, store, dir := startRoutes(t, destFilterRoutes)
 	ctx := context.Background()
 	ch := eng.Channel("lab")
 	orm := strings.Replace(adtMsg, "ADT^A01", "ORM^O01", 1) // neither lab-only's nor broken's
@@ -184,7 +185,7 @@ func TestAMessageAllOfWhoseDestinationsFilterItIsFiltered(t *testing.T) {
 // A destination filter that fails makes that destination ERROR, with the error; the
 // message still goes to the others (and is ERROR overall, as with any failed delivery).
 func TestADestinationFilterThatFailsMakesThatDestinationError(t *testing.T) {
-	eng, store, _ := startFiltered(t)
+	eng, store, _ := startRoutes(t, destFilterRoutes)
 	ctx := context.Background()
 	ch := eng.Channel("lab")
 	res := ch.Process(ctx, &engine.Inbound{DataType: "Hl7v2", Body: []byte(adtMsg)})

@@ -2,16 +2,11 @@ package engine_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	_ "junction/connectors"
 	"junction/engine"
-	"junction/engine/store/sqlite"
 )
 
 const warnRoutes = `store: { path: junction.db }
@@ -30,25 +25,7 @@ const oruBadNM = "MSH|^~\\&|LAB|R0D|DEX|QVV|20240213144932||ORU^R01|77|P|2.4\r" 
 	"OBX|1|NM|GLU^Glucose||60~120|mmol/L|||||F\r"
 
 func TestProcessStoresTheWarningsOfAConversionAndKeepsTheMessageRouted(t *testing.T) {
-	dir := t.TempDir()
-	eng, err := engine.LoadBytes(filepath.Join(dir, "routes.yaml"), []byte(warnRoutes))
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	store, err := sqlite.Open(eng.StorePath, sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Start(store); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		eng.Stop(ctx)
-		store.Close()
-	}()
+	eng, store, _ := startRoutes(t, warnRoutes)
 	ctx := context.Background()
 	res := eng.Channel("lab").Process(ctx, &engine.Inbound{DataType: "Hl7v2", Body: []byte(oruBadNM)})
 	if !res.Accepted() || res.Status != engine.StatusTransformed || res.Err != nil {
