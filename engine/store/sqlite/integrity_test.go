@@ -41,7 +41,7 @@ func TestANewStoreIsMarkedAsJunctions(t *testing.T) {
 	if id := sft.Pragma(t, path, "application_id"); id != ApplicationID {
 		t.Errorf("application_id = 0x%08X, want 0x%08X", id, ApplicationID)
 	}
-	if v := sft.Pragma(t, path, "user_version"); v != schemaVersion {
+	if v := sft.Pragma(t, path, "user_version"); v != int64(schemaVersion) {
 		t.Errorf("user_version = %d, want the schema version %d", v, schemaVersion)
 	}
 }

@@ -6,8 +6,9 @@ import (
 	"fmt"
 )
 
-// schemaVersion is the version this build writes into PRAGMA user_version.
-const schemaVersion = 6
+// schemaVersion is the version this build writes into PRAGMA user_version: one per
+// migration, so a new migration is only appended to the list.
+var schemaVersion = len(migrations)
 
 // migrations[i] moves a database from user_version i to i+1. Each runs in one transaction
 // together with the user_version bump.
