@@ -279,7 +279,7 @@ func TestSecretsFromEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h := eng.Channels[0].Destinations[0].Dest.(*httpDestination).headers.Get("Authorization"); h != "Bearer s3cret" {
+	if h := eng.Channels()[0].Destinations[0].Dest.(*httpDestination).headers.Get("Authorization"); h != "Bearer s3cret" {
 		t.Fatalf("Authorization = %q", h)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -60,6 +61,33 @@ type httpListener struct {
 	server *http.Server
 	bound  net.Listener
 	budget *engine.Budget
+	// live is what the started server serves with, which the listener of a reloaded
+	// configuration takes over (TakeOver) with the server and its socket.
+	live *httpLive
+}
+
+// httpLive is the handler and TLS settings a listener's server serves with: swapped as
+// a whole when a reload's listener takes the server over, so requests in progress finish
+// with the handler they started with and the next ones get the new one.
+type httpLive struct {
+	handler atomic.Pointer[http.Handler]
+	tls     atomic.Pointer[tls.Config]
+}
+
+func (h *httpLive) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*h.handler.Load()).ServeHTTP(w, r)
+}
+
+// serve makes l's routes (with its limits and admission) what h serves.
+func (h *httpLive) serve(l *httpListener) {
+	refuse := l.refuseOverloaded
+	l.budget = engine.NewBudget(engine.MemoryBudget(l.limits.maxMemory, l.maxBody))
+	in := admitFirst(limitMemory(l.router, l.budget, l.maxBody, refuse, engine.MemoryWait), l.admit)
+	handler := capConcurrent(in, l.limits.maxConcurrent, refuse)
+	if l.tls != nil {
+		h.tls.Store(l.tls)
+	}
+	h.handler.Store(&handler)
 }
 
 // httpLimits bound what one listener gives its clients.
@@ -108,15 +136,17 @@ func (l *httpListener) Start(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", l.addr, err)
 	}
+	live := &httpLive{}
 	if l.tls != nil {
-		ln = tls.NewListener(ln, l.tls)
+		// The TLS settings are read per connection, so a reload can change certificates.
+		ln = tls.NewListener(ln, &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return live.tls.Load(), nil
+		}})
 	}
-	l.bound = ln
-	refuse := l.refuseOverloaded
-	l.budget = engine.NewBudget(engine.MemoryBudget(l.limits.maxMemory, l.maxBody))
-	h := admitFirst(limitMemory(l.router, l.budget, l.maxBody, refuse, engine.MemoryWait), l.admit)
-	l.server = &http.Server{
-		Handler:           capConcurrent(h, l.limits.maxConcurrent, refuse),
+	l.bound, l.live = ln, live
+	live.serve(l)
+	srv := &http.Server{
+		Handler:           live,
 		ReadHeaderTimeout: l.limits.readHeaderTimeout,
 		ReadTimeout:       l.limits.readTimeout,
 		WriteTimeout:      l.limits.writeTimeout,
@@ -124,13 +154,31 @@ func (l *httpListener) Start(context.Context) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(l.log.Handler(), slog.LevelWarn),
 	}
+	l.server = srv
 	go func() {
-		if err := l.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			l.log.Error("listener stopped", "addr", l.addr, "err", err)
 		}
 	}()
 	l.log.Info("listening", "addr", ln.Addr().String())
 	return nil
+}
+
+// TakeOver makes l serve, from the next request on, on the running server of the
+// listener old of the configuration a reload replaces, keeping its socket and its open
+// connections. It cannot when the timeouts differ or when one serves TLS and the other
+// not (then the engine stops old and starts l).
+func (l *httpListener) TakeOver(old engine.Service) bool {
+	o, ok := old.(*httpListener)
+	if !ok || o.server == nil || (o.tls == nil) != (l.tls == nil) || o.limits.readHeaderTimeout != l.limits.readHeaderTimeout ||
+		o.limits.readTimeout != l.limits.readTimeout || o.limits.writeTimeout != l.limits.writeTimeout {
+		return false
+	}
+	l.log = l.eng.Log
+	l.server, l.bound, l.live = o.server, o.bound, o.live
+	l.live.serve(l)
+	o.server, o.live = nil, nil // l stops it
+	return true
 }
 
 // Stop stops taking requests and waits for those in progress to be answered (until ctx

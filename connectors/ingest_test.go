@@ -357,7 +357,7 @@ func answer(t *testing.T, dataType, body string) (code, diagnostics string) {
 
 // channelOf names the channel taking source-domain domain.
 func channelOf(eng *engine.Engine, domain string) string {
-	for _, ch := range eng.Channels {
+	for _, ch := range eng.Channels() {
 		if strings.Contains(ch.SourceInfo, "source-domain="+domain+" ") {
 			return ch.Name
 		}

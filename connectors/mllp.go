@@ -11,6 +11,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"junction/auth"
@@ -190,6 +191,9 @@ type mllpListener struct {
 	budget *engine.Budget // charged by the frames being processed
 	server *mllp.Server
 	served chan error
+	// live is the listener whose channels the server's frames go to: l, until the
+	// listener of a reloaded configuration takes the server over (TakeOver).
+	live *atomic.Pointer[mllpListener]
 }
 
 // Start binds the listen address and serves it.
@@ -203,9 +207,16 @@ func (l *mllpListener) Start(ctx context.Context) error {
 	l.ln = &connTracker{Listener: ln, conns: map[string]net.Conn{}}
 	s := l.settings
 	l.budget = engine.NewBudget(s.budget())
+	live := new(atomic.Pointer[mllpListener])
+	live.Store(l)
+	l.live = live
 	l.server = &mllp.Server{
-		Handler:           l.handle,
-		TooLarge:          l.tooLarge,
+		Handler: func(ctx context.Context, c *mllp.Conn, f mllp.Frame) []byte {
+			return live.Load().handle(ctx, c, f)
+		},
+		TooLarge: func(ctx context.Context, c *mllp.Conn, tl *mllp.TooLargeError) []byte {
+			return live.Load().tooLarge(ctx, c, tl)
+		},
 		TLSConfig:         s.tls,
 		MaxMessageBytes:   s.maxBytes,
 		MaxConns:          s.maxConns,
@@ -226,6 +237,21 @@ func (l *mllpListener) Start(ctx context.Context) error {
 	}(l.server)
 	l.log.Info("listening (MLLP)", "addr", ln.Addr().String(), "max_memory", humanSize(s.budget()))
 	return nil
+}
+
+// TakeOver makes l's channels take, from the next frame on, what the running listener old
+// of the configuration a reload replaces receives: its socket and open connections stay.
+// It cannot when their settings differ (then the engine stops old and starts l).
+func (l *mllpListener) TakeOver(old engine.Service) bool {
+	o, ok := old.(*mllpListener)
+	if !ok || o.server == nil || !o.settings.same(l.settings) {
+		return false
+	}
+	l.log = l.eng.Log
+	l.ln, l.budget, l.server, l.served, l.live = o.ln, o.budget, o.server, o.served, o.live
+	l.live.Store(l)
+	o.server = nil // l stops it
+	return true
 }
 
 // Stop stops accepting, closes idle connections and waits for the frames being processed

@@ -451,8 +451,8 @@ channels:
       listen: 127.0.0.1:0
       tls: { cert: `+dir+`/server.pem, key: `+dir+`/server.key, client_ca: `+dir+`/ca.pem }
 `)
-	if eng.Warnings != nil {
-		t.Errorf("warnings %v: a listener requiring client certificates is not open", eng.Warnings)
+	if eng.Warnings() != nil {
+		t.Errorf("warnings %v: a listener requiring client certificates is not open", eng.Warnings())
 	}
 	anon := mllp.NewClient(addr, &tls.Config{RootCAs: pool}, mllp.ClientOptions{})
 	defer anon.Close()
@@ -596,7 +596,7 @@ func TestMLLPLoadBindsNothingAndStartFailsAtTheLineOfAPortInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	var warned []string
-	for _, w := range eng.Warnings {
+	for _, w := range eng.Warnings() {
 		warned = append(warned, w.Error())
 	}
 	if len(warned) != 3 || !strings.Contains(warned[0], "routes.yaml:6: channels[0].source: no tls.client_ca: anyone who can reach this MLLP listener may send") ||

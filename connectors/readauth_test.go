@@ -165,7 +165,7 @@ func TestPatientDataIsServedOpenlyOnlyWhereTheConfigSaysAuthNone(t *testing.T) {
 		t.Fatal(err)
 	}
 	var warned []string
-	for _, w := range eng.Warnings {
+	for _, w := range eng.Warnings() {
 		warned = append(warned, w.Error())
 	}
 	all := strings.Join(warned, "\n")

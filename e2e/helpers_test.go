@@ -86,16 +86,25 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool
 	}
 }
 
-// freeAddr returns a loopback address whose port was free a moment ago.
+// handedOut are the addresses freeAddr gave: the kernel may offer a port again once
+// it is closed, and two listeners of one test must not get the same.
+var handedOut sync.Map
+
+// freeAddr returns a loopback address whose port was free a moment ago, and that it
+// has not returned before.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if _, seen := handedOut.LoadOrStore(addr, true); !seen {
+			return addr
+		}
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // ---------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"junction/hl7tofhir"
@@ -35,6 +34,7 @@ type Channel struct {
 	SourceCheck func(body []byte) error
 
 	engine *Engine
+	digest string // of its YAML as expanded and the shared code: tells a reload what changed
 }
 
 // DestinationRuntime is one destination of a channel with its queue worker's state.
@@ -51,10 +51,7 @@ type DestinationRuntime struct {
 	// must say true); see Channel.destinationsFor.
 	Filters []*transforms.Program
 
-	wake chan struct{} // new messages were queued
-	kick chan struct{} // an operator resent, paused or resumed: look at the queue again
-	// paused mirrors the queue's pause flag in the store (see SetPaused, holdLease).
-	paused atomic.Bool
+	q *queue // its queue's worker once started (nil: not running)
 }
 
 // Inbound is a message as a source hands it over.
@@ -303,29 +300,21 @@ func (d *DestinationRuntime) filter(s *transforms.Session) *SkippedDestination {
 
 // Wake tells the destination's worker that new work is queued.
 func (d *DestinationRuntime) Wake() {
-	if d.wake == nil {
-		return
-	}
-	select {
-	case d.wake <- struct{}{}:
-	default:
+	if d.q != nil {
+		signal(d.q.wake)
 	}
 }
 
 // Kick tells the destination's worker that an operator changed its queue (a resend, a
 // pause or resume): unlike Wake it also ends a wait for a retry at the head of the queue.
 func (d *DestinationRuntime) Kick() {
-	if d.kick == nil {
-		return
-	}
-	select {
-	case d.kick <- struct{}{}:
-	default:
+	if d.q != nil {
+		signal(d.q.kick)
 	}
 }
 
 // Paused tells whether the destination's queue is paused (as this node last saw it).
-func (d *DestinationRuntime) Paused() bool { return d.paused.Load() }
+func (d *DestinationRuntime) Paused() bool { return d.q != nil && d.q.paused.Load() }
 
 // IsContentError reports whether err is a problem with the message itself (as opposed to
 // ours), so the sender is told AE with a 4xx.

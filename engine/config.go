@@ -63,6 +63,22 @@ func Load(file string) (*Engine, error) {
 
 // LoadBytes is Load for a configuration already in memory; file names it in errors.
 func LoadBytes(file string, data []byte) (*Engine, error) {
+	e := newEngine(file)
+	e.Dir = filepath.Dir(file)
+	c, err := e.build(data)
+	if err != nil {
+		return nil, err
+	}
+	e.Admin, e.StorePath = c.admin, c.storePath
+	e.cfg.Store(c)
+	return e, nil
+}
+
+// build reads and checks a configuration's text into a new config, whose components
+// capture e (the engine that will run them). Nothing is opened or started, and e's
+// running configuration is not touched.
+func (e *Engine) build(data []byte) (*config, error) {
+	file := e.File
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, ConfigErrors{yamlSyntaxError(file, data, err)}
@@ -78,40 +94,17 @@ func LoadBytes(file string, data []byte) (*Engine, error) {
 		root.Errorf("expected a mapping with admin, store and channels at the top")
 		return nil, errs
 	}
-	e := newEngine(file, data)
-
-	if admin := root.Map("admin", false); admin != nil {
-		admin.Path = "admin"
-		e.Admin.Listen = admin.Addr("listen", false, "127.0.0.1:8090")
-		if y := admin.Raw("listen"); y != nil {
-			e.adminLine = y.Line
-		}
-		if uf := admin.String("users_file", false, ""); uf != "" {
-			if !filepath.IsAbs(uf) {
-				uf = filepath.Join(filepath.Dir(file), uf)
-			}
-			e.Admin.UsersFile = uf
-		}
-		admin.CheckUnknown()
-	} else {
-		e.Admin.Listen = "127.0.0.1:8090"
-	}
-	if st := root.Map("store", false); st != nil {
-		st.Path = "store"
-		e.StorePath = st.String("path", true, "")
-		st.CheckUnknown()
-	} else {
-		e.StorePath = "data/junction.db"
-	}
-	if e.StorePath != "" && !filepath.IsAbs(e.StorePath) {
-		e.StorePath = filepath.Join(filepath.Dir(file), e.StorePath)
-	}
-	e.Dir = filepath.Dir(file)
+	c := newConfig(data)
+	e.building.Store(c)
+	defer e.building.Store(nil)
+	c.admin, c.storePath = readAdminStore(root, file)
+	c.adminLine, c.storeLine = lineOf(root.Raw("admin")), lineOf(root.Raw("store"))
 
 	// Shared code first: every channel's scripts may use it.
 	lib := transforms.NewLibrary()
 	buildLookups(root, lib)
 	buildFunctions(root, data, lib)
+	c.shared = digestOf(root.Raw("functions"), root.Raw("lookups"))
 
 	items, _ := root.List("channels", true)
 	if root.Has("channels") && len(items) == 0 {
@@ -124,30 +117,70 @@ func LoadBytes(file string, data []byte) (*Engine, error) {
 			continue
 		}
 		if ch := buildChannel(n, e, data, lib); ch != nil {
-			if prev, dup := e.byName[ch.Name]; dup {
+			if prev, dup := c.byName[ch.Name]; dup {
 				n.ErrorAt(n.Raw("name"), path+".name", "channel name %q is already used at line %d", ch.Name, prev.Line)
 				continue
 			}
-			e.byName[ch.Name] = ch
-			e.Channels = append(e.Channels, ch)
+			ch.digest = digestOf(item) + c.shared
+			c.byName[ch.Name] = ch
+			c.channels = append(c.channels, ch)
 		}
 	}
 	root.CheckUnknown()
-	for _, f := range e.afterLoad {
+	for _, f := range c.afterLoad {
 		f()
 	}
-	checkListenerClash(e, &errs)
+	checkListenerClash(e.File, c, &errs)
 	if len(errs) > 0 {
 		sortErrors(errs)
 		return nil, errs
 	}
-	return e, nil
+	return c, nil
+}
+
+// lineOf is y's line, 1 when y is nil.
+func lineOf(y *yaml.Node) int {
+	if y == nil {
+		return 1
+	}
+	return y.Line
+}
+
+// readAdminStore reads the admin and store blocks (which a reload cannot change).
+func readAdminStore(root *Node, file string) (admin AdminConfig, storePath string) {
+	if a := root.Map("admin", false); a != nil {
+		a.Path = "admin"
+		admin.Listen = a.Addr("listen", false, "127.0.0.1:8090")
+		if uf := a.String("users_file", false, ""); uf != "" {
+			if !filepath.IsAbs(uf) {
+				uf = filepath.Join(filepath.Dir(file), uf)
+			}
+			admin.UsersFile = uf
+		}
+		a.CheckUnknown()
+	} else {
+		admin.Listen = "127.0.0.1:8090"
+	}
+	if st := root.Map("store", false); st != nil {
+		st.Path = "store"
+		storePath = st.String("path", true, "")
+		st.CheckUnknown()
+	} else {
+		storePath = "data/junction.db"
+	}
+	if storePath != "" && !filepath.IsAbs(storePath) {
+		storePath = filepath.Join(filepath.Dir(file), storePath)
+	}
+	return admin, storePath
 }
 
 // AfterLoad runs f once every channel is built, before Load returns: for checks that need
 // the whole configuration, such as which sources share a listener. f reports through the
 // Nodes it holds.
-func (e *Engine) AfterLoad(f func()) { e.afterLoad = append(e.afterLoad, f) }
+func (e *Engine) AfterLoad(f func()) {
+	c := e.conf()
+	c.afterLoad = append(c.afterLoad, f)
+}
 
 // Warn records a warning at n's line (or at y's, when given).
 func (e *Engine) Warn(n *Node, y *yaml.Node, path, format string, args ...any) {
@@ -155,7 +188,8 @@ func (e *Engine) Warn(n *Node, y *yaml.Node, path, format string, args ...any) {
 	if y != nil {
 		line = y.Line
 	}
-	e.Warnings = append(e.Warnings, ConfigError{File: n.File, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
+	c := e.conf()
+	c.warnings = append(c.warnings, ConfigError{File: n.File, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 func buildChannel(n *Node, e *Engine, data []byte, lib *transforms.Library) *Channel {
@@ -360,19 +394,19 @@ func foldedLineStarts(data []byte, line int, value string) []int {
 // checkListenerClash reports two services' listen addresses that would bind the same
 // port, e.g. ":8000" and "127.0.0.1:8000" (share one spelling so the channels share one
 // listener), an HTTP and an MLLP listener on one port, or a source on admin.listen's.
-func checkListenerClash(e *Engine, errs *ConfigErrors) {
+func checkListenerClash(file string, c *config, errs *ConfigErrors) {
 	add := func(s *serviceEntry, msg string, args ...any) {
-		*errs = append(*errs, ConfigError{File: e.File, Line: s.line, Path: s.path, Msg: fmt.Sprintf(msg, args...)})
+		*errs = append(*errs, ConfigError{File: file, Line: s.line, Path: s.path, Msg: fmt.Sprintf(msg, args...)})
 	}
-	for i, s := range e.services {
+	for i, s := range c.services {
 		if _, port, err := net.SplitHostPort(s.addr); err != nil || port == "0" {
 			continue
 		}
-		if portClash(s.addr, e.Admin.Listen) {
-			add(s, "listen %q clashes with admin.listen %q: sources and the admin API need their own ports", s.addr, e.Admin.Listen)
+		if portClash(s.addr, c.admin.Listen) {
+			add(s, "listen %q clashes with admin.listen %q: sources and the admin API need their own ports", s.addr, c.admin.Listen)
 			continue
 		}
-		for _, o := range e.services[:i] {
+		for _, o := range c.services[:i] {
 			switch {
 			case !portClash(s.addr, o.addr):
 				continue

@@ -41,10 +41,10 @@ func TestLoadGoodConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadBytes: %v", err)
 	}
-	if len(e.Channels) != 1 {
-		t.Fatalf("channels = %d, want 1", len(e.Channels))
+	if len(e.Channels()) != 1 {
+		t.Fatalf("channels = %d, want 1", len(e.Channels()))
 	}
-	ch := e.Channels[0]
+	ch := e.Channels()[0]
 	if ch.Name != "ed-adt" || len(ch.Filters) != 1 || len(ch.Transforms) != 1 || len(ch.Destinations) != 2 {
 		t.Fatalf("channel = %+v", ch)
 	}

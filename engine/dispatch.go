@@ -34,23 +34,29 @@ const MaxUnrecorded = 64
 
 // runWorker delivers one destination's queue in message order until ctx ends. The head of
 // the queue blocks the rest while it is being retried, so order is kept (Mirth's default).
-func (e *Engine) runWorker(ctx context.Context, ch *Channel, d *DestinationRuntime) {
-	w := &queueWorker{e: e, ch: ch, d: d, log: e.Log.With("channel", ch.Name, "destination", d.Name)}
+// A reload swaps the queue's destination configuration: the worker takes it up between
+// sends and closes the destination it replaces.
+func (e *Engine) runWorker(ctx context.Context, q *queue) {
+	w := &queueWorker{e: e, q: q}
+	w.use(q.dest.Load())
 	defer w.finish()
 	for ctx.Err() == nil {
+		if d := q.dest.Load(); d != w.d {
+			w.use(d)
+		}
 		if !w.holdLease(ctx) || !w.recordFailed(ctx) {
 			continue
 		}
-		if d.paused.Load() || e.channelHeld(ch.Name) {
+		if q.paused.Load() || e.channelHeld(w.ch.Name) {
 			// Paused (or its channel stopped) by an operator: keep the lease (so no other node takes the queue) but
 			// take no work. A kick (resume) ends the wait at once; a resume on another node
 			// is seen at the next lease renewal.
 			w.settle()
 			w.cursor = 0
-			sleep(ctx, nil, d.kick, idlePoll)
+			sleep(ctx, nil, q.kick, idlePoll)
 			continue
 		}
-		batch, err := e.store.Pending(ctx, ch.Name, d.Name, w.cursor, batchSize)
+		batch, err := e.store.Pending(ctx, w.ch.Name, w.d.Name, w.cursor, batchSize)
 		if err != nil {
 			if ctx.Err() == nil {
 				w.log.Error("cannot read the queue", "err", err)
@@ -68,7 +74,7 @@ func (e *Engine) runWorker(ctx context.Context, ch *Channel, d *DestinationRunti
 				w.cursor = 0
 				continue
 			}
-			sleep(ctx, d.wake, d.kick, idlePoll)
+			sleep(ctx, q.wake, q.kick, idlePoll)
 			continue
 		}
 		if blockedUntil := w.send(ctx, batch); !blockedUntil.IsZero() {
@@ -78,18 +84,29 @@ func (e *Engine) runWorker(ctx context.Context, ch *Channel, d *DestinationRunti
 			if !w.settle() {
 				continue
 			}
-			if sleep(ctx, nil, d.kick, time.Until(blockedUntil)) {
+			if sleep(ctx, nil, q.kick, time.Until(blockedUntil)) {
 				w.cursor = 0
 			}
 		}
 	}
 }
 
+// use makes d the configuration the worker delivers with, closing the destination of
+// the one it replaces (whose sends are over).
+func (w *queueWorker) use(d *DestinationRuntime) {
+	if w.d != nil && w.d.Dest != d.Dest {
+		closeDest(w.d.Dest)
+	}
+	w.d, w.ch = d, d.Channel
+	w.log = w.e.Log.With("channel", w.ch.Name, "destination", d.Name)
+}
+
 // queueWorker is the state of one destination queue's worker.
 type queueWorker struct {
 	e   *Engine
-	ch  *Channel
-	d   *DestinationRuntime
+	q   *queue
+	ch  *Channel            // w.d's channel
+	d   *DestinationRuntime // the configuration it delivers with
 	log *slog.Logger
 
 	leaseRenew time.Time
@@ -129,7 +146,7 @@ func (w *queueWorker) holdLease(ctx context.Context) bool {
 	// The pause flag lives in the store (it applies on every node): read it with each
 	// renewal. A pause or resume made through this engine applies at once (SetPaused).
 	if p, err := w.e.store.QueuePaused(ctx, w.ch.Name, w.d.Name); err == nil {
-		w.d.paused.Store(p)
+		w.q.paused.Store(p)
 	}
 	return true
 }
@@ -140,7 +157,7 @@ func (w *queueWorker) holdLease(ctx context.Context) bool {
 func (w *queueWorker) send(ctx context.Context, batch []Delivery) (blockedUntil time.Time) {
 	sent := false
 	for i := range batch {
-		if w.d.paused.Load() || w.e.channelHeld(w.ch.Name) {
+		if w.q.paused.Load() || w.e.channelHeld(w.ch.Name) {
 			break // paused meanwhile: what is sent is recorded, the rest waits
 		}
 		dl := &batch[i]
@@ -296,6 +313,10 @@ func (w *queueWorker) recordFailed(ctx context.Context) bool {
 
 func (w *queueWorker) finish() {
 	w.settle()
+	closeDest(w.d.Dest)
+	if d := w.q.dest.Load(); d != w.d {
+		closeDest(d.Dest) // swapped in after the last send: never used
+	}
 	if len(w.failed) > 0 {
 		// One last try; what is still not recorded is sent again after a restart.
 		w.recordFailed(context.Background())

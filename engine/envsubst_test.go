@@ -38,7 +38,7 @@ func TestEnvironmentReferencesAreExpandedInEveryValueButScriptsWithDefaultsAndEs
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch := e.Channels[0]
+	ch := e.Channels()[0]
 	if e.Admin.Listen != "127.0.0.1:8090" || e.StorePath != "/srv/junction/junction.db" {
 		t.Errorf("admin %q, store %q", e.Admin.Listen, e.StorePath)
 	}
@@ -63,7 +63,7 @@ func TestAPlainValueIsTypedByWhatItsReferenceBringsIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Channels[0].Enabled {
+	if e.Channels()[0].Enabled {
 		t.Error("enabled: ${JT_ENABLED:-true} with JT_ENABLED=false is true")
 	}
 }
@@ -108,7 +108,7 @@ func TestFileReferencesReadSecretsRelativeToRoutesYAML(t *testing.T) {
 	}
 	// A script is shown to operators (a filtered message names its filter): a secret is
 	// never expanded into one.
-	if src := e.Channels[0].Transforms[0].Source; src != `set("PID-4", "${file:token}")` {
+	if src := e.Channels()[0].Transforms[0].Source; src != `set("PID-4", "${file:token}")` {
 		t.Errorf("transform %q: scripts are not expanded", src)
 	}
 }

@@ -48,7 +48,7 @@ func TestChannelsCallSharedFunctionsAndLookupTablesFromInlineAndCSV(t *testing.T
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch := e.Channels[0]
+	ch := e.Channels()[0]
 	msg, err := transforms.Parse("Hl7v2", []byte("MSH|^~\\&|EPR|RX1|DEX|QVV|20240213144932||ADT^A01|1|P|2.4\rPID|1||123^^^H^MR||Smith^John\rPV1|1|I|B2\r"), nil)
 	if err != nil {
 		t.Fatal(err)

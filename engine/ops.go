@@ -140,7 +140,9 @@ func (e *Engine) SetPaused(ctx context.Context, channel, destination string, pau
 	if err := e.store.SetQueuePaused(ctx, channel, destination, paused, detail); err != nil {
 		return err
 	}
-	d.paused.Store(paused)
+	if d.q != nil {
+		d.q.paused.Store(paused)
+	}
 	d.Kick()
 	return nil
 }
@@ -161,7 +163,7 @@ func (e *Engine) RemoveMessage(ctx context.Context, id int64, force bool, detail
 
 // ConfigHash is the SHA-256 of the configuration file's text, in hex.
 func (e *Engine) ConfigHash() string {
-	sum := sha256.Sum256(e.Config)
+	sum := sha256.Sum256(e.ConfigText())
 	return hex.EncodeToString(sum[:])
 }
 
@@ -170,8 +172,8 @@ func (e *Engine) ConfigHash() string {
 // the hash differs from the last one logged (the file changed between runs).
 func (e *Engine) RecordConfig(ctx context.Context) error {
 	hash := e.ConfigHash()
-	names := make([]string, 0, len(e.Channels))
-	for _, ch := range e.Channels {
+	names := make([]string, 0, len(e.Channels()))
+	for _, ch := range e.Channels() {
 		names = append(names, ch.Name)
 	}
 	detail := e.File + " sha256=" + hash + " channels=" + strings.Join(names, ",")

@@ -56,6 +56,7 @@ func New(eng *engine.Engine, opts ...Option) *Server {
 	r.Post("/api/login", s.login)
 	r.Post("/api/logout", s.logout)
 	r.Get("/api/audit", s.need(admin, s.getAudit))
+	r.Post("/api/reload", s.need(admin, s.reload))
 	r.Get("/api/channels", s.listChannels)
 	r.Get("/api/channels/{name}", s.getChannel)
 	r.Post("/api/channels/{name}/destinations/{dest}/pause", s.need(op, s.pauseDestination(true)))
@@ -223,8 +224,8 @@ func (s *Server) channelViews(ctx context.Context) ([]channelView, error) {
 		qs[[2]string{q.Channel, q.Destination}] = q
 	}
 	base := s.eng.Baseline().Stats
-	out := make([]channelView, 0, len(s.eng.Channels))
-	for _, ch := range s.eng.Channels {
+	out := make([]channelView, 0, len(s.eng.Channels()))
+	for _, ch := range s.eng.Channels() {
 		cs, b := stats[ch.Name], base[ch.Name]
 		v := channelView{Name: ch.Name, Description: ch.Description, Enabled: ch.Enabled, State: s.eng.ChannelState(ch.Name), Source: ch.SourceInfo,
 			DataTypes: ch.DataTypes, Stats: cs, Destinations: []destinationView{},

@@ -246,7 +246,7 @@ const errNoAuditLog = auditError("this store keeps no browsable audit log")
 
 func channelNames(eng *engine.Engine) []string {
 	var out []string
-	for _, ch := range eng.Channels {
+	for _, ch := range eng.Channels() {
 		out = append(out, ch.Name)
 	}
 	return out

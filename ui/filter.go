@@ -67,7 +67,7 @@ func (s *Server) parseFilter(q url.Values) (engine.MessageFilter, error) {
 	}
 	if f.Destination != "" {
 		found := false
-		for _, ch := range s.eng.Channels {
+		for _, ch := range s.eng.Channels() {
 			if f.Channel != "" && ch.Name != f.Channel {
 				continue
 			}

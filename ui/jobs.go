@@ -155,7 +155,7 @@ func (m *jobManager) start(req jobRequest, by string) (JobView, error) {
 	}
 	for _, d := range req.Destinations {
 		found := false
-		for _, ch := range m.s.eng.Channels {
+		for _, ch := range m.s.eng.Channels() {
 			if f.Channel == "" || ch.Name == f.Channel {
 				if _, err := m.s.eng.Destination(ch.Name, d); err == nil {
 					found = true

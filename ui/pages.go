@@ -221,7 +221,7 @@ func (s *Server) messagesPage(w http.ResponseWriter, r *http.Request) {
 		Filtered:     len(fq) > 0,
 	}
 	seen := map[string]bool{}
-	for _, ch := range s.eng.Channels {
+	for _, ch := range s.eng.Channels() {
 		d.Channels = append(d.Channels, ch.Name)
 		for _, dst := range ch.Destinations {
 			if !seen[dst.Name] {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -249,7 +250,9 @@ func TestConfigEvents(t *testing.T) {
 		t.Fatal("config-changed with the same file")
 	}
 	old := h.eng.ConfigHash()
-	h.eng.Config = append(h.eng.Config, "# edited\n"...)
+	if _, err := h.eng.ReloadBytes(ctx, append(slices.Clone(h.eng.ConfigText()), "# edited\n"...), "test"); err != nil {
+		t.Fatal(err)
+	}
 	if err := h.eng.RecordConfig(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +262,7 @@ func TestConfigEvents(t *testing.T) {
 	}
 	var audit struct{ Events []auditEntry }
 	h.call("GET", "/api/audit", nil, 200, &audit)
-	if len(audit.Events) != 4 || audit.Events[0].Kind != "config-loaded" || audit.Events[1].Kind != "config-changed" {
+	if len(audit.Events) != 5 || audit.Events[0].Kind != "config-loaded" || audit.Events[1].Kind != "config-changed" || audit.Events[2].Kind != "config-reloaded" {
 		t.Fatalf("audit %+v", audit.Events)
 	}
 }

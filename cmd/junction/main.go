@@ -45,6 +45,7 @@ Usage:
   junction reprocess [-admin URL] [-user NAME] ID...  run messages through their channel again
   junction channel stop|start|pause [-admin URL] [-user NAME] NAME
                                          stop a channel (source refuses, queues held), pause it (source refuses) or start it again
+  junction reload [-admin URL] [-user NAME]   check routes.yaml again and swap in what changed (also: kill -HUP)
   junction keys -dir DIR [-alg ES256|RS256]   make a key pair and its jwks.json for signing tokens
   junction token -key FILE -iss ISS -aud AUD -sub CLIENT -org CODE[,CODE] -category DOMAIN[,DOMAIN] [-ttl 5m] [-kid K]
                                          print a signed bearer token (a negative -ttl gives an expired one)
@@ -92,6 +93,8 @@ func main() {
 		code = resendCmd(args)
 	case "channel":
 		code = channelCmd(args)
+	case "reload":
+		code = reloadCmd(args)
 	case "reprocess":
 		code = reprocessCmd(args)
 	case "keys":
@@ -141,13 +144,13 @@ func check(args []string) int {
 		return 1
 	}
 	n := 0
-	for _, ch := range eng.Channels {
+	for _, ch := range eng.Channels() {
 		n += len(ch.Destinations)
 	}
-	for _, w := range eng.Warnings {
+	for _, w := range eng.Warnings() {
 		fmt.Fprintf(os.Stderr, "warning: %s\n", w)
 	}
-	fmt.Printf("%s: OK: %d channels, %d destinations, %d warnings\n", *config, len(eng.Channels), n, len(eng.Warnings))
+	fmt.Printf("%s: OK: %d channels, %d destinations, %d warnings\n", *config, len(eng.Channels()), n, len(eng.Warnings()))
 	return 0
 }
 
@@ -206,14 +209,12 @@ func serve(args []string) int {
 		}
 	}()
 	// Open sources and stores (no auth block, or auth: none), each at its line.
-	for _, w := range eng.Warnings {
+	for _, w := range eng.Warnings() {
 		log.Warn("SECURITY: " + w.Error())
 	}
-	log.Info("junction started", "config", *config, "store", eng.StorePath, "admin", adminLn.Addr().String(), "channels", len(eng.Channels))
+	log.Info("junction started", "config", *config, "store", eng.StorePath, "admin", adminLn.Addr().String(), "channels", len(eng.Channels()))
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	s := <-sig
+	s := waitForStop(eng, log)
 	log.Info("stopping", "signal", s.String())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -229,6 +230,32 @@ func serve(args []string) int {
 	}
 	log.Info("stopped")
 	return code
+}
+
+// waitForStop reloads the configuration at each SIGHUP (its errors are logged, and the
+// running configuration stays) until SIGINT or SIGTERM, which it returns.
+func waitForStop(eng *engine.Engine, log *slog.Logger) os.Signal {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	for s := range sig {
+		if s != syscall.SIGHUP {
+			return s
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		rep, err := eng.Reload(ctx, "SIGHUP")
+		cancel()
+		if err != nil {
+			log.Error("reload refused: the running configuration stays", "config", eng.File, "err", err)
+			continue
+		}
+		for _, c := range rep.Changes {
+			log.Info("reload: " + c)
+		}
+		for _, e := range rep.Errors {
+			log.Error("reload: " + e)
+		}
+	}
+	return nil
 }
 
 // serverGC sets the garbage collector for a long-running engine, unless GOGC is set. The

@@ -147,7 +147,7 @@ func readTestFile(path string, eng *engine.Engine) (*testFile, []string) {
 	if e, ok := top["channel"]; !ok {
 		d.errorf(root, "missing required key \"channel\"")
 	} else if name, ok := d.scalar(e.val, "channel"); ok {
-		for _, ch := range eng.Channels {
+		for _, ch := range eng.Channels() {
 			if ch.Name == name {
 				tf.channel = ch
 			}

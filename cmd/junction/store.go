@@ -95,7 +95,7 @@ func printCheck(kind, path string, rep storeReport, err error) bool {
 // once (destinations that keep a SQLite file of their own say so with StoreFile).
 func fhirStorePaths(eng *engine.Engine) []string {
 	var paths []string
-	for _, ch := range eng.Channels {
+	for _, ch := range eng.Channels() {
 		for _, d := range ch.Destinations {
 			f, ok := d.Dest.(interface{ StoreFile() string })
 			if ok && !slices.Contains(paths, f.StoreFile()) {

@@ -386,6 +386,25 @@
     });
   });
 
+  // Reload routes.yaml (dashboard; admins only): what changed, or the file's errors.
+  const reloadBtn = $("#reload-config");
+  if (reloadBtn) {
+    reloadBtn.addEventListener("click", async function () {
+      const out = $("#reload-result");
+      reloadBtn.disabled = true;
+      out.hidden = false;
+      try {
+        const r = await api("POST", "/api/reload");
+        const head = "Reloaded: " + r.added.length + " added, " + r.removed.length + " removed, " +
+          r.changed.length + " changed, " + r.unchanged.length + " unchanged.";
+        say(out, [head].concat(r.changes, r.errors.map(function (e) { return "error: " + e; })).join("\n"), r.errors.length === 0);
+      } catch (e) {
+        say(out, e.message, false);
+      }
+      reloadBtn.disabled = false;
+    });
+  }
+
   const pages = { login: login, dashboard: dashboard, messages: messages, message: message, channel: channel, jobs: jobs, job: job, swagger: swagger };
   if (pages[page]) pages[page]();
 })();
