@@ -48,7 +48,9 @@ func TestAnAdminReloadsRoutesThroughTheAPIAndSeesWhatChangedOrEveryMistakeAndAnO
 	if h.eng.Channel("extra") == nil {
 		t.Fatal("the added channel is not running")
 	}
-	var audit struct{ Events []struct{ Kind, Detail string } }
+	var audit struct {
+		Events []struct{ Kind, Detail string }
+	}
 	ada.call("GET", "/api/audit", nil, 200, &audit)
 	if len(audit.Events) == 0 || audit.Events[0].Kind != "config-reloaded" || !strings.Contains(audit.Events[0].Detail, "by ada") {
 		t.Fatalf("audit %+v", audit.Events)
