@@ -42,9 +42,10 @@ func bench(args []string) int {
 	runs := flags.Int("runs", 3, "runs per concurrency level, alternating bare, junction and mllp; the median ratios are reported")
 	levels := flags.String("concurrency", "1,16,64", "concurrency levels")
 	mllpLevels := flags.String("mllp", "1,16", "concurrency levels (connections) at which to measure the same channel with an MLLP source too (empty: none)")
-	only := flags.String("only", "", "run only this target: junction, bare, mllp or gateway")
+	only := flags.String("only", "", "run only this target: junction, bare, mllp, perfile, httpdest, gateway or search")
 	gateway := flags.String("gateway", "care-gateway", "fhir-bundle channel of -config to measure with -bundle (empty: skip)")
 	bundleFile := flags.String("bundle", "fhir/testdata/seed-care-delivery-report.json", "FHIR Bundle to PUT to the gateway, under a new id each time")
+	searchSizes := flags.String("search", "100000,1000000", "store sizes (messages) over which to measure text search latency (empty: none)")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memProfile := flags.String("memprofile", "", "write an allocation profile of the whole run to this file")
 	flags.Parse(args)
@@ -74,6 +75,19 @@ func bench(args []string) int {
 	if *channel != "" {
 		what = fmt.Sprintf("channel %s of %s", *channel, *config)
 	}
+	sink, stopSink, err := startSink()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	defer stopSink()
+	if b.perFileCfg, err = perFileConfig(b.ingestCfg); err == nil {
+		b.httpDestCfg, err = httpDestConfig(b.ingestCfg, sink)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
 	concs, err := parseLevels(*levels)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: bad -concurrency %q\n", *levels)
@@ -90,7 +104,7 @@ func bench(args []string) int {
 		fmt.Printf("mllp: the same channel with an MLLP source on loopback, one connection per worker, each message sent when the previous ACK is back\n")
 	}
 	fmt.Println()
-	if *only != "gateway" {
+	if *only != "gateway" && *only != "search" {
 		fmt.Printf("%-10s %5s %10s %9s %9s %7s %10s %12s %9s %11s\n", "target", "conc", "msg/s", "p50", "p99", "errors", "bytes/msg", "delivered/s", "cpu/msg", "req/commit")
 		for _, c := range mergeLevels(concs, b.mllpAt) {
 			if err := b.level(c, slices.Contains(concs, c)); err != nil {
@@ -99,10 +113,26 @@ func bench(args []string) int {
 			}
 		}
 	}
-	if *gateway == "" || (*only != "" && *only != "gateway") {
-		return 0
+	if *gateway != "" && (*only == "" || *only == "gateway") {
+		if code := benchGateways(src, *gateway, *bundleFile, concs, *dur); code != 0 {
+			return code
+		}
 	}
-	return benchGateways(src, *gateway, *bundleFile, concs, *dur)
+	if *searchSizes != "" && (*only == "" || *only == "search") {
+		sizes, err := parseLevels(*searchSizes)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: bad -search %q\n", *searchSizes)
+			return 1
+		}
+		fmt.Println()
+		for _, n := range sizes {
+			if err := benchSearch(n, 200); err != nil {
+				fmt.Fprintln(os.Stderr, "bench: search:", err)
+				return 1
+			}
+		}
+	}
+	return 0
 }
 
 // startProfiles starts the CPU profile and returns what writes both profiles at the end.
@@ -159,6 +189,8 @@ func mergeLevels(a, b []int) []int {
 type benchRun struct {
 	body               []byte
 	ingestCfg, mllpCfg []byte
+	perFileCfg         []byte // the channel with one file per message
+	httpDestCfg        []byte // the channel with an HTTP destination to a loopback sink
 	dur                time.Duration
 	runs               int
 	only               string // "": every target
@@ -169,15 +201,21 @@ type benchRun struct {
 // -concurrency's (withHTTP), mllp when it is one of -mllp's. Runs alternate so that the
 // targets meet the same noise; the medians of the paired ratios are the figures to quote.
 func (b *benchRun) level(c int, withHTTP bool) error {
-	runBare := withHTTP && (b.only == "" || b.only == "bare")
-	runIngest := withHTTP && (b.only == "" || b.only == "junction")
-	runMLLP := slices.Contains(b.mllpAt, c) && (b.only == "" || b.only == "mllp")
-	if !runBare && !runIngest && !runMLLP {
+	want := func(target string) bool { return b.only == "" || b.only == target }
+	runBare, runIngest := withHTTP && want("bare"), withHTTP && want("junction")
+	runPerFile, runHTTPDest := withHTTP && want("perfile"), withHTTP && want("httpdest")
+	runMLLP := slices.Contains(b.mllpAt, c) && want("mllp")
+	if !runBare && !runIngest && !runMLLP && !runPerFile && !runHTTPDest {
 		return nil
 	}
-	var vsBare, vsIngest []float64
+	var vsBare, vsIngest, perFile, httpDest []float64
+	ratio := func(to *[]float64, a, b float64) {
+		if a > 0 && b > 0 {
+			*to = append(*to, a/b)
+		}
+	}
 	for r := 0; r < b.runs; r++ {
-		var ref, j, m benchResult
+		var ref, j, m, pf, hd benchResult
 		var err error
 		if runBare {
 			if ref, err = benchBare(b.body, c, b.dur); err != nil {
@@ -185,7 +223,7 @@ func (b *benchRun) level(c int, withHTTP bool) error {
 			}
 		}
 		if runIngest {
-			if j, err = benchJunction(b.ingestCfg, b.body, c, b.dur); err != nil {
+			if j, err = benchJunction(b.ingestCfg, "junction", b.body, c, b.dur); err != nil {
 				return fmt.Errorf("junction: %w", err)
 			}
 		}
@@ -194,15 +232,25 @@ func (b *benchRun) level(c int, withHTTP bool) error {
 				return fmt.Errorf("mllp: %w", err)
 			}
 		}
-		if ref.PerSecond > 0 && j.PerSecond > 0 {
-			vsBare = append(vsBare, j.PerSecond/ref.PerSecond)
+		if runPerFile {
+			if pf, err = benchJunction(b.perFileCfg, "perfile", b.body, c, b.dur); err != nil {
+				return fmt.Errorf("perfile: %w", err)
+			}
 		}
-		if j.PerSecond > 0 && m.PerSecond > 0 {
-			vsIngest = append(vsIngest, m.PerSecond/j.PerSecond)
+		if runHTTPDest {
+			if hd, err = benchJunction(b.httpDestCfg, "httpdest", b.body, c, b.dur); err != nil {
+				return fmt.Errorf("httpdest: %w", err)
+			}
 		}
+		ratio(&vsBare, j.PerSecond, ref.PerSecond)
+		ratio(&vsIngest, m.PerSecond, j.PerSecond)
+		ratio(&perFile, pf.delivered, j.delivered)
+		ratio(&httpDest, hd.delivered, j.delivered)
 	}
 	printRatios("junction/bare", c, vsBare)
 	printRatios("mllp/junction (the same channel over $ingest)", c, vsIngest)
+	printRatios("perfile/junction (delivered/s: one file per message against the appending file)", c, perFile)
+	printRatios("httpdest/junction (delivered/s: an HTTP destination to a loopback receiver against the appending file)", c, httpDest)
 	fmt.Println()
 	return nil
 }
@@ -349,14 +397,14 @@ func benchGateway(src *engine.Engine, ch *engine.Channel, bundle []byte, conc in
 
 // benchJunction runs an engine with the channel's source, filter and transform and one
 // file destination, all in a temporary folder.
-func benchJunction(cfg []byte, body []byte, conc int, d time.Duration) (benchResult, error) {
+func benchJunction(cfg []byte, target string, body []byte, conc int, d time.Duration) (benchResult, error) {
 	req := loadgen.Request{Body: body, Header: ingestHeaders(), Check: func(status int, b []byte) error {
 		if !bytes.Contains(b, []byte("\rMSA|AA|")) {
 			return fmt.Errorf("not an AA ACK: %.200q", b)
 		}
 		return nil
 	}}
-	return runEngine(cfg, "junction", func(eng *engine.Engine) (loadgen.Result, error) {
+	return runEngine(cfg, target, func(eng *engine.Engine) (loadgen.Result, error) {
 		req.URL = "http://" + eng.BoundAddr("HTTP") + "/$ingest"
 		return loadgen.Run(context.Background(), req, conc, d)
 	})
