@@ -26,11 +26,15 @@ type searchQuery struct {
 // n/1000 messages, one page), a prefix, a word of every message, a phrase with a status,
 // two words a page deep, a control id, and a word no message has.
 var searchQueries = []searchQuery{
-	{"nhs-number", func(i, n int) engine.MessageFilter { return engine.MessageFilter{Text: fmt.Sprintf("%010d", 9000000000+i%n)} }},
+	{"nhs-number", func(i, n int) engine.MessageFilter {
+		return engine.MessageFilter{Text: fmt.Sprintf("%010d", 9000000000+i%n)}
+	}},
 	{"surname", func(i, n int) engine.MessageFilter {
 		return engine.MessageFilter{Text: fmt.Sprintf("SURNAME%03dX", i%1000)}
 	}},
-	{"prefix", func(i, n int) engine.MessageFilter { return engine.MessageFilter{Text: fmt.Sprintf("SURNAME%02d*", i%100)} }},
+	{"prefix", func(i, n int) engine.MessageFilter {
+		return engine.MessageFilter{Text: fmt.Sprintf("SURNAME%02d*", i%100)}
+	}},
 	{"every-message", func(i, n int) engine.MessageFilter { return engine.MessageFilter{Text: "john"} }},
 	{"phrase+status", func(i, n int) engine.MessageFilter {
 		return engine.MessageFilter{Text: `"high street" leeds`, Status: engine.StatusError}
@@ -38,7 +42,9 @@ var searchQueries = []searchQuery{
 	{"two-words-deep", func(i, n int) engine.MessageFilter {
 		return engine.MessageFilter{Text: fmt.Sprintf("WARD%d SURNAME%03dX", i%40, i%1000), BeforeID: int64(n / 2)}
 	}},
-	{"control-id", func(i, n int) engine.MessageFilter { return engine.MessageFilter{ControlID: fmt.Sprintf("CTL%08d", i%n)} }},
+	{"control-id", func(i, n int) engine.MessageFilter {
+		return engine.MessageFilter{ControlID: fmt.Sprintf("CTL%08d", i%n)}
+	}},
 	{"no-match", func(i, n int) engine.MessageFilter { return engine.MessageFilter{Text: "nobody"} }},
 }
 
