@@ -22,12 +22,15 @@ check: build
 # every other test (end-to-end ones start the real binary on loopback), short fuzz runs.
 test: deps lint test-race test-all fuzz
 
-# Go modules, and headless Chromium (Debian's package) for the UI's browser tests.
+# Go modules, headless Chromium (Debian's package) for the UI's browser tests, and
+# PostgreSQL's server binaries (Debian's package) for the tests of the shared store.
 deps:
 	@echo "deps: downloading Go modules (go mod download)"
 	$(GO) mod download
 	@command -v chromium >/dev/null || echo "deps: chromium not found: installing Debian's chromium package with apt-get (needs root) for the UI's browser tests"
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || echo "deps: PostgreSQL not found: installing Debian's postgresql package with apt-get (needs root); the tests start throwaway servers of their own (internal/pgtest), the system's is not used"
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update && apt-get install -y postgresql)
 
 lint:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -39,7 +42,7 @@ test-race:
 
 # Every package not run under the race detector above (new packages are picked up).
 test-all:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/(engine|hl7|transforms|connectors|ui|mllp)(/|$$)')
+	JUNCTION_PG_TESTS=1 $(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/(engine|hl7|transforms|connectors|ui|mllp)(/|$$)')
 	$(GO) run ./cmd/junction test -config routes.yaml tests/
 
 fuzz:
