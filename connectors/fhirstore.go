@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/go-chi/chi/v5"
 
@@ -161,7 +162,7 @@ func (d *fhirStoreDestination) Start() error {
 			return fmt.Errorf("serve.base %s on %s is also served by %s: give this store another serve.base", d.base, d.listener.addr, other)
 		}
 	}
-	st, err := fhirstore.Open(d.path)
+	st, err := openFHIRStore(d.path)
 	if err != nil {
 		return err
 	}
@@ -172,17 +173,65 @@ func (d *fhirStoreDestination) Start() error {
 	return nil
 }
 
-// Close stops serving and closes the store.
+// Close gives the store up: it closes (and the read API stops serving) when no
+// destination of a newer configuration uses the same file.
 func (d *fhirStoreDestination) Close() error {
-	if d.api != nil {
-		d.api.SetStore(nil)
-	}
 	if d.store == nil {
 		return nil
 	}
-	err := d.store.Close()
+	last, err := closeFHIRStore(d.store)
+	if last && d.api != nil {
+		d.api.SetStore(nil)
+	}
 	d.store = nil
 	return err
+}
+
+// The FHIR stores open, by file, with how many destinations use each: across a reload
+// the new configuration's destination opens the store before the old one closes it,
+// and reads the old configuration's API is still answering go on.
+var (
+	fhirStoresMu sync.Mutex
+	fhirStores   = map[string]*openFHIRStoreFile{}
+)
+
+type openFHIRStoreFile struct {
+	st   *fhirstore.Store
+	path string
+	refs int
+}
+
+// openFHIRStore opens the store at path, or shares the one open.
+func openFHIRStore(path string) (*fhirstore.Store, error) {
+	fhirStoresMu.Lock()
+	defer fhirStoresMu.Unlock()
+	if o := fhirStores[path]; o != nil {
+		o.refs++
+		return o.st, nil
+	}
+	st, err := fhirstore.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	fhirStores[path] = &openFHIRStoreFile{st: st, path: path, refs: 1}
+	return st, nil
+}
+
+// closeFHIRStore gives st up, closing it when it was the last use (last).
+func closeFHIRStore(st *fhirstore.Store) (last bool, err error) {
+	fhirStoresMu.Lock()
+	defer fhirStoresMu.Unlock()
+	for path, o := range fhirStores {
+		if o.st != st {
+			continue
+		}
+		if o.refs--; o.refs > 0 {
+			return false, nil
+		}
+		delete(fhirStores, path)
+		return true, st.Close()
+	}
+	return true, st.Close()
 }
 
 func (d *fhirStoreDestination) Send(ctx context.Context, dl *engine.Delivery) engine.Outcome {

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -59,6 +60,10 @@ type fileSource struct {
 	maxBytes     int64
 	line         int // of dir
 
+	// current is the channel the running poll loop hands messages to: channel, until the
+	// source of a reloaded configuration takes the loop over (TakeOver).
+	current  atomic.Pointer[engine.Channel]
+	takenBy  *fileSource // set on the source that took another's loop over: Stop stops that
 	log      *slog.Logger
 	ctx      context.Context // ended by a Stop that runs out of time
 	cancel   context.CancelFunc
@@ -165,9 +170,10 @@ func readAfter(n *engine.Node, rel func(string) string, def string) string {
 	return def
 }
 
-// Start creates the folders (dir, the processed folder, error_dir) when missing, checks
-// that they can be written, and starts polling.
-func (s *fileSource) Start(context.Context) error {
+// Prepare creates the folders (dir, the processed folder, error_dir) when missing and
+// checks that they can be written and read (a reload checks its new sources so before it
+// changes anything); Start starts polling.
+func (s *fileSource) Prepare(context.Context) error {
 	for _, d := range []string{s.dir, s.moveTo, s.errorDir} {
 		if d == "" {
 			continue
@@ -185,6 +191,15 @@ func (s *fileSource) Start(context.Context) error {
 	if _, err := os.ReadDir(s.dir); err != nil {
 		return fmt.Errorf("cannot read folder: %w", err)
 	}
+	return nil
+}
+
+// Start checks the folders (Prepare) and starts polling.
+func (s *fileSource) Start(ctx context.Context) error {
+	if err := s.Prepare(ctx); err != nil {
+		return err
+	}
+	s.current.Store(s.channel)
 	s.log = s.eng.Log.With("channel", s.channel.Name, "dir", s.dir)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.stopping, s.done = make(chan struct{}), make(chan struct{})
@@ -194,10 +209,32 @@ func (s *fileSource) Start(context.Context) error {
 	return nil
 }
 
+// TakeOver makes the running poll loop of old, the source of the same folder in the
+// configuration a reload replaces, hand the next files' messages to s's channel: the
+// loop, and what it knows of the folder's files, go on. It cannot when the source's
+// settings changed (then the engine stops old, which finishes its file, and starts s).
+func (s *fileSource) TakeOver(old engine.Service) bool {
+	o, ok := old.(*fileSource)
+	if ok && o.takenBy != nil { // o took an older one's loop over: that loop runs
+		o = o.takenBy
+	}
+	if !ok || o.done == nil || o.glob != s.glob || o.poll != s.poll || o.settle != s.settle ||
+		o.moveTo != s.moveTo || o.errorDir != s.errorDir || o.dataType != s.dataType || o.maxBytes != s.maxBytes ||
+		o.channel.Name != s.channel.Name {
+		return false
+	}
+	o.current.Store(s.channel)
+	s.takenBy = o
+	return true
+}
+
 // Stop stops polling and waits for the file in progress to be finished; when ctx ends
 // first it stops after the message in progress (the file stays, and what is stored of
 // it is not stored again at the next start).
 func (s *fileSource) Stop(ctx context.Context) error {
+	if s.takenBy != nil {
+		return s.takenBy.Stop(ctx)
+	}
 	if s.done == nil {
 		return nil
 	}
@@ -235,7 +272,7 @@ func (s *fileSource) run() {
 			return
 		case <-t.C:
 		}
-		if s.eng.SourceRefusal(s.channel) != nil {
+		if s.eng.SourceRefusal(s.current.Load()) != nil {
 			t.Reset(s.poll) // stopped or paused by an operator: the files wait in place
 			continue
 		}
@@ -249,7 +286,7 @@ func (s *fileSource) run() {
 			if s.stopped() {
 				return
 			}
-			if s.eng.SourceRefusal(s.channel) != nil {
+			if s.eng.SourceRefusal(s.current.Load()) != nil {
 				break
 			}
 			s.processFile(f)
@@ -415,7 +452,7 @@ func (s *fileSource) messages(f dropFile, content []byte, digest string, receive
 // fileKey is the DedupKey of the i-th message (0-based) of a file: the channel, the
 // file's name and content, and the message's place in it.
 func (s *fileSource) fileKey(name, digest string, i int) string {
-	return fmt.Sprintf("file:%s:%s:%s:%d", s.channel.Name, name, digest, i+1)
+	return fmt.Sprintf("file:%s:%s:%s:%d", s.current.Load().Name, name, digest, i+1)
 }
 
 // commit hands the file's messages to the channel in order, each under its key, after
@@ -447,7 +484,7 @@ func (s *fileSource) commit(f dropFile, digest string, ins []*engine.Inbound) bo
 		}
 		in := ins[i]
 		in.DedupKey, in.KeepKeyOnError = s.fileKey(f.name, digest, i), true
-		res := s.channel.Process(s.ctx, in)
+		res := s.current.Load().Process(s.ctx, in)
 		switch {
 		case errors.Is(res.StoreErr, engine.ErrDuplicate):
 		case res.StoreErr != nil:
@@ -501,7 +538,7 @@ func (s *fileSource) reject(f dropFile, reason string) {
 		return
 	}
 	s.log.Warn("file moved to error_dir: "+reason, "file", f.name, "to", to)
-	note := time.Now().UTC().Format(time.RFC3339) + " channel " + s.channel.Name + ": " + f.name + ": " + reason + "\n"
+	note := time.Now().UTC().Format(time.RFC3339) + " channel " + s.current.Load().Name + ": " + f.name + ": " + reason + "\n"
 	tmp := filepath.Join(s.errorDir, "."+filepath.Base(to)+".reason")
 	err = os.WriteFile(tmp, []byte(note), 0o644)
 	if err == nil {

@@ -72,6 +72,10 @@ type httpListener struct {
 type httpLive struct {
 	handler atomic.Pointer[http.Handler]
 	tls     atomic.Pointer[tls.Config]
+	// What the requests in progress hold, kept across a takeover when the limits are
+	// the same, so that the requests of both configurations share the limits.
+	budget *engine.Budget
+	slots  chan struct{}
 }
 
 func (h *httpLive) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -81,9 +85,15 @@ func (h *httpLive) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve makes l's routes (with its limits and admission) what h serves.
 func (h *httpLive) serve(l *httpListener) {
 	refuse := l.refuseOverloaded
-	l.budget = engine.NewBudget(engine.MemoryBudget(l.limits.maxMemory, l.maxBody))
+	if size := engine.MemoryBudget(l.limits.maxMemory, l.maxBody); h.budget == nil || h.budget.Capacity() != size {
+		h.budget = engine.NewBudget(size)
+	}
+	if h.slots == nil || cap(h.slots) != l.limits.maxConcurrent {
+		h.slots = make(chan struct{}, max(l.limits.maxConcurrent, 0))
+	}
+	l.budget = h.budget
 	in := admitFirst(limitMemory(l.router, l.budget, l.maxBody, refuse, engine.MemoryWait), l.admit)
-	handler := capConcurrent(in, l.limits.maxConcurrent, refuse)
+	handler := capConcurrent(in, h.slots, refuse)
 	if l.tls != nil {
 		h.tls.Store(l.tls)
 	}
@@ -129,13 +139,27 @@ func httpSource(n *engine.Node, e *engine.Engine, listen string, v *auth.Verifie
 	return l
 }
 
-// Start binds the listen address and serves it in the background.
-func (l *httpListener) Start(context.Context) error {
-	l.log = l.eng.Log
+// Prepare binds the listen address (a reload binds its new listeners before it changes
+// anything); Start serves it.
+func (l *httpListener) Prepare(context.Context) error {
+	if l.bound != nil {
+		return nil
+	}
 	ln, err := net.Listen("tcp", l.addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", l.addr, err)
 	}
+	l.bound = ln
+	return nil
+}
+
+// Start binds the listen address (unless Prepare did) and serves it in the background.
+func (l *httpListener) Start(ctx context.Context) error {
+	l.log = l.eng.Log
+	if err := l.Prepare(ctx); err != nil {
+		return err
+	}
+	ln := l.bound
 	live := &httpLive{}
 	if l.tls != nil {
 		// The TLS settings are read per connection, so a reload can change certificates.
@@ -166,25 +190,42 @@ func (l *httpListener) Start(context.Context) error {
 
 // TakeOver makes l serve, from the next request on, on the running server of the
 // listener old of the configuration a reload replaces, keeping its socket and its open
-// connections. It cannot when the timeouts differ or when one serves TLS and the other
-// not (then the engine stops old and starts l).
+// connections; new certificates apply from the next connection. It cannot when the
+// timeouts differ, when one serves TLS and the other not, or when which client
+// certificates are required changed (connections open under the old rule must not go
+// on): then the engine stops old and starts l.
 func (l *httpListener) TakeOver(old engine.Service) bool {
 	o, ok := old.(*httpListener)
-	if !ok || o.server == nil || (o.tls == nil) != (l.tls == nil) || o.limits.readHeaderTimeout != l.limits.readHeaderTimeout ||
+	if !ok || o.server == nil || !sameClientAuth(o.tls, l.tls) || o.limits.readHeaderTimeout != l.limits.readHeaderTimeout ||
 		o.limits.readTimeout != l.limits.readTimeout || o.limits.writeTimeout != l.limits.writeTimeout {
 		return false
 	}
 	l.log = l.eng.Log
 	l.server, l.bound, l.live = o.server, o.bound, o.live
 	l.live.serve(l)
-	o.server, o.live = nil, nil // l stops it
+	o.server, o.live, o.bound = nil, nil, nil // l stops it
 	return true
 }
 
+// sameClientAuth tells whether two TLS settings (nil: plain TCP) both serve TLS or both
+// not, and require the same client certificates.
+func sameClientAuth(a, b *tls.Config) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if a.ClientAuth != b.ClientAuth || (a.ClientCAs == nil) != (b.ClientCAs == nil) {
+		return false
+	}
+	return a.ClientCAs == nil || a.ClientCAs.Equal(b.ClientCAs)
+}
+
 // Stop stops taking requests and waits for those in progress to be answered (until ctx
-// ends).
+// ends); a listener only prepared closes its socket.
 func (l *httpListener) Stop(ctx context.Context) error {
 	if l.server == nil {
+		if l.bound != nil && l.live == nil {
+			return l.bound.Close()
+		}
 		return nil
 	}
 	return l.server.Shutdown(ctx)
@@ -225,13 +266,13 @@ func (l *httpListener) refuseOverloaded(w http.ResponseWriter, req *http.Request
 	writeOutcome(w, status, fhir.Issue{Severity: fhir.SeverityError, Code: code, Diagnostics: reason})
 }
 
-// capConcurrent answers 503 at once when max requests are already being served, so a
-// flood cannot pile up goroutines and memory; senders retry 503s.
-func capConcurrent(h http.Handler, max int, refuse refuseFunc) http.Handler {
+// capConcurrent answers 503 at once when cap(slots) requests are already being served
+// (no cap when 0), so a flood cannot pile up goroutines and memory; senders retry 503s.
+func capConcurrent(h http.Handler, slots chan struct{}, refuse refuseFunc) http.Handler {
+	max := cap(slots)
 	if max <= 0 {
 		return h
 	}
-	slots := make(chan struct{}, max)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case slots <- struct{}{}:

@@ -75,6 +75,13 @@ func (s mllpSettings) same(o mllpSettings) bool {
 		s.idle == o.idle && s.read == o.read && s.write == o.write && s.tlsFiles == o.tlsFiles
 }
 
+// sameButCerts tells whether o differs from s at most in its certificate and key.
+func (s mllpSettings) sameButCerts(o mllpSettings) bool {
+	a, b := s, o
+	a.tlsFiles, b.tlsFiles = "", ""
+	return a.same(b) && sameClientAuth(s.tls, o.tls)
+}
+
 // budget is the listener's memory budget, in bytes.
 func (s mllpSettings) budget() int64 {
 	return engine.MemoryBudget(s.maxMemory, int64(s.maxBytes))
@@ -196,18 +203,38 @@ type mllpListener struct {
 	live *atomic.Pointer[mllpListener]
 }
 
-// Start binds the listen address and serves it.
-func (l *mllpListener) Start(ctx context.Context) error {
+// Prepare binds the listen address (a reload binds its new listeners before it changes
+// anything); Start serves it.
+func (l *mllpListener) Prepare(ctx context.Context) error {
+	if l.ln != nil {
+		return nil
+	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", l.addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", l.addr, err)
 	}
-	l.log = l.eng.Log
 	l.ln = &connTracker{Listener: ln, conns: map[string]net.Conn{}}
+	return nil
+}
+
+// Start binds the listen address (unless Prepare did) and serves it.
+func (l *mllpListener) Start(ctx context.Context) error {
+	if err := l.Prepare(ctx); err != nil {
+		return err
+	}
+	l.log = l.eng.Log
+	ln := l.ln.Listener
 	s := l.settings
 	l.budget = engine.NewBudget(s.budget())
 	live := new(atomic.Pointer[mllpListener])
+	var tlsCfg *tls.Config
+	if s.tls != nil {
+		// Read per connection, so a reload can change certificates (TakeOver).
+		tlsCfg = &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return live.Load().settings.tls, nil
+		}}
+	}
 	live.Store(l)
 	l.live = live
 	l.server = &mllp.Server{
@@ -217,7 +244,7 @@ func (l *mllpListener) Start(ctx context.Context) error {
 		TooLarge: func(ctx context.Context, c *mllp.Conn, tl *mllp.TooLargeError) []byte {
 			return live.Load().tooLarge(ctx, c, tl)
 		},
-		TLSConfig:         s.tls,
+		TLSConfig:         tlsCfg,
 		MaxMessageBytes:   s.maxBytes,
 		MaxConns:          s.maxConns,
 		MaxConnsPerAddr:   s.maxPerAddr,
@@ -242,9 +269,11 @@ func (l *mllpListener) Start(ctx context.Context) error {
 // TakeOver makes l's channels take, from the next frame on, what the running listener old
 // of the configuration a reload replaces receives: its socket and open connections stay.
 // It cannot when their settings differ (then the engine stops old and starts l).
+// New certificates apply from the next connection; a change of the client certificates
+// required is one of the settings that need the listener restarted.
 func (l *mllpListener) TakeOver(old engine.Service) bool {
 	o, ok := old.(*mllpListener)
-	if !ok || o.server == nil || !o.settings.same(l.settings) {
+	if !ok || o.server == nil || !o.settings.sameButCerts(l.settings) {
 		return false
 	}
 	l.log = l.eng.Log
@@ -258,6 +287,11 @@ func (l *mllpListener) TakeOver(old engine.Service) bool {
 // to be answered (cut off when ctx ends).
 func (l *mllpListener) Stop(ctx context.Context) error {
 	if l.server == nil {
+		if l.ln != nil && l.live == nil { // only prepared
+			err := l.ln.Close()
+			l.ln = nil
+			return err
+		}
 		return nil
 	}
 	err := l.server.Shutdown(ctx)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -277,4 +279,129 @@ func transformedOf(m *engine.MessageDetail) string {
 		return m.Raw
 	}
 	return *m.Transformed
+}
+
+func TestADestinationRemovedAndAddedAgainDuringASendIsDeliveredByOneWorkerOnce(t *testing.T) {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	got := map[string]int{}
+	inSend := make(chan struct{}, 10)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		inSend <- struct{}{}
+		time.Sleep(300 * time.Millisecond)
+		mu.Lock()
+		got[string(b)]++
+		mu.Unlock()
+	}))
+	defer slow.Close()
+	with := reloadRoutes("A", "127.0.0.1:0", slow.URL+"/lis")
+	eng, _ := startIn(t, dir, with)
+	url := "http://" + eng.BoundAddr("HTTP") + "/$ingest"
+	for i := 0; i < 3; i++ {
+		if code, _, body := post(t, url, "POST", ingestHL7, hl7Message(i)); code != http.StatusOK {
+			t.Fatalf("%d %s", code, body)
+		}
+	}
+	<-inSend // the first send is in progress
+	if _, err := reload(t, eng, reloadRoutes("A", "127.0.0.1:0", "")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reload(t, eng, with); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the three messages delivered", func() bool { return stats(t, eng)["adt"].Destinations["lis"].Sent == 3 })
+	time.Sleep(400 * time.Millisecond) // a second worker's duplicate would land meanwhile
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 3 {
+		t.Fatalf("the receiver got %d distinct messages, want 3", len(got))
+	}
+	for body, n := range got {
+		if n != 1 {
+			t.Fatalf("a message was sent %d times: %.60q", n, body)
+		}
+	}
+}
+
+func TestAReloadAddingAChannelOnANewListenerUnderLoadTakesItsMessagesAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	base := reloadRoutes("A", "127.0.0.1:0", "")
+	eng, _ := startIn(t, dir, base)
+	url := "http://" + eng.BoundAddr("HTTP") + "/$ingest"
+	var stop atomic.Bool
+	var refused atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				if code, _, _ := postQuiet(url, ingestHL7, hl7Message(w*100000+i)); code != http.StatusOK {
+					refused.Add(1)
+				}
+			}
+		}()
+	}
+	for i := 0; i < 3; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		extra := base + fmt.Sprintf(`  - name: lab%d
+    source: { type: ingest, listen: %q, domain: lab, data_types: [Hl7v2], auth: none }
+    destinations:
+      - { name: archive, type: file, dir: out, append: true, filename: lab.txt }
+`, i, addr)
+		if _, err := reload(t, eng, extra); err != nil {
+			t.Fatal(err)
+		}
+		hdr := map[string]string{"Content-Type": "text/plain", "source-domain": "lab", "organisation-code": "r0d", "data-type": "Hl7v2"}
+		if code, _, body := post(t, "http://"+addr+"/$ingest", "POST", hdr, hl7Message(7)); code != http.StatusOK {
+			t.Fatalf("the new listener answered %d %s", code, body)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	if refused.Load() > 0 {
+		t.Fatalf("%d messages refused on the unchanged listener", refused.Load())
+	}
+}
+
+func TestAFileSourceGoesOnReadingItsFolderAcrossAReloadWithTheNewTransform(t *testing.T) {
+	dir := t.TempDir()
+	routes := func(stamp string) string {
+		return fmt.Sprintf(`store:
+  path: junction.db
+channels:
+  - name: drop
+    source: { type: file, dir: in, glob: "*.hl7", poll: 20ms, settle: 0s }
+    transform:
+      - 'set("PID-5.1", "%s")'
+    destinations:
+      - { name: archive, type: file, dir: out, append: true, filename: drop.txt }
+`, stamp)
+	}
+	eng, _ := startIn(t, dir, routes("OLD"))
+	drop := func(name string, i int) {
+		os.WriteFile(filepath.Join(dir, "in", name+".tmp"), []byte(hl7Message(i)), 0o644)
+		os.Rename(filepath.Join(dir, "in", name+".tmp"), filepath.Join(dir, "in", name))
+	}
+	out := filepath.Join(dir, "out", "drop.txt")
+	drop("a.hl7", 1)
+	waitFor(t, "the first file's message", func() bool { b, _ := os.ReadFile(out); return strings.Contains(string(b), "||OLD^Jane") })
+	rep, err := reload(t, eng, routes("NEW"))
+	if err != nil || len(rep.Changes) != 1 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	drop("b.hl7", 2)
+	waitFor(t, "the second file's message with the new transform", func() bool {
+		b, _ := os.ReadFile(out)
+		return strings.Contains(string(b), "||NEW^Jane")
+	})
+	if b, _ := os.ReadFile(out); strings.Count(string(b), "MSH|") != 2 {
+		t.Fatalf("want the two messages once each, got:\n%s", b)
+	}
 }

@@ -38,11 +38,14 @@ const MaxUnrecorded = 64
 // sends and closes the destination it replaces.
 func (e *Engine) runWorker(ctx context.Context, q *queue) {
 	w := &queueWorker{e: e, q: q}
-	w.use(q.dest.Load())
+	w.use(q.take())
 	defer w.finish()
 	for ctx.Err() == nil {
-		if d := q.dest.Load(); d != w.d {
-			w.use(d)
+		if q.stale(w.d) {
+			if q.exit() {
+				return
+			}
+			w.use(q.take())
 		}
 		if !w.holdLease(ctx) || !w.recordFailed(ctx) {
 			continue
@@ -94,7 +97,7 @@ func (e *Engine) runWorker(ctx context.Context, q *queue) {
 // use makes d the configuration the worker delivers with, closing the destination of
 // the one it replaces (whose sends are over).
 func (w *queueWorker) use(d *DestinationRuntime) {
-	if w.d != nil && w.d.Dest != d.Dest {
+	if w.d != nil && w.d != d && w.d.Dest != d.Dest {
 		closeDest(w.d.Dest)
 	}
 	w.d, w.ch = d, d.Channel
@@ -139,7 +142,7 @@ func (w *queueWorker) holdLease(ctx context.Context) bool {
 		}
 		w.leaseRenew = time.Time{}
 		w.cursor = 0
-		sleep(ctx, nil, nil, leaseTTL/3)
+		sleep(ctx, nil, w.q.kick, leaseTTL/3)
 		return false
 	}
 	w.leaseRenew = time.Now().Add(leaseTTL / 3)
@@ -157,8 +160,8 @@ func (w *queueWorker) holdLease(ctx context.Context) bool {
 func (w *queueWorker) send(ctx context.Context, batch []Delivery) (blockedUntil time.Time) {
 	sent := false
 	for i := range batch {
-		if w.q.paused.Load() || w.e.channelHeld(w.ch.Name) {
-			break // paused meanwhile: what is sent is recorded, the rest waits
+		if w.q.paused.Load() || w.e.channelHeld(w.ch.Name) || w.q.stale(w.d) {
+			break // paused (or reloaded) meanwhile: what is sent is recorded, the rest waits
 		}
 		dl := &batch[i]
 		now := time.Now()
@@ -314,8 +317,11 @@ func (w *queueWorker) recordFailed(ctx context.Context) bool {
 func (w *queueWorker) finish() {
 	w.settle()
 	closeDest(w.d.Dest)
-	if d := w.q.dest.Load(); d != w.d {
-		closeDest(d.Dest) // swapped in after the last send: never used
+	w.q.mu.Lock()
+	next := w.q.next
+	w.q.mu.Unlock()
+	if next != w.d && next.Dest != w.d.Dest {
+		closeDest(next.Dest) // set after the last send: never used
 	}
 	if len(w.failed) > 0 {
 		// One last try; what is still not recorded is sent again after a restart.

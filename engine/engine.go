@@ -24,6 +24,7 @@ type Engine struct {
 	building atomic.Pointer[config] // the configuration Load or Reload is building
 	reloadMu sync.Mutex             // one Start, Reload or Stop at a time
 	queues   map[queueKey]*queue    // the destination queues' workers (under reloadMu)
+	retired  map[queueKey]*queue    // queues a reload dropped whose workers may still be ending
 
 	Log     *slog.Logger
 	Node    string // this process's identity for queue leases
@@ -58,7 +59,7 @@ func newConfig(data []byte) *config {
 }
 
 func newEngine(file string) *Engine {
-	return &Engine{File: file, Log: slog.Default(), Node: newNodeID(), queues: map[queueKey]*queue{}}
+	return &Engine{File: file, Log: slog.Default(), Node: newNodeID(), queues: map[queueKey]*queue{}, retired: map[queueKey]*queue{}}
 }
 
 // conf is the configuration being built while Load or Reload builds one, else the running one.
@@ -227,7 +228,7 @@ func closeDestinations(c *config) {
 func (e *Engine) closeUnqueued(c *config) {
 	for _, ch := range c.channels {
 		for _, d := range ch.Destinations {
-			if q := e.queues[queueKey{ch.Name, d.Name}]; q == nil || q.dest.Load() != d {
+			if q := e.queues[queueKey{ch.Name, d.Name}]; q == nil || !q.holds(d) {
 				closeDest(d.Dest)
 			}
 		}

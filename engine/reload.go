@@ -27,6 +27,8 @@ type ReloadReport struct {
 	// Changes are readable lines, e.g. `channel ed-adt: transform[0]: "…" → "…"`; values
 	// are shown as written in the file (a ${NAME} reference, not its value).
 	Changes []string
+	// Warnings are the new configuration's warnings (e.g. a source open to anyone).
+	Warnings []string
 	// Errors are what went wrong after the new configuration was checked and swapped in
 	// (a listener whose settings changed could not bind again): logged, and shown to
 	// whoever asked for the reload.
@@ -75,20 +77,30 @@ func (e *Engine) ReloadBytes(ctx context.Context, data []byte, who string) (*Rel
 	if err := e.startDestinations(next); err != nil {
 		return nil, err
 	}
-	pairs, err := e.startNewServices(old, next)
+	pairs, prepared, err := e.prepareServices(ctx, old, next)
 	if err != nil {
 		closeDestinations(next)
 		return nil, err
 	}
-	// Commit: nothing below refuses the new configuration.
-	e.attachQueues(next)
+	// Commit: nothing below refuses the new configuration, and whoever asked going away
+	// must not stop it half-way or keep it from the audit trail.
+	ctx = context.WithoutCancel(ctx)
+	e.attachQueues(ctx, next)
+	for _, s := range prepared {
+		if err := e.startService(s); err != nil {
+			report.Errors = append(report.Errors, err.Error())
+		}
+	}
 	for _, p := range pairs {
-		if msg := e.handOver(ctx, p[0], p[1]); msg != "" {
+		if msg := e.handOver(ctx, p[0], p[1], report); msg != "" {
 			report.Errors = append(report.Errors, msg)
 		}
 	}
 	e.cfg.Store(next)
 	e.retire(ctx, old, next, pairs)
+	for _, w := range next.warnings {
+		report.Warnings = append(report.Warnings, w.Error())
+	}
 	e.recordReload(ctx, report, who)
 	return report, nil
 }
@@ -111,44 +123,79 @@ func (e *Engine) restartOnly(old, next *config) error {
 	return nil
 }
 
-// startNewServices starts the services of next that no running service of old serves
+// A Preparer service does what may fail (bind its port, check its folders) in Prepare,
+// before it serves: a reload prepares the new configuration's services before it changes
+// anything, and refuses the configuration when one cannot (Stop undoes a Prepare).
+type Preparer interface {
+	Prepare(ctx context.Context) error
+}
+
+// prepareServices prepares the services of next that no running service of old serves
 // (a new address, a new folder), and pairs the others with the running ones they
-// replace. When one cannot start, it stops those it started and returns the error.
-func (e *Engine) startNewServices(old, next *config) ([][2]*serviceEntry, error) {
-	var pairs [][2]*serviceEntry
-	var started []*serviceEntry
+// replace. When one cannot be prepared, it undoes those it prepared and returns why.
+func (e *Engine) prepareServices(ctx context.Context, old, next *config) (pairs [][2]*serviceEntry, prepared []*serviceEntry, err error) {
 	for _, s := range next.services {
 		if o := old.byKey[s.serviceKey]; o != nil && o.started {
 			pairs = append(pairs, [2]*serviceEntry{o, s})
 			continue
 		}
-		if err := e.startService(s); err != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			e.stopServices(ctx, started)
-			cancel()
-			return nil, err
+		p, ok := s.svc.(Preparer)
+		if !ok {
+			prepared = append(prepared, s)
+			continue
 		}
-		started = append(started, s)
+		if err = p.Prepare(ctx); err != nil {
+			err = e.prepareError(old, s, err)
+			for _, s := range prepared {
+				s.svc.Stop(ctx)
+			}
+			return nil, nil, err
+		}
+		prepared = append(prepared, s)
 	}
-	return pairs, nil
+	return pairs, prepared, nil
+}
+
+// prepareError names where s is configured, and, when a running service the new
+// configuration drops holds its port, says that only a restart moves it.
+func (e *Engine) prepareError(old *config, s *serviceEntry, err error) error {
+	for _, o := range old.services {
+		if o.started && portClash(o.addr, s.addr) {
+			return fmt.Errorf("%s:%d: %s: %w: the running %s listener %q holds the port, and a reload cannot hand a port to a listener of another address spelling or protocol: restart Junction to apply this, so nothing was reloaded",
+				e.File, s.line, s.path, err, o.kind, o.addr)
+		}
+	}
+	return fmt.Errorf("%s:%d: %s: %w, so nothing was reloaded", e.File, s.line, s.path, err)
 }
 
 // attachQueues gives next's destinations their queues: the running queue of the same
 // channel and destination, whose worker delivers with d from its next send on (what is
-// queued, and what the channels being replaced still queue), or a new one.
-func (e *Engine) attachQueues(next *config) {
+// queued, and what the channels being replaced still queue), a retired one whose worker
+// is still finishing, or a new one.
+func (e *Engine) attachQueues(ctx context.Context, next *config) {
 	for _, ch := range next.channels {
 		if !ch.Enabled {
 			continue
 		}
 		for _, d := range ch.Destinations {
-			if q := e.queues[queueKey{ch.Name, d.Name}]; q != nil {
+			key := queueKey{ch.Name, d.Name}
+			if q := e.queues[key]; q != nil {
 				d.q = q
-				q.dest.Store(d)
-				signal(q.kick)
-			} else {
-				e.startQueue(d)
+				q.set(d)
+				continue
 			}
+			if q := e.retired[key]; q != nil {
+				delete(e.retired, key)
+				if q.revive(d) {
+					d.q, e.queues[key] = q, q
+					continue
+				}
+				// Its worker is ending: one worker per queue, so wait for it.
+				wctx, cancel := context.WithTimeout(ctx, time.Minute)
+				q.waitDone(wctx)
+				cancel()
+			}
+			e.startQueue(d)
 		}
 	}
 }
@@ -156,11 +203,12 @@ func (e *Engine) attachQueues(next *config) {
 // handOver replaces the running service old by s: s takes it over when it can, else old
 // stops and s starts (the address is not served for that moment). It returns what went
 // wrong, for the report.
-func (e *Engine) handOver(ctx context.Context, old, s *serviceEntry) string {
+func (e *Engine) handOver(ctx context.Context, old, s *serviceEntry, r *ReloadReport) string {
 	if h, ok := s.svc.(Handover); ok && h.TakeOver(old.svc) {
 		old.started, s.started = false, true
 		return ""
 	}
+	r.Changes = append(r.Changes, fmt.Sprintf("%s %s (line %d): restarted (its settings changed in a way that needs it)", s.kind, s.addr, s.line))
 	if err := e.stopService(ctx, old); err != nil {
 		e.Log.Warn("reload: stopping a source's service", "err", err)
 	}
@@ -174,12 +222,20 @@ func (e *Engine) handOver(ctx context.Context, old, s *serviceEntry) string {
 // retire stops the queues and services next no longer has, and closes old's
 // destinations no worker runs.
 func (e *Engine) retire(ctx context.Context, old, next *config, pairs [][2]*serviceEntry) {
+	for key, q := range e.retired {
+		select {
+		case <-q.done:
+			delete(e.retired, key)
+		default:
+		}
+	}
 	for key, q := range e.queues {
 		if d := next.destination(key); d != nil && d.q == q {
 			continue
 		}
 		delete(e.queues, key)
-		q.cancel() // its worker finishes its send and closes its destination
+		e.retired[key] = q
+		q.retire() // its worker finishes its send and closes its destination
 		e.Log.Info("reload: queue stopped; its messages stay queued until it is configured again", "channel", key.channel, "destination", key.destination)
 	}
 	taken := map[*serviceEntry]bool{}

@@ -38,7 +38,7 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"added": nonNil(rep.Added), "removed": nonNil(rep.Removed), "changed": nonNil(rep.Changed), "unchanged": nonNil(rep.Unchanged),
-		"changes": nonNil(rep.Changes), "errors": nonNil(rep.Errors),
+		"changes": nonNil(rep.Changes), "warnings": nonNil(rep.Warnings), "errors": nonNil(rep.Errors),
 	})
 }
 

@@ -160,6 +160,9 @@ func serve(args []string) int {
 	fs.Parse(args)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	slog.SetDefault(log)
+	// From here on a signal is ours: a SIGHUP while starting must not end the process.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 
 	eng, ok := load(*config)
 	if !ok {
@@ -214,7 +217,7 @@ func serve(args []string) int {
 	}
 	log.Info("junction started", "config", *config, "store", eng.StorePath, "admin", adminLn.Addr().String(), "channels", len(eng.Channels()))
 
-	s := waitForStop(eng, log)
+	s := waitForStop(sig, eng, log)
 	log.Info("stopping", "signal", s.String())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -234,9 +237,7 @@ func serve(args []string) int {
 
 // waitForStop reloads the configuration at each SIGHUP (its errors are logged, and the
 // running configuration stays) until SIGINT or SIGTERM, which it returns.
-func waitForStop(eng *engine.Engine, log *slog.Logger) os.Signal {
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+func waitForStop(sig <-chan os.Signal, eng *engine.Engine, log *slog.Logger) os.Signal {
 	for s := range sig {
 		if s != syscall.SIGHUP {
 			return s
@@ -253,6 +254,9 @@ func waitForStop(eng *engine.Engine, log *slog.Logger) os.Signal {
 		}
 		for _, e := range rep.Errors {
 			log.Error("reload: " + e)
+		}
+		for _, w := range rep.Warnings {
+			log.Warn("SECURITY: " + w)
 		}
 	}
 	return nil

@@ -36,7 +36,7 @@ ones keep running, listeners stay open, and what changed is printed and audited.
 		return 1
 	}
 	var out struct {
-		Added, Removed, Changed, Unchanged, Changes, Errors []string
+		Added, Removed, Changed, Unchanged, Changes, Warnings, Errors []string
 	}
 	if err := c.call(http.MethodPost, "/api/reload", nil, &out); err != nil {
 		fmt.Fprintln(os.Stderr, "junction reload:", err)
@@ -45,6 +45,9 @@ ones keep running, listeners stay open, and what changed is printed and audited.
 	fmt.Printf("reloaded: %d added, %d removed, %d changed, %d unchanged\n", len(out.Added), len(out.Removed), len(out.Changed), len(out.Unchanged))
 	for _, l := range out.Changes {
 		fmt.Println("  " + l)
+	}
+	for _, l := range out.Warnings {
+		fmt.Fprintln(os.Stderr, "warning: "+l)
 	}
 	for _, l := range out.Errors {
 		fmt.Fprintln(os.Stderr, "error: "+l)
