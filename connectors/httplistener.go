@@ -116,7 +116,7 @@ func (l *httpListener) Start(context.Context) error {
 	l.budget = engine.NewBudget(engine.MemoryBudget(l.limits.maxMemory, l.maxBody))
 	h := admitFirst(limitMemory(l.router, l.budget, l.maxBody, refuse, engine.MemoryWait), l.admit)
 	l.server = &http.Server{
-		Handler:           capConcurrent(h, l.limits.maxConcurrent, refuse),
+		Handler:           observeHTTP(l, capConcurrent(h, l.limits.maxConcurrent, refuse)), // observeHTTP: metrics.go
 		ReadHeaderTimeout: l.limits.readHeaderTimeout,
 		ReadTimeout:       l.limits.readTimeout,
 		WriteTimeout:      l.limits.writeTimeout,

@@ -24,6 +24,8 @@ type AdminConfig struct {
 	// UsersFile is the operator accounts file (admin.users_file, relative to the folder of
 	// routes.yaml). When set, the UI and API need a login; when empty they are open.
 	UsersFile string
+	// URL is the UI's address as operators reach it (admin.url), for links in alerts.
+	URL string
 }
 
 // RetryPolicy says how often and how fast a destination retries a failed delivery.
@@ -92,6 +94,7 @@ func LoadBytes(file string, data []byte) (*Engine, error) {
 			}
 			e.Admin.UsersFile = uf
 		}
+		e.Admin.URL = adminURL(admin)
 		admin.CheckUnknown()
 	} else {
 		e.Admin.Listen = "127.0.0.1:8090"
@@ -107,6 +110,7 @@ func LoadBytes(file string, data []byte) (*Engine, error) {
 		e.StorePath = filepath.Join(filepath.Dir(file), e.StorePath)
 	}
 	e.Dir = filepath.Dir(file)
+	e.Retention = buildRetention(root, Retention{}) // retention.go
 
 	// Shared code first: every channel's scripts may use it.
 	lib := transforms.NewLibrary()
@@ -132,6 +136,7 @@ func LoadBytes(file string, data []byte) (*Engine, error) {
 			e.Channels = append(e.Channels, ch)
 		}
 	}
+	buildAlerts(root, e) // alerts.go: alerts and smtp, once the channels they name are built
 	root.CheckUnknown()
 	for _, f := range e.afterLoad {
 		f()
@@ -168,6 +173,7 @@ func buildChannel(n *Node, e *Engine, data []byte, lib *transforms.Library) *Cha
 	ch.Enabled = n.Bool("enabled", true)
 	ch.FilteredACK = n.OneOf("filtered_ack", "AA", "AA", "AR")
 	ch.Section = sectionText(data, n.Y)
+	ch.Retention = buildRetention(n, e.Retention) // retention.go
 
 	if src := n.Map("source", true); src != nil {
 		typ := src.String("type", true, "")

@@ -17,7 +17,9 @@ type Engine struct {
 	Config    []byte // the file's text
 	Admin     AdminConfig
 	StorePath string
+	Retention Retention // the top-level retention, the channels' default (retention.go)
 	Channels  []*Channel
+	Alerts    AlertsConfig // alerts.go: the alerts: and smtp: blocks
 
 	// Warnings are what Load found risky but allowed (e.g. patient data served without
 	// authentication): `junction check` prints them, serve logs them.
@@ -35,7 +37,8 @@ type Engine struct {
 	started time.Time
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
-	monitor monitor // statistics samples for the admin UI (monitor.go)
+	monitor monitor  // statistics samples for the admin UI (monitor.go)
+	metrics *Metrics // Prometheus metrics (metrics.go); nil: off
 
 	chanStates sync.Map // channel name -> operator state (chanstate.go); absent = started
 }
@@ -150,6 +153,7 @@ func (e *Engine) Start(store Store) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	e.startMonitor(ctx)
+	e.startPruner(ctx) // retention_run.go
 	for _, ch := range e.Channels {
 		if !ch.Enabled {
 			continue
