@@ -51,6 +51,8 @@ type User struct {
 	Name string `yaml:"name"`
 	Role Role   `yaml:"role"`
 	Hash string `yaml:"hash"`
+	// Disabled: the account cannot log in and its sessions end (set it in the file).
+	Disabled bool `yaml:"disabled,omitempty"`
 }
 
 type usersDoc struct {
@@ -128,7 +130,7 @@ func (u *Users) Role(name string) Role { return u.byName[name].Role }
 // costs a hash check all the same, so timing does not tell which names exist.
 func (u *Users) Check(name, password string) (Role, error) {
 	e, ok := u.byName[name]
-	if !ok || len(password) > MaxPasswordLength {
+	if !ok || e.Disabled || len(password) > MaxPasswordLength {
 		checkPassword(dummyHash(), password)
 		return "", ErrBadCredentials
 	}
@@ -173,6 +175,7 @@ func AddUser(file, name string, role Role, password string) (replaced bool, err 
 	entry := User{Name: name, Role: role, Hash: hash}
 	for i := range doc.Users {
 		if doc.Users[i].Name == name {
+			entry.Disabled = doc.Users[i].Disabled // a new password does not enable it
 			doc.Users[i], replaced = entry, true
 		}
 	}

@@ -31,6 +31,7 @@ type ackReply struct {
 	issue     fhir.Issue
 	messageID int64
 	header    http.Header
+	reason    string // for the metrics, when the status does not tell (metrics.go)
 }
 
 func refuse(status int, code, issueCode, format string, args ...any) *ackReply {
@@ -46,6 +47,7 @@ func resultReply(log *slog.Logger, ch *engine.Channel, res engine.Result) *ackRe
 		log.Error("message not stored", "channel", ch.Name, "err", res.StoreErr)
 		r := refuse(http.StatusServiceUnavailable, "AE", fhir.CodeTransient, "the message could not be stored and was not accepted; send it again later")
 		r.header = http.Header{"Retry-After": {"5"}}
+		r.reason = engine.RefusalStoreUnavailable
 		return r
 	}
 	var r *ackReply

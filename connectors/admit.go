@@ -64,6 +64,7 @@ func (h *ingestHandler) admit(w http.ResponseWriter, req *http.Request) (*http.R
 	// A second at most for the head: a refused sender holds nothing for long.
 	http.NewResponseController(w).SetReadDeadline(time.Now().Add(time.Second))
 	head, _ := io.ReadAll(io.LimitReader(req.Body, headOfBody))
+	noteIngest(req, route, reply) // metrics.go
 	h.respond(w, req, route, dataType, head, nil, reply)
 	return nil, false
 }

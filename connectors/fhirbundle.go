@@ -159,11 +159,13 @@ func (ep *bundleEndpoint) put(w http.ResponseWriter, req *http.Request) {
 		writeOutcome(w, http.StatusUnprocessableEntity, oo...)
 		return
 	}
+	noteChannel(req, route.channel) // metrics.go
 	grant, ok := ep.authorize(w, req, route, res.Resource)
 	if !ok {
 		return
 	}
 	if r := channelRefusal(ep.eng, route.channel); r != nil {
+		noteRefusal(req, r.reason)
 		w.Header().Set("Retry-After", r.header.Get("Retry-After"))
 		writeOutcome(w, r.status, r.issue)
 		return
@@ -192,11 +194,13 @@ func (ep *bundleEndpoint) put(w http.ResponseWriter, req *http.Request) {
 		return
 	case result.StoreErr != nil:
 		ep.eng.Log.Error("bundle not stored", "channel", route.channel.Name, "err", result.StoreErr)
+		noteRefusal(req, engine.RefusalStoreUnavailable)
 		w.Header().Set("Retry-After", "5")
 		writeOutcome(w, http.StatusServiceUnavailable, fhir.Issue{Severity: fhir.SeverityError, Code: fhir.CodeTransient, Diagnostics: "the Bundle could not be stored and was not accepted; send it again later"})
 		return
 	case result.Status == engine.StatusError:
 		r := errorReply(ep.eng.Log, route.channel, result)
+		noteRefusal(req, reasonOfReply(r))
 		writeOutcome(w, r.status, r.issue)
 		return
 	}

@@ -93,7 +93,7 @@ func (h *httpLive) serve(l *httpListener) {
 	}
 	l.budget = h.budget
 	in := admitFirst(limitMemory(l.router, l.budget, l.maxBody, refuse, engine.MemoryWait), l.admit)
-	handler := capConcurrent(in, h.slots, refuse)
+	handler := observeHTTP(l, capConcurrent(in, h.slots, refuse)) // observeHTTP: metrics.go
 	if l.tls != nil {
 		h.tls.Store(l.tls)
 	}

@@ -62,7 +62,7 @@ func lowerHeader(k string) string {
 
 // readBody reads the request body up to limit, in one allocation when the length is known.
 func readBody(w http.ResponseWriter, req *http.Request, limit int64) ([]byte, error) {
-	r := http.MaxBytesReader(w, req.Body, limit)
+	r := http.MaxBytesReader(rawWriter(w), req.Body, limit) // rawWriter: metrics.go
 	if n := req.ContentLength; n > 0 && n <= limit {
 		buf := make([]byte, n)
 		if _, err := io.ReadFull(r, buf); err != nil {

@@ -147,11 +147,13 @@ func (h *ingestHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	var msg *transforms.Message
 	if reply == nil {
 		if b := ingestBatch(dataType, body); b != nil {
+			noteIngest(req, route, nil) // metrics.go
 			h.serveBatch(w, req, route, b, received, grant)
 			return
 		}
 		reply, msg = h.process(req, route, dataType, body, received, grant)
 	}
+	noteIngest(req, route, reply) // metrics.go
 	if route == nil {
 		route = h.table.first
 	}
@@ -341,6 +343,7 @@ func channelRefusal(e *engine.Engine, ch *engine.Channel) *ackReply {
 	}
 	r := refuse(http.StatusServiceUnavailable, "AE", fhir.CodeTransient, "%v", err)
 	r.header = http.Header{"Retry-After": {"30"}}
+	r.reason = engine.RefusalChannelStopped
 	return r
 }
 

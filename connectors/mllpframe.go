@@ -89,6 +89,7 @@ func (l *mllpListener) busy(log *slog.Logger, msgs []inMessage, size int) [][]by
 	log.Warn("mllp: frame answered AE: no room in the listener's memory budget", "messages", len(msgs), "bytes", size,
 		"charge", humanSize(engine.MemoryFactor*int64(size)), "in_use", humanSize(st.InUse), "max_memory", humanSize(st.Budget))
 	r := refuse(http.StatusServiceUnavailable, "AE", fhir.CodeTransient, "the listener is busy: the message was not accepted; send it again shortly")
+	l.countRefused(len(msgs), r) // metrics.go
 	acks := make([][]byte, len(msgs))
 	for i, m := range msgs {
 		acks[i] = m.cs.Encode(mllpACK(l.ackFor(m.h), m.h, r, nil, m.text))
@@ -114,6 +115,7 @@ func (l *mllpListener) tooMany(c *mllp.Conn, log *slog.Logger, data []byte, firs
 	}
 	r := refuse(http.StatusRequestEntityTooLarge, "AR", fhir.CodeTooLong, "the frame holds more than %d messages, the most this listener takes in one frame: none of them was processed; send them in smaller batches", most)
 	log.Warn("mllp: frame answered AR: too many messages", "control_id", h.field(10), "max_messages_per_frame", most, "bytes", len(data))
+	l.countRefused(1, r) // metrics.go
 	ack := cs.Encode(mllpACK(l.ackFor(h), h, r, nil, text))
 	return l.batchAnswer(b, []inMessage{{raw: line, text: text, cs: cs, h: h, hasMSH: true}}, [][]byte{ack})
 }
@@ -220,6 +222,7 @@ func (l *mllpListener) processOne(ctx context.Context, log *slog.Logger, m *inMe
 	if r.code != "AA" {
 		log.Info("mllp: message answered "+r.code, "control_id", m.h.field(10), "reason", r.issue.Diagnostics)
 	}
+	l.observeMessage(route, r, received) // metrics.go
 	return m.cs.Encode(mllpACK(cfg, m.h, r, parsed, m.text))
 }
 
@@ -240,6 +243,7 @@ func (l *mllpListener) tooLarge(_ context.Context, c *mllp.Conn, tl *mllp.TooLar
 	cfg := l.ackFor(h)
 	r := refuse(http.StatusRequestEntityTooLarge, "AR", fhir.CodeTooLong, "the message is %d bytes, larger than the %s limit of this listener", tl.Size, humanSize(int64(tl.Max)))
 	log.Info("mllp: message answered AR", "control_id", h.field(10), "reason", r.issue.Diagnostics)
+	l.countRefused(1, r) // metrics.go
 	return cs.Encode(mllpACK(cfg, h, r, nil, nil))
 }
 

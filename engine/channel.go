@@ -24,6 +24,7 @@ type Channel struct {
 	Filters     []*transforms.Program
 	Transforms  []*transforms.Program
 	Converter   *hl7tofhir.Converter // toFHIR() site settings; nil: the defaults
+	Retention   Retention            // how long its messages are kept (retention.go)
 
 	Destinations []*DestinationRuntime
 	// SourceInfo is a one-line description of the source for listings (e.g. "ingest :8000 emergency-care").

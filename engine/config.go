@@ -24,6 +24,8 @@ type AdminConfig struct {
 	// UsersFile is the operator accounts file (admin.users_file, relative to the folder of
 	// routes.yaml). When set, the UI and API need a login; when empty they are open.
 	UsersFile string
+	// URL is the UI's address as operators reach it (admin.url), for links in alerts.
+	URL string
 }
 
 // RetryPolicy says how often and how fast a destination retries a failed delivery.
@@ -99,6 +101,7 @@ func (e *Engine) build(data []byte) (*config, error) {
 	defer e.building.Store(nil)
 	c.admin, c.storePath = readAdminStore(root, file)
 	c.adminLine, c.storeLine = lineOf(root.Raw("admin")), lineOf(root.Raw("store"))
+	c.retention = buildRetention(root, Retention{}) // retention.go
 
 	// Shared code first: every channel's scripts may use it.
 	lib := transforms.NewLibrary()
@@ -126,6 +129,7 @@ func (e *Engine) build(data []byte) (*config, error) {
 			c.channels = append(c.channels, ch)
 		}
 	}
+	buildAlerts(root, e) // alerts.go: alerts and smtp, once the channels they name are built
 	root.CheckUnknown()
 	for _, f := range c.afterLoad {
 		f()
@@ -157,6 +161,7 @@ func readAdminStore(root *Node, file string) (admin AdminConfig, storePath strin
 			}
 			admin.UsersFile = uf
 		}
+		admin.URL = adminURL(a)
 		a.CheckUnknown()
 	} else {
 		admin.Listen = "127.0.0.1:8090"
@@ -202,6 +207,7 @@ func buildChannel(n *Node, e *Engine, data []byte, lib *transforms.Library) *Cha
 	ch.Enabled = n.Bool("enabled", true)
 	ch.FilteredACK = n.OneOf("filtered_ack", "AA", "AA", "AR")
 	ch.Section = sectionText(data, n.Y)
+	ch.Retention = buildRetention(n, e.conf().retention) // retention.go
 
 	if src := n.Map("source", true); src != nil {
 		typ := src.String("type", true, "")

@@ -174,11 +174,12 @@ func (w *queueWorker) send(ctx context.Context, batch []Delivery) (blockedUntil 
 		if !w.room() {
 			break // the store cannot record results: send nothing more
 		}
-		out := w.d.deliver(ctx, w.ch.Name, dl)
+		out, took := w.deliverTimed(ctx, dl)
 		if ctx.Err() != nil {
 			break // shutting down: this attempt does not count, the row stays queued
 		}
 		r := w.d.classify(dl, out, time.Now())
+		w.observeAttempt(r, took)
 		w.record(r)
 		sent = true
 		if r.Status == StatusQueued {

@@ -20,11 +20,13 @@ type Engine struct {
 	Admin     AdminConfig
 	StorePath string
 
-	cfg      atomic.Pointer[config] // the configuration running (or loaded, before Start)
-	building atomic.Pointer[config] // the configuration Load or Reload is building
-	reloadMu sync.Mutex             // one Start, Reload or Stop at a time
-	queues   map[queueKey]*queue    // the destination queues' workers (under reloadMu)
-	retired  map[queueKey]*queue    // queues a reload dropped whose workers may still be ending
+	cfg       atomic.Pointer[config] // the configuration running (or loaded, before Start)
+	building  atomic.Pointer[config] // the configuration Load or Reload is building
+	reloadMu  sync.Mutex             // one Start, Reload or Stop at a time
+	queues    map[queueKey]*queue    // the destination queues' workers (under reloadMu)
+	retired   map[queueKey]*queue    // queues a reload dropped whose workers may still be ending
+	changedMu sync.Mutex
+	changed   chan struct{} // closed by the next reload (ConfigChanged)
 
 	Log     *slog.Logger
 	Node    string // this process's identity for queue leases
@@ -33,7 +35,8 @@ type Engine struct {
 	ctx     context.Context // the workers' (ended by Stop)
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
-	monitor monitor // statistics samples for the admin UI (monitor.go)
+	monitor monitor  // statistics samples for the admin UI (monitor.go)
+	metrics *Metrics // Prometheus metrics (metrics.go); nil: off
 
 	chanStates sync.Map // channel name -> operator state (chanstate.go); absent = started
 }
@@ -47,7 +50,9 @@ type config struct {
 	byKey     map[serviceKey]*serviceEntry
 	warnings  []ConfigError
 	afterLoad []func()
-	shared    string // a digest of the functions and lookups every channel may use
+	shared    string       // a digest of the functions and lookups every channel may use
+	retention Retention    // the top-level retention, the channels' default (retention.go)
+	alerts    AlertsConfig // the alerts: and smtp: blocks (alerts.go)
 	admin     AdminConfig
 	storePath string
 	adminLine int // where the file sets them (1: it does not)
@@ -79,6 +84,12 @@ func (e *Engine) Channel(name string) *Channel { return e.cfg.Load().byName[name
 // Warnings are what loading the configuration found risky but allowed (e.g. patient data
 // served without authentication): `junction check` prints them, serve logs them.
 func (e *Engine) Warnings() []ConfigError { return e.cfg.Load().warnings }
+
+// RetentionDefault is the top-level retention: that of channels without their own.
+func (e *Engine) RetentionDefault() Retention { return e.cfg.Load().retention }
+
+// Alerts are the configuration's alerts and SMTP settings.
+func (e *Engine) Alerts() AlertsConfig { return e.cfg.Load().alerts }
 
 // ConfigText is the configuration file's text as loaded.
 func (e *Engine) ConfigText() []byte { return e.cfg.Load().text }
@@ -167,6 +178,7 @@ func (e *Engine) Start(store Store) error {
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.startMonitor(e.ctx)
+	e.startPruner(e.ctx) // retention_run.go
 	for _, ch := range c.channels {
 		if ch.Enabled {
 			for _, d := range ch.Destinations {

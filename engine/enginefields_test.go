@@ -18,9 +18,13 @@ admin:
 store:
   path: data/junction.db
   zz: 1
+retention:
+  zz: 1
 channels:
   - name: c
     zz: 1
+    retention:
+      zz: 1
     source:
       type: ingest
       listen: :8000
@@ -87,6 +91,8 @@ func TestTheEnginesDocumentedKeysAreTheKeysItReads(t *testing.T) {
 		{"", keysOf(engine.TopFields, ""), nil},
 		{"admin", keysOf(engine.TopFields, "admin."), nil},
 		{"store", keysOf(engine.TopFields, "store."), nil},
+		{"retention", keysOf(engine.TopFields, "retention."), nil},
+		{"channels[0].retention", keysOf(engine.ChannelFields, "retention."), nil},
 		{"channels[0]", keysOf(engine.ChannelFields, ""), nil},
 		{"channels[0].tofhir", keysOf(engine.ChannelFields, "tofhir."), nil},
 		{"channels[0].source", keysOf(engine.SourceFields, ""), keysOf(ingest, "")},

@@ -50,6 +50,9 @@ func (e *Engine) Resend(ctx context.Context, id int64, destinations []string, co
 		}
 		return nil, err
 	}
+	if err := contentRemoved(m, nil); err != nil { // retention.go
+		return nil, err
+	}
 	ch := e.Channel(m.Channel)
 	if ch == nil {
 		return nil, opErrorf("message %d belongs to channel %s, which is no longer configured", id, m.Channel)
@@ -94,6 +97,9 @@ func (e *Engine) Reprocess(ctx context.Context, id int64, content []byte, detail
 		if errors.Is(err, ErrNotFound) {
 			return Result{}, fmt.Errorf("no message has id %d: %w", id, ErrNotFound)
 		}
+		return Result{}, err
+	}
+	if err := contentRemoved(m, content); err != nil { // retention.go
 		return Result{}, err
 	}
 	ch := e.Channel(m.Channel)

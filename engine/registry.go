@@ -177,10 +177,55 @@ var (
 	TopFields = []FieldSpec{
 		{Name: "admin.listen", Type: "address", Default: "127.0.0.1:8090", Description: "where the admin UI and JSON API listen", Example: "127.0.0.1:8090"},
 		{Name: "admin.users_file", Type: "path", Description: "operator accounts (junction user add); when set, the UI and API need a login, when not they are open. Relative to the routes.yaml folder", Example: "users.json"},
+		{Name: "admin.url", Type: "url", DefaultNote: "http:// and admin.listen", Description: "the UI's address as operators reach it (behind a proxy, say): the links in alert notifications start with it", Example: "https://junction.example.org"},
 		{Name: "store.path", Type: "path", Default: "data/junction.db", Description: "the message store's SQLite file, relative to the routes.yaml folder"},
 		{Name: "lookups", Type: "mapping", Description: "key → value tables for lookup(table, key): NAME: { key: value, … } inline, or NAME: { file: FILE.csv, key: COLUMN, value: COLUMN } read from a CSV file with a header row (key and value default to its first two columns)", Example: "{ wards: { A1: Acute Medicine } }"},
 		{Name: "functions", Type: "mapping", Description: "functions every step may call: NAME(PARAMS): EXPRESSION, e.g. mrn(): 'get(\"PID-3.1\")'; a body may call the functions above it", Example: "{ \"fullName(family, given)\": 'family + \", \" + given' }"},
 		{Name: "channels", Type: "list", Required: true, Description: "the channels: each a source, filters and transforms, and destinations (the keys below)"},
+		RetentionFields[0], RetentionFields[1], RetentionFields[2], // retention.go: the default of every channel
+		{Name: "alerts", Type: "list", Description: "alerts: each a name, a condition (when) and notifications (notify); see Every alert below and docs/alerts.md"},
+		{Name: "smtp.host", Type: "text", Required: true, Description: "the mail server alert e-mails are sent through", Example: "smtp.example.org"},
+		{Name: "smtp.port", Type: "number", Default: "587", Description: "its port (submission)"},
+		{Name: "smtp.username", Type: "text", Description: "the account for AUTH PLAIN (with password); none: no AUTH"},
+		{Name: "smtp.password", Type: "secret", Description: "its password; write ${SMTP_PASSWORD} or ${file:PATH} rather than the secret", Example: "${SMTP_PASSWORD}"},
+		{Name: "smtp.from", Type: "text", Required: true, Description: "the sender address of alert e-mails", Example: "junction@example.org"},
+		{Name: "smtp.starttls", Type: "bool", Default: "true", Description: "upgrade the connection with STARTTLS, and send nothing when the server does not offer it; false only for a relay on a trusted network"},
+		{Name: "smtp.ca_file", Type: "path", DefaultNote: "the system's roots", Description: "PEM CA certificates trusted for the server's certificate, relative to the routes.yaml folder"},
+		{Name: "smtp.timeout", Type: "duration", Default: "30s", Description: "the longest one e-mail may take (connect, TLS, AUTH, send)"},
+	}
+	// AlertFields are the keys of each item of alerts (engine/alerts.go, docs/alerts.md).
+	AlertFields = []FieldSpec{
+		{Name: "name", Type: "text", Required: true, Description: "the alert's name (letters, digits, '-', '_' and '.'), unique in the file; it names the alert in notifications, the dashboard and the audit log", Example: "lab-down"},
+		{Name: "when", Type: "mapping", Required: true, Description: "the condition: exactly one of the when.… blocks below"},
+		{Name: "when.destination_failing.channel", Type: "text", DefaultNote: "every channel", Description: "the channel whose destinations are watched"},
+		{Name: "when.destination_failing.destination", Type: "text", DefaultNote: "every destination", Description: "the destination watched (each one named so is watched on its own)", Example: "lis"},
+		{Name: "when.destination_failing.for", Type: "duration", Default: "5m", Description: "fires when every attempt of the destination has failed for this long (its queue head retried, or each message ending in ERROR)"},
+		{Name: "when.queue.channel", Type: "text", DefaultNote: "every channel", Description: "the channel whose destination queues are watched"},
+		{Name: "when.queue.destination", Type: "text", DefaultNote: "every destination", Description: "the destination queue watched"},
+		{Name: "when.queue.older_than", Type: "duration", Description: "fires when the oldest queued message was received longer ago than this", Example: "15m"},
+		{Name: "when.queue.deeper_than", Type: "number", Description: "fires when more than this many messages are queued", Example: "1000"},
+		{Name: "when.errors.channel", Type: "text", DefaultNote: "all channels counted together", Description: "the channel whose messages are counted"},
+		{Name: "when.errors.more_than", Type: "number", Default: "0", Description: "fires when more than this many messages received within the window are in ERROR"},
+		{Name: "when.errors.within", Type: "duration", Default: "15m", Description: "the window, back from now"},
+		{Name: "when.errors.per_channel", Type: "bool", Default: "false", Description: "without channel: true counts each channel on its own (one alert per channel), false all channels together"},
+		{Name: "when.channel_stopped.channel", Type: "text", DefaultNote: "every channel", Description: "the channel watched"},
+		{Name: "when.channel_stopped.for", Type: "duration", Default: "0s", Description: "fires when an operator stopped the channel this long ago and it is still stopped"},
+		{Name: "when.source_silent.channel", Type: "text", DefaultNote: "every enabled channel", Description: "the channel whose source is watched"},
+		{Name: "when.source_silent.for", Type: "duration", Required: true, Description: "fires when the source has received nothing for this long, counting only time within hours and days", Example: "30m"},
+		{Name: "when.source_silent.hours", Type: "text", DefaultNote: "all day", Description: "when messages are expected, HH:MM-HH:MM (24-hour clock; 22:00-06:00 runs past midnight)", Example: "07:00-19:00"},
+		{Name: "when.source_silent.days", Type: "list", DefaultNote: "every day", Description: "the days messages are expected: mon … sun, ranges such as mon-fri", Example: "mon-fri"},
+		{Name: "when.source_silent.time_zone", Type: "text", DefaultNote: "the server's", Description: "the IANA time zone of hours and days", Example: "Europe/London"},
+		{Name: "notify", Type: "list", Required: true, Description: "the notifications, each a webhook or an email (see Every notification)"},
+		{Name: "renotify", Type: "duration", Default: "1h", Description: "while the alert stays active, notify again at most this often (0s: only when it starts and when it clears)"},
+	}
+	// NotifyFields are the keys of each item of an alert's notify list.
+	NotifyFields = []FieldSpec{
+		{Name: "webhook.url", Type: "url", Required: true, Description: "a JSON document about the alert is POSTed here (docs/alerts.md); retried with backoff", Example: "${ALERT_HOOK}"},
+		{Name: "webhook.headers", Type: "map", Description: "request headers, e.g. a token; values may be ${ENV} or ${file:PATH}", Example: "{ Authorization: \"Bearer ${HOOK_TOKEN}\" }"},
+		{Name: "webhook.timeout", Type: "duration", Default: "10s", Description: "the longest one POST may take"},
+		{Name: "webhook.attempts", Type: "number", Default: "5", Description: "attempts in all (backing off from 1s, doubling) before the notification is given up and logged"},
+		{Name: "email.to", Type: "list", Required: true, Description: "recipients, sent through the smtp block's server", Example: "[oncall@example.org]"},
+		{Name: "email.cc", Type: "list", Description: "copied recipients"},
 	}
 	ChannelFields = []FieldSpec{
 		{Name: "name", Type: "text", Required: true, Description: "the channel's name (letters, digits, '-', '_' and '.'), unique in the file", Example: "ed-adt"},
@@ -198,6 +243,7 @@ var (
 		{Name: "tofhir.base_url", Type: "url", DefaultNote: "urn:uuid: fullUrls", Description: "makes toFHIR()'s entry fullUrls BASE/Type/id", Example: "https://fhir.example.org/R4"},
 		{Name: "tofhir.id_namespace", Type: "text", Description: "seeds the name-based UUIDs toFHIR() uses as resource ids; sites sharing a FHIR server should use different namespaces"},
 		{Name: "tofhir.time_zone", Type: "text", Description: "the sender's IANA time zone, for HL7v2 times sent without an offset (toFHIR())", Example: "Europe/London"},
+		ChannelRetentionFields[0], ChannelRetentionFields[1], ChannelRetentionFields[2], // retention.go
 	}
 	SourceFields = []FieldSpec{
 		{Name: "type", Type: "text", Required: true, Description: "the source type (see below)", Example: "ingest"},

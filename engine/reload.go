@@ -102,7 +102,24 @@ func (e *Engine) ReloadBytes(ctx context.Context, data []byte, who string) (*Rel
 		report.Warnings = append(report.Warnings, w.Error())
 	}
 	e.recordReload(ctx, report, who)
+	e.changedMu.Lock()
+	if e.changed != nil {
+		close(e.changed)
+		e.changed = nil
+	}
+	e.changedMu.Unlock()
 	return report, nil
+}
+
+// ConfigChanged is closed by the next successful reload: what reads the configuration
+// once (the alerts runner) takes it before reading, and reads again when it closes.
+func (e *Engine) ConfigChanged() <-chan struct{} {
+	e.changedMu.Lock()
+	defer e.changedMu.Unlock()
+	if e.changed == nil {
+		e.changed = make(chan struct{})
+	}
+	return e.changed
 }
 
 // restartOnly refuses a new configuration changing what only a restart can change.

@@ -231,7 +231,10 @@ type MessageDetail struct {
 	Raw         string            `json:"raw"`
 	Transformed *string           `json:"transformed,omitempty"` // nil when unchanged from raw
 	Warnings    []Warning         `json:"warnings,omitempty"`    // what toFHIR() could not convert
-	Events      []Event           `json:"events,omitempty"`      // operator actions on it, oldest first
+	// ContentRemoved: retention removed its content (raw, transformed, what was sent and
+	// answered); Raw is then empty. See retention.go.
+	ContentRemoved bool    `json:"content_removed,omitempty"`
+	Events         []Event `json:"events,omitempty"` // operator actions on it, oldest first
 }
 
 // DestinationCounts are per-status counts of one destination's rows.

@@ -33,6 +33,9 @@ type Server struct {
 	users    *auth.Users
 	sessions *auth.SessionStore
 	limiter  *auth.LoginLimiter
+	acct     loginState // sessions kept in the store, the users file read again (sessions.go)
+
+	metrics http.Handler // GET /metrics (metrics.go); nil: off
 }
 
 // eventLister is implemented by stores that list a channel's recent events (SQLite).
@@ -65,6 +68,7 @@ func New(eng *engine.Engine, opts ...Option) *Server {
 		r.Post("/api/channels/{name}/"+a.action, s.need(op, s.setChannelState(a.state)))
 	}
 	r.Get("/api/throughput", s.throughput)
+	r.Get("/api/alerts", s.listAlerts) // api_alerts.go
 	r.Get("/api/messages", s.listMessages)
 	r.Get("/api/messages/{id}", s.getMessage)
 	r.Delete("/api/messages/{id}", s.need(admin, s.removeMessage))
@@ -77,7 +81,9 @@ func New(eng *engine.Engine, opts ...Option) *Server {
 	r.Get("/api/tokens", s.need(admin, s.listTokens))
 	r.Post("/api/tokens", s.need(admin, s.createToken))
 	r.Delete("/api/tokens/{name}", s.need(admin, s.deleteToken))
+	s.routeAccess(r) // sessions, the access page, message counts (access.go)
 	r.Get("/openapi.json", s.openapi)
+	r.Get("/metrics", s.serveMetrics)
 	s.routePages(r)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		if wantsHTML(r) {
@@ -511,82 +517,6 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, m)
 }
 
-// resendBody is the body of POST /api/messages/{id}/resend.
-type resendBody struct {
-	Destinations []string `json:"destinations"`
-	Content      *string  `json:"content"`
-}
-
-func (s *Server) resend(w http.ResponseWriter, r *http.Request) {
-	id, body, ok := actionRequest[resendBody](w, r)
-	if !ok {
-		return
-	}
-	names, err := s.eng.Resend(r.Context(), id, body.Destinations, editedContent(body.Content), actor(r))
-	if err != nil {
-		writeOpError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"message_id": id, "resent": names, "edited": body.Content != nil})
-}
-
-// reprocessBody is the body of POST /api/messages/{id}/reprocess.
-type reprocessBody struct {
-	Content *string `json:"content"`
-}
-
-func (s *Server) reprocess(w http.ResponseWriter, r *http.Request) {
-	id, body, ok := actionRequest[reprocessBody](w, r)
-	if !ok {
-		return
-	}
-	res, err := s.eng.Reprocess(r.Context(), id, editedContent(body.Content), actor(r))
-	if err != nil {
-		writeOpError(w, err)
-		return
-	}
-	out := map[string]any{"message_id": res.MessageID, "original_id": id, "status": res.Status}
-	if res.Err != nil {
-		out["error"] = res.Err.Error()
-	}
-	writeJSON(w, http.StatusCreated, out)
-}
-
-// actionRequest reads an operator action on one message: the id in the path and the JSON
-// body. false: the request was bad and has been answered 400.
-func actionRequest[T any](w http.ResponseWriter, r *http.Request) (id int64, body T, ok bool) {
-	id, err := messageID(r)
-	if err == nil {
-		err = readBody(r, &body)
-	}
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return 0, body, false
-	}
-	return id, body, true
-}
-
-// editedContent is the content an operator gave for an action; nil when none.
-func editedContent(s *string) []byte {
-	if s == nil {
-		return nil
-	}
-	return []byte(*s)
-}
-
-// writeOpError answers an operator action's failure with the status that fits.
-func writeOpError(w http.ResponseWriter, err error) {
-	var oe *engine.OpError
-	switch {
-	case errors.Is(err, engine.ErrNotFound):
-		writeError(w, http.StatusNotFound, strings.TrimSuffix(err.Error(), ": "+engine.ErrNotFound.Error()))
-	case errors.As(err, &oe), errors.Is(err, engine.ErrNoDeliveries):
-		writeError(w, http.StatusConflict, err.Error())
-	default:
-		writeError(w, http.StatusServiceUnavailable, "the store cannot do it now: "+err.Error())
-	}
-}
-
 // readBody decodes an optional JSON body (empty means all defaults).
 func readBody(r *http.Request, v any) error {
 	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 32<<20))
@@ -620,7 +550,11 @@ func (s *Server) startJob(w http.ResponseWriter, r *http.Request) {
 	by := actor(r)
 	j, err := s.jobs.start(body, by)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		status := http.StatusBadRequest
+		if _, busy := err.(*jobConflict); busy {
+			status = http.StatusConflict
+		}
+		writeError(w, status, err.Error())
 		return
 	}
 	filter, _ := json.Marshal(j.Filter)

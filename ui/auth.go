@@ -68,7 +68,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess)))
 			return
 		}
-		sess, ok := s.sessions.FromRequest(r)
+		sess, ok := s.requestSession(r)
 		if !ok {
 			if r.Method == http.MethodGet && wantsHTML(r) {
 				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
@@ -133,7 +133,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	var role auth.Role
 	ok, err := s.limiter.Attempt(r.Context(), addr, body.Username, func() bool {
 		var err error
-		role, err = s.users.Check(body.Username, body.Password)
+		role, err = s.accounts().Check(body.Username, body.Password)
 		return err == nil
 	})
 	var refused *auth.Refusal
@@ -151,7 +151,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, auth.ErrBadCredentials.Error())
 		return
 	}
-	sess, err := s.sessions.Create(body.Username, role)
+	sess, err := s.createSession(r.Context(), body.Username, role)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
@@ -164,12 +164,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if s.users != nil {
-		if sess, ok := s.sessions.FromRequest(r); ok {
+		if sess, ok := s.requestSession(r); ok {
 			if !sess.CheckCSRF(r.Header.Get(csrfTokenHeader)) {
 				writeError(w, http.StatusForbidden, "send the session's CSRF token in the header "+csrfTokenHeader)
 				return
 			}
-			s.sessions.Delete(sess.ID)
+			s.endSession(r.Context(), sess)
 			s.audit(r, engine.Event{Kind: "logout", Detail: "by " + sess.User + " (" + string(sess.Role) + ") from " + auth.RemoteHost(r)})
 		}
 		http.SetCookie(w, s.sessions.ClearCookie(r))

@@ -43,6 +43,24 @@ type browser struct {
 
 	mu       sync.Mutex
 	problems []string // uncaught exceptions, console errors (CSP violations among them), dialogs
+	// answer, when set, answers the page's dialogs (window.confirm) instead of their being
+	// problems; asked records their questions.
+	answer func(question string) bool
+	asked  []string
+}
+
+// answerDialogs makes the page's dialogs questions to answer (nil: they are problems again).
+func (b *browser) answerDialogs(answer func(question string) bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.answer, b.asked = answer, nil
+}
+
+// questions are the dialogs' questions since answerDialogs.
+func (b *browser) questions() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.asked...)
 }
 
 func newBrowser(t testing.TB) *browser {
@@ -79,6 +97,16 @@ func newBrowser(t testing.TB) *browser {
 		for ev, err := range chromedp.Events(ctx, page.JavascriptDialogOpening) {
 			if err != nil {
 				return
+			}
+			b.mu.Lock()
+			answer := b.answer
+			if answer != nil {
+				b.asked = append(b.asked, ev.Message)
+			}
+			b.mu.Unlock()
+			if answer != nil {
+				chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: answer(ev.Message)})
+				continue
 			}
 			b.problem("a dialog opened: " + ev.Message)
 			chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
@@ -312,21 +340,40 @@ func TestBrowser(t *testing.T) {
 		if got := b.eval(rowIDs); strings.Count(got, ",") != 7 {
 			t.Fatalf("listed %s", got)
 		}
-		b.run(
-			chromedp.Click(chromedp.CSS(`#bulk summary`)),
-			chromedp.Click(chromedp.CSS(`input[name=bulk-dest][value=archive]`)),
-			chromedp.Click(chromedp.CSS(`#bulk-resend`)),
-		)
+		// The filter names downstream: only it is chosen. The count is shown, and asked
+		// about before the job starts.
+		b.answerDialogs(func(string) bool { return true })
+		defer b.answerDialogs(nil)
+		b.run(chromedp.Click(chromedp.CSS(`#bulk summary`)))
+		b.waitJS("the count of matching messages", `document.querySelector("#bulk-count").textContent`,
+			func(s string) bool { return s == "8 messages match this filter." })
+		if got := b.eval(`Array.from(document.querySelectorAll("input[name=bulk-dest]:checked")).map(c => c.value).join()`); got != "downstream" {
+			t.Errorf("checked for the bulk resend: %q, want downstream", got)
+		}
+		b.run(chromedp.Click(chromedp.CSS(`#bulk-resend`)))
 		b.waitJS("the progress bar to reach 100%", `document.querySelector("#job-progress").value + " " + document.querySelector("#job-text").textContent`,
 			func(s string) bool { return strings.HasPrefix(s, "100 ") && strings.Contains(s, " done: 8 of 8") })
+		if q := b.questions(); len(q) != 1 || q[0] != "Resend 8 messages matching destination=downstream destination_status=ERROR to downstream?" {
+			t.Errorf("asked %q", q)
+		}
 		for _, id := range bulk {
 			h.waitStatus(id, "downstream", engine.StatusSent)
 		}
+		// What the resend did, once the deliveries settle.
+		b.waitJS("the job to say what became of the deliveries", `document.querySelector("#job-text").textContent`,
+			func(s string) bool { return strings.HasSuffix(s, "deliveries: 8 sent, 0 failed, 0 still queued") })
 		// The job's page lists its outcome.
 		href := b.eval(`document.querySelector("#job-link").getAttribute("href")`)
 		b.open(h.base + href)
 		if got := b.eval(`document.querySelector("#job-text").textContent`); !strings.Contains(got, "done: 8 of 8") {
 			t.Errorf("job page says %q", got)
+		}
+		if got := b.eval(`document.querySelector("#job-deliveries").textContent`); got != "of the 8 queued again: 8 sent, 0 failed, 0 still queued (settled)" {
+			t.Errorf("job page's deliveries: %q", got)
+		}
+		b.open(h.base + "/jobs")
+		if got := b.eval(`["d-sent", "d-failed", "d-queued"].map(k => document.querySelector("#jobs tr[data-job] [data-k=" + k + "]").textContent).join()`); got != "8,0,0" {
+			t.Errorf("the jobs page's sent, delivery errors, still queued: %q", got)
 		}
 		b.noProblems()
 	})

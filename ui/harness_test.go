@@ -131,7 +131,7 @@ func newHarnessWith(t testing.TB, dir, routes string) *harness {
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts = append(opts, WithUsers(users))
+		opts = append(opts, WithUsersFile(eng.Admin.UsersFile, users))
 	}
 	srv := httptest.NewServer(New(eng, opts...))
 	h.base = srv.URL

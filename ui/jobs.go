@@ -45,7 +45,7 @@ type JobView struct {
 	Total        int               `json:"total"` // messages matched
 	Done         int               `json:"done"`  // handled so far
 	Succeeded    int               `json:"succeeded"`
-	Skipped      int               `json:"skipped"` // resend: no chosen destination in the message
+	Skipped      int               `json:"skipped"` // resend: none of the chosen destinations is the message's to resend
 	Failed       int               `json:"failed"`
 	Progress     float64           `json:"progress"` // percent of total
 	Error        string            `json:"error,omitempty"`
@@ -54,6 +54,9 @@ type JobView struct {
 	Truncated    bool              `json:"truncated,omitempty"` // more than 100,000 matched: the newest were taken
 	Failures     []jobOutcome      `json:"failures"`
 	Created      []jobOutcome      `json:"created,omitempty"` // reprocess: the new messages
+	// Deliveries: what became of the deliveries the job queued (resend) or made
+	// (reprocess), followed until none is queued any more.
+	Deliveries DeliveryOutcome `json:"deliveries"`
 }
 
 type jobOutcome struct {
@@ -69,6 +72,8 @@ type job struct {
 	stop   context.CancelFunc
 	filter engine.MessageFilter
 	by     string
+	// followed are the deliveries queued or made, until they settle (jobfollow.go).
+	followed []followed
 }
 
 func (j *job) view() JobView {
@@ -153,28 +158,23 @@ func (m *jobManager) start(req jobRequest, by string) (JobView, error) {
 	if req.Action == "reprocess" && len(req.Destinations) > 0 {
 		return JobView{}, errors.New("destinations: only a resend job takes destinations")
 	}
-	for _, d := range req.Destinations {
-		found := false
-		for _, ch := range m.s.eng.Channels() {
-			if f.Channel == "" || ch.Name == f.Channel {
-				if _, err := m.s.eng.Destination(ch.Name, d); err == nil {
-					found = true
-				}
-			}
-		}
-		if !found {
-			return JobView{}, fmt.Errorf("destinations: no destination is named %q", d)
-		}
+	if err := m.s.checkBulkDestinations(f, req.Destinations); err != nil {
+		return JobView{}, err
+	}
+	filter := map[string]string{} // canonical: two requests for one filter are equal (bulk.go)
+	for k, v := range filterQuery(q) {
+		filter[k] = v[0]
+	}
+	m.mu.Lock()
+	if running, ok := m.runningOn(filter); ok {
+		m.mu.Unlock()
+		return JobView{}, &jobConflict{running: running}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	j := &job{stop: cancel, filter: f, by: by}
-	m.mu.Lock()
 	m.next++
-	j.v = JobView{ID: m.next, Action: req.Action, Filter: map[string]string{}, Destinations: req.Destinations,
+	j.v = JobView{ID: m.next, Action: req.Action, Filter: filter, Destinations: req.Destinations,
 		State: "collecting", StartedAt: time.Now().UTC()}
-	for k := range q {
-		j.v.Filter[k] = q.Get(k)
-	}
 	m.jobs = append(m.jobs, j)
 	m.trim()
 	m.mu.Unlock()
@@ -205,11 +205,12 @@ func (m *jobManager) run(ctx context.Context, j *job) {
 		j.update(func(v *JobView) {
 			v.State, v.Error, v.FinishedAt = state, errText, &now
 		})
+		go m.s.followDeliveries(j)
 	}
 	// Collect the matching messages first: the job works on what matched when it started.
 	type item struct {
 		id    int64
-		dests []string
+		dests []string // resend: the destinations to queue it to (resendTargets)
 	}
 	var items []item
 	f := j.filter
@@ -230,8 +231,8 @@ func (m *jobManager) run(ctx context.Context, j *job) {
 		}
 		for _, msg := range page {
 			it := item{id: msg.ID}
-			for _, d := range msg.Destinations {
-				it.dests = append(it.dests, d.Name)
+			if action == "resend" {
+				it.dests = m.s.resendTargets(msg, chosen, j.filter.DestinationStatus)
 			}
 			items = append(items, it)
 		}
@@ -259,24 +260,20 @@ func (m *jobManager) run(ctx context.Context, j *job) {
 		skipped := false
 		switch action {
 		case "resend":
-			dests := it.dests
-			if len(chosen) > 0 {
-				dests = nil
-				for _, d := range it.dests {
-					if slices.Contains(chosen, d) {
-						dests = append(dests, d)
-					}
-				}
-				skipped = len(dests) == 0 && len(it.dests) > 0
-			}
+			skipped = len(it.dests) == 0
 			if !skipped {
-				_, err = m.s.eng.Resend(ctx, it.id, dests, nil, note)
+				var names []string
+				names, err = m.s.eng.Resend(ctx, it.id, it.dests, nil, note)
+				if err == nil {
+					j.follow(it.id, names)
+				}
 			}
 		case "reprocess":
 			var res engine.Result
 			res, err = m.s.eng.Reprocess(ctx, it.id, nil, note)
 			if err == nil {
 				out = jobOutcome{MessageID: it.id, NewID: res.MessageID, Status: string(res.Status)}
+				j.follow(res.MessageID, nil)
 			}
 		}
 		if err != nil && ctx.Err() != nil {

@@ -77,6 +77,8 @@ var funcs = template.FuncMap{
 	"view": viewContent,
 	"bytes": func(n int) string {
 		switch {
+		case n >= 1<<30:
+			return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
 		case n >= 1<<20:
 			return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
 		case n >= 1<<10:
@@ -176,6 +178,8 @@ type dashboardData struct {
 	StartedAt time.Time
 	Search    *engine.SearchStatus
 	Node      string
+	Alerts    []alertView // api_alerts.go: the alerts holding now
+	StoreSize int         // bytes of the message store (its file and log); 0: unknown
 }
 
 func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request) {
@@ -185,8 +189,14 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := dashboardData{Channels: views, StartedAt: s.eng.StartedAt(), Node: s.eng.Node}
+	d.Alerts, _ = s.alertViews(r.Context()) // a store that cannot answer shows none
 	if ss, err := s.eng.Store().SearchStatus(r.Context()); err == nil {
 		d.Search = &ss
+	}
+	if sz, ok := s.eng.Store().(engine.StoreSizer); ok {
+		if n, err := sz.Size(r.Context()); err == nil {
+			d.StoreSize = int(n)
+		}
 	}
 	s.pages.render(w, r, http.StatusOK, "dashboard", "Dashboard", "dashboard", d)
 }
@@ -207,8 +217,9 @@ type messagesData struct {
 	Before       int64
 	NewerURL     string
 	OlderURL     string
-	Lag          int64 // messages not yet searchable
-	Filtered     bool  // any filter set
+	Lag          int64      // messages not yet searchable
+	Filtered     bool       // any filter set
+	BulkDests    []bulkDest // what a bulk resend may choose: the filtered channels' destinations
 }
 
 func (s *Server) messagesPage(w http.ResponseWriter, r *http.Request) {
@@ -235,6 +246,7 @@ func (s *Server) messagesPage(w http.ResponseWriter, r *http.Request) {
 	f, err := s.parseFilter(q)
 	if err == nil {
 		d.Limit, d.Before = f.Limit, f.BeforeID
+		d.BulkDests = s.bulkDestinations(f)
 		d.Page, err = s.findMessages(r.Context(), f)
 		if err != nil && !errors.Is(err, engine.ErrBadFilter) {
 			s.pages.problem(w, r, http.StatusServiceUnavailable, "Cannot list messages: "+err.Error())
@@ -275,14 +287,15 @@ func (s *Server) messagesPage(w http.ResponseWriter, r *http.Request) {
 // Message detail
 
 type messageData struct {
-	M            *engine.MessageDetail
-	Raw          contentView
-	Transformed  *contentView
-	Diff         []diffLine
-	DiffTooLarge bool
-	Content      string // what a resend sends when not edited
-	Refresh      bool   // a delivery is still queued: the page follows it
-	Signature    string // the statuses shown, to notice changes
+	M             *engine.MessageDetail
+	Raw           contentView
+	Transformed   *contentView
+	Diff          []diffLine
+	DiffTooLarge  bool
+	Content       string // what a resend sends when not edited
+	Untransformed string // why there is no transformed content, when there is none
+	Refresh       bool   // a delivery is still queued: the page follows it
+	Signature     string // the statuses shown, to notice changes
 }
 
 func (s *Server) messagePage(w http.ResponseWriter, r *http.Request) {
@@ -311,6 +324,8 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Diff, _ = diffLines(a, b)
 		d.DiffTooLarge = d.Diff == nil
+	} else {
+		d.Untransformed = s.untransformed(m)
 	}
 	for _, ds := range m.Destinations {
 		if ds.Status == engine.StatusQueued {

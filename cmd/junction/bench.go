@@ -431,6 +431,7 @@ func runEngine(cfg []byte, target string, load func(*engine.Engine) (loadgen.Res
 	if err != nil {
 		return benchResult{}, err
 	}
+	serveMetrics(eng, store) // measured with the metrics on, as serve runs (metrics.go)
 	if err := eng.Start(store); err != nil {
 		store.Close()
 		return benchResult{}, err

@@ -60,6 +60,8 @@ func connectorsDoc() string {
 		{"Every channel", "Each item of `channels`:", engine.ChannelFields},
 		{"Every source", "`source` holds its type and that type's keys (see [Sources](#sources)):", engine.SourceFields},
 		{"Every destination", "Each item of `destinations` holds these and its type's keys (see [Destinations](#destinations)):", engine.DestinationFields},
+		{"Every alert", "Each item of `alerts` (how alerts behave: [alerts.md](alerts.md)):", engine.AlertFields},
+		{"Every notification", "Each item of an alert's `notify`: one of `webhook` and `email`:", engine.NotifyFields},
 	} {
 		fmt.Fprintf(&b, "### %s\n\n", s.title)
 		if s.intro != "" {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"junction/alerts"
 	"junction/auth"
 	_ "junction/connectors"
 	"junction/engine"
@@ -33,6 +34,8 @@ Usage:
                                          run channel test cases (*_test.yaml; default: tests/ beside the configuration) without serving
   junction store check [-config routes.yaml]
                                          check the message store and every fhir-store file in full (exit 1 on damage)
+  junction prune [-config routes.yaml] [-dry-run]
+                                         remove what retention says has expired now (-dry-run: print per channel what would go)
   junction validate [-package PKG]... [-profile URL]... FILE...
                                          validate FHIR resources offline (one OperationOutcome per file)
   junction fhirpath [-package PKG]... [-resource FILE] [-types] EXPR
@@ -105,6 +108,8 @@ func main() {
 		code = userCmd(args)
 	case "store":
 		code = storeCmd(args)
+	case "prune":
+		code = pruneCmd(args) // prune.go
 	case "docs":
 		code = docsCmd(args)
 	case "demo-receiver":
@@ -179,13 +184,14 @@ func serve(args []string) int {
 		if users.Len() == 0 {
 			log.Warn("the users file holds no operator accounts: nobody can log in (add one with junction user add)", "admin.users_file", eng.Admin.UsersFile)
 		}
-		uiOpts = append(uiOpts, ui.WithUsers(users))
+		uiOpts = append(uiOpts, ui.WithUsersFile(eng.Admin.UsersFile, users))
 	}
 	store, err := sqlite.Open(eng.StorePath, sqlite.Options{})
 	if err != nil {
 		log.Error("cannot open the message store", "path", eng.StorePath, "err", err)
 		return 1
 	}
+	uiOpts = append(uiOpts, serveMetrics(eng, store)) // GET /metrics (metrics.go)
 	adminLn, err := net.Listen("tcp", eng.Admin.Listen)
 	if err != nil {
 		log.Error("cannot listen", "admin.listen", eng.Admin.Listen, "err", err)
@@ -201,6 +207,8 @@ func serve(args []string) int {
 	if err := eng.RecordConfig(context.Background()); err != nil {
 		log.Warn("cannot record the configuration in the audit log", "err", err)
 	}
+	alertsCtx, stopAlerts := context.WithCancel(context.Background())
+	alerts.Supervise(alertsCtx, eng, store, log) // routes.yaml's alerts: evaluated every 15 s, notified; again after a reload
 	if eng.Admin.UsersFile == "" {
 		log.Warn("SECURITY: the admin UI and API are open to anyone who can reach " + adminLn.Addr().String() +
 			": set admin.users_file in the configuration (accounts: junction user add) to require a login")
@@ -219,6 +227,7 @@ func serve(args []string) int {
 
 	s := waitForStop(sig, eng, log)
 	log.Info("stopping", "signal", s.String())
+	stopAlerts()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	code := 0

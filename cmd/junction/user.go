@@ -13,6 +13,9 @@ const userUsage = "usage: junction user add [-file users.yaml] [-role viewer|ope
 
 // userCmd manages the operator accounts of a users file.
 func userCmd(args []string) int {
+	if len(args) > 0 && userEdits[args[0]] != nil {
+		return userEditCmd(args) // remove, disable, enable (useredit.go)
+	}
 	if len(args) == 0 || args[0] != "add" {
 		fmt.Fprintln(os.Stderr, userUsage)
 		return 2

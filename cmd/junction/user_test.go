@@ -83,10 +83,60 @@ func TestUserAddCommand(t *testing.T) {
 			t.Errorf("user add %q: exit %d, out %q, err %q; expected exit %d and %q", c.args, code, out, errOut, c.code, c.want)
 		}
 	}
-	if code, _, errOut := capture(t, func() int { return userCmd([]string{"remove", "alice"}) }); code != 2 || !strings.Contains(errOut, "usage") {
-		t.Errorf("user remove: exit %d %s", code, errOut)
+	if code, _, errOut := capture(t, func() int { return userCmd([]string{"delete", "alice"}) }); code != 2 || !strings.Contains(errOut, "usage") {
+		t.Errorf("user delete: exit %d %s", code, errOut)
 	}
 	if users, _ := auth.LoadUsers(file); users.Len() != 2 {
 		t.Errorf("%d users after the refusals, expected 2", users.Len())
+	}
+}
+
+// junction user disable, enable and remove change one account of the file, keeping the
+// others; a disabled user's password no longer logs in.
+func TestUserDisableEnableAndRemoveCommands(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "users.yaml")
+	for _, name := range []string{"alice", "bob"} {
+		if _, err := auth.AddUser(file, name, auth.RoleOperator, name+"-password"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(args ...string) (int, string, string) {
+		return capture(t, func() int { return userCmd(args) })
+	}
+	check := func(name string) error {
+		users, err := auth.LoadUsers(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = users.Check(name, name+"-password")
+		return err
+	}
+	if code, out, errOut := run("disable", "-file", file, "alice"); code != 0 || out != "disabled user alice in "+file+"\n" {
+		t.Fatalf("disable: %d %q %q", code, out, errOut)
+	}
+	if err := check("alice"); !errors.Is(err, auth.ErrBadCredentials) {
+		t.Errorf("a disabled alice logs in: %v", err)
+	}
+	if err := check("bob"); err != nil {
+		t.Errorf("bob after alice was disabled: %v", err)
+	}
+	// A new password does not enable the account.
+	if _, err := auth.AddUser(file, "alice", auth.RoleOperator, "alice-password"); err != nil || !errors.Is(check("alice"), auth.ErrBadCredentials) {
+		t.Errorf("alice disabled with a new password: %v %v", err, check("alice"))
+	}
+	if code, _, errOut := run("enable", "-file", file, "alice"); code != 0 || check("alice") != nil {
+		t.Errorf("enable: %d %s %v", code, errOut, check("alice"))
+	}
+	if code, out, _ := run("remove", "-file", file, "bob"); code != 0 || !strings.Contains(out, "removed user bob") {
+		t.Fatalf("remove: %d %q", code, out)
+	}
+	if users, _ := auth.LoadUsers(file); users.Len() != 1 || users.Role("alice") != auth.RoleOperator {
+		t.Errorf("after removing bob: %d users", users.Len())
+	}
+	if code, _, errOut := run("remove", "-file", file, "bob"); code != 1 || !strings.Contains(errOut, `no such user named "bob"`) {
+		t.Errorf("removing bob again: %d %q", code, errOut)
+	}
+	if code, _, errOut := run("disable", "-file", file); code != 2 || !strings.Contains(errOut, "usage: junction user remove|disable|enable") {
+		t.Errorf("no name: %d %q", code, errOut)
 	}
 }

@@ -77,8 +77,10 @@ func TestRunMLLPSendsCountMessagesOverOneConnectionPerWorkerAndCountsAsManyACKs(
 	if p.bad.Load() != 0 {
 		t.Errorf("the peer got %d frames that were not the message", p.bad.Load())
 	}
-	if got := p.connections(); got != c {
-		t.Errorf("the peer saw %d connections, want one per worker (%d)", got, c)
+	// Workers connect at their first send: a fast one may take the whole count before
+	// another has connected, so fewer may be seen; never more than one per worker.
+	if got := p.connections(); got < 1 || got > c {
+		t.Errorf("the peer saw %d connections, want at most one per worker (%d)", got, c)
 	}
 	if res.Concurrency != c || res.Duration <= 0 || res.PerSecond <= 0 || len(res.Status) != 0 {
 		t.Errorf("bad result header: %+v", res)

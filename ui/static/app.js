@@ -86,9 +86,50 @@
       try {
         drawChart(chart, await api("GET", "/api/throughput?minutes=60"));
       } catch (e) { /* keep the last chart */ }
+      try {
+        showAlerts((await api("GET", "/api/alerts")).alerts);
+      } catch (e) { /* keep the last alerts */ }
     }
     refresh();
     setInterval(refresh, 5000);
+  }
+
+  // showAlerts redraws the dashboard's alerts holding now (GET /api/alerts), as the
+  // template drew them; hidden when none.
+  function showAlerts(alerts) {
+    const section = $("#alerts"), rows = $("#alert-rows");
+    if (!section || !rows) return;
+    section.hidden = alerts.length === 0;
+    rows.replaceChildren();
+    alerts.forEach(function (a) {
+      const tr = document.createElement("tr");
+      const cell = function () { const td = document.createElement("td"); tr.appendChild(td); return td; };
+      const name = cell();
+      name.textContent = a.alert;
+      const desc = document.createElement("div");
+      desc.className = "muted small";
+      desc.textContent = a.description || "";
+      name.appendChild(desc);
+      const st = document.createElement("span");
+      st.className = "state " + (a.state === "firing" ? "stopped" : "paused");
+      st.textContent = a.state;
+      cell().appendChild(st);
+      const where = (a.channel || "all channels") + (a.destination ? " → " + a.destination : "");
+      const w = cell();
+      if (a.link) {
+        const link = document.createElement("a");
+        link.href = a.link;
+        link.textContent = where;
+        w.appendChild(link);
+      } else {
+        w.textContent = where;
+      }
+      cell().textContent = a.since ? new Date(a.since).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z") : "";
+      const d = cell();
+      d.className = "lasterr";
+      d.textContent = (a.detail || "").length > 160 ? a.detail.slice(0, 160) + "…" : (a.detail || "");
+      rows.appendChild(tr);
+    });
   }
 
   const SVG = "http://www.w3.org/2000/svg";
@@ -150,7 +191,19 @@
     window.addEventListener("pageshow", function () {
       if (form) $all("input, select", form).forEach(function (el) { el.disabled = false; });
     });
-    const box = $("#job");
+    const box = $("#job"), bulk = $("#bulk"), countEl = $("#bulk-count");
+    // countMatching asks how many messages the filter matches (as a job takes them).
+    async function countMatching() {
+      const c = await api("GET", "/api/messages/count" + (countEl.dataset.query ? "?" + countEl.dataset.query : ""));
+      const n = c.capped ? "At least " + fmt(c.count) : fmt(c.count);
+      countEl.textContent = n + " message" + (c.count === 1 ? "" : "s") + " match this filter" +
+        (c.capped ? " (a job takes the newest " + fmt(c.count) + ")" : "") + ".";
+      countEl.dataset.count = c.count;
+      return c;
+    }
+    if (bulk && countEl) bulk.addEventListener("toggle", function () {
+      if (bulk.open) countMatching().catch(function (e) { say(countEl, "cannot count: " + e.message, false); });
+    });
     ["bulk-resend", "bulk-reprocess"].forEach(function (id) {
       const btn = document.getElementById(id);
       if (!btn) return;
@@ -162,6 +215,15 @@
           body.destinations = $all("input[name=bulk-dest]:checked").map(function (c) { return c.value; });
           if (body.destinations.length === 0) { say($("#job-text"), "choose a destination", false); box.hidden = false; return; }
         }
+        let c;
+        try { c = await countMatching(); } catch (e) { box.hidden = false; say($("#job-text"), "cannot count the messages: " + e.message, false); return; }
+        if (c.count === 0) { box.hidden = false; say($("#job-text"), "No message matches this filter: nothing to do.", false); return; }
+        const what = (c.capped ? "the newest " : "") + fmt(c.count) + " message" + (c.count === 1 ? "" : "s");
+        const where = Object.keys(filter).map(function (k) { return k + "=" + filter[k]; }).join(" ") || "(no filter: every message)";
+        const q = body.action === "resend" ?
+          "Resend " + what + " matching " + where + " to " + body.destinations.join(", ") + "?" :
+          "Reprocess " + what + " matching " + where + " through their channels, as new messages?";
+        if (!window.confirm(q)) return;
         btn.disabled = true;
         try {
           const job = await api("POST", "/api/jobs", body);
@@ -177,7 +239,16 @@
     });
   }
 
-  // followJob polls a job and shows its progress until it ends.
+  // deliveriesText says what became of a job's deliveries (JobView.deliveries).
+  function deliveriesText(d) {
+    let s = fmt(d.sent) + " sent, " + fmt(d.failed) + " failed, " + fmt(d.queued) + " still queued";
+    if (d.filtered) s += ", " + fmt(d.filtered) + " filtered";
+    if (d.gone) s += ", " + fmt(d.gone) + " removed";
+    if (d.error) s += " (" + d.error + ")";
+    return s;
+  }
+
+  // followJob polls a job and shows its progress until it ends and its deliveries settle.
   function followJob(id, bar, text, cancel, link) {
     if (link) link.href = "/jobs/" + id;
     if (cancel) {
@@ -194,10 +265,14 @@
       if (j.failed) s += ", " + j.failed + " failed";
       if (j.skipped) s += ", " + j.skipped + " skipped";
       if (j.error) s += ": " + j.error;
+      if (j.deliveries && j.deliveries.followed) s += "; deliveries: " + deliveriesText(j.deliveries);
       text.textContent = s;
-      text.className = j.failed || j.state === "failed" ? "bad" : "ok";
+      text.className = j.failed || j.state === "failed" || (j.deliveries && j.deliveries.failed) ? "bad" : "ok";
       if (j.state === "collecting" || j.state === "running") {
         setTimeout(poll, 400);
+      } else if (j.deliveries && !j.deliveries.settled && !j.deliveries.error) {
+        if (cancel) cancel.hidden = true;
+        setTimeout(poll, 1500);
       } else if (cancel) {
         cancel.hidden = true;
       }
@@ -228,11 +303,18 @@
         say(result, e.message, false);
       }
     });
-    const rep = $("#reprocess");
-    if (rep) rep.addEventListener("click", async function () {
+    // Reprocess, with the raw content or an edit of it. HL7v2 segments come back from the
+    // textarea separated by line feeds; the server makes them CR again.
+    const repForm = $("#reprocess-form"), rep = $("#reprocess");
+    const repToggle = $("#reprocess-edit-toggle"), repArea = $("#reprocess-content");
+    if (repToggle) repToggle.addEventListener("change", function () { repArea.hidden = !repToggle.checked; });
+    if (repForm) repForm.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
       rep.disabled = true;
+      const body = {};
+      if (repToggle && repToggle.checked) body.content = repArea.value;
       try {
-        const r = await api("POST", "/api/messages/" + id + "/reprocess", {});
+        const r = await api("POST", "/api/messages/" + id + "/reprocess", body);
         say(result, "Reprocessed as message " + r.message_id + " (" + r.status + (r.error ? ": " + r.error : "") + "). Opening it…", true);
         setTimeout(function () { location.href = "/messages/" + r.message_id; }, 700);
       } catch (e) {
@@ -272,7 +354,7 @@
             sig += "|" + d.name + ":" + d.status + ":" + d.attempts;
             if (d.status === "QUEUED") queued = true;
           });
-          if (sig !== root.dataset.signature && !(toggle && toggle.checked)) {
+          if (sig !== root.dataset.signature && !(toggle && toggle.checked) && !(repToggle && repToggle.checked)) {
             location.reload();
             return;
           }
@@ -311,9 +393,12 @@
       const poll = async function () {
         try {
           const j = await api("GET", "/api/jobs/" + id);
-          setK({ state: j.state, done: j.done, total: j.total, failed: j.failed }, tr);
+          const d = j.deliveries || {};
+          setK({ state: j.state, done: j.done, total: j.total, failed: j.failed,
+            "d-sent": d.sent || 0, "d-failed": d.failed || 0, "d-queued": d.queued || 0 }, tr);
           $("progress", tr).value = Math.round(j.progress);
           if (j.state === "running" || j.state === "collecting") setTimeout(poll, 500);
+          else if (!d.settled && !d.error) setTimeout(poll, 2000);
         } catch (e) { /* leave it */ }
       };
       poll();
@@ -325,12 +410,96 @@
     const cancel = $("#job-cancel");
     if (!root.dataset.live) return;
     followJob(root.dataset.job, $("#job-progress"), $("#job-text"), cancel, null);
+    // Reload when the job ends or its deliveries settle: the page then lists the outcome.
     const poll = async function () {
       const j = await api("GET", "/api/jobs/" + root.dataset.job);
+      const d = j.deliveries || {};
       if (j.state === "running" || j.state === "collecting") setTimeout(poll, 1000);
-      else location.reload();
+      else if (!d.settled && !d.error) {
+        setK({ "d-sent": d.sent, "d-failed": d.failed, "d-queued": d.queued, "d-filtered": d.filtered || 0, "d-gone": d.gone || 0 }, root);
+        setTimeout(poll, 2000);
+      } else location.reload();
     };
     setTimeout(poll, 1000);
+  }
+
+  // ---------------------------------------------------------------- access (admin)
+  function access() {
+    const result = $("#action-result");
+    const form = $("#token-form");
+    if (form) form.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      const btn = $("#token-create");
+      btn.disabled = true;
+      try {
+        const t = await api("POST", "/api/tokens", { name: $("#token-name").value.trim(), role: $("#token-role").value });
+        // The secret is shown this once; the list gets the new token's row.
+        $("#token-secret").textContent = t.token;
+        $("#token-secret-box").hidden = false;
+        const none = $("#tokens tr.none");
+        if (none) none.remove();
+        const tr = document.createElement("tr");
+        tr.dataset.token = t.name;
+        [t.name, t.role, t.created.replace("T", " "), "", "never"].forEach(function (v) {
+          const td = document.createElement("td");
+          td.textContent = v;
+          tr.appendChild(td);
+        });
+        const td = document.createElement("td");
+        td.appendChild(revokeTokenButton(t.name));
+        tr.appendChild(td);
+        $("#tokens tbody").appendChild(tr);
+        $("#token-name").value = "";
+        say(result, "Token " + t.name + " (" + t.role + ") created.", true);
+      } catch (e) {
+        say(result, e.message, false);
+      } finally {
+        btn.disabled = false;
+      }
+    });
+    function revokeTokenButton(name) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "danger token-revoke";
+      b.dataset.name = name;
+      b.textContent = "Revoke";
+      b.addEventListener("click", revokeToken);
+      return b;
+    }
+    async function revokeToken(ev) {
+      const b = ev.currentTarget, name = b.dataset.name;
+      if (!window.confirm("Revoke API token " + name + "? Scripts using it are refused from now on.")) return;
+      b.disabled = true;
+      try {
+        await api("DELETE", "/api/tokens/" + encodeURIComponent(name));
+        b.closest("tr").remove();
+        say(result, "Token " + name + " revoked.", true);
+      } catch (e) {
+        say(result, e.message, false);
+        b.disabled = false;
+      }
+    }
+    $all("button.token-revoke").forEach(function (b) { b.addEventListener("click", revokeToken); });
+    $all("button.session-revoke").forEach(function (b) {
+      b.addEventListener("click", async function () {
+        const tr = b.closest("tr");
+        if (!window.confirm("End this session of " + tr.dataset.user + "?")) return;
+        try {
+          await api("DELETE", "/api/sessions/" + b.dataset.ref);
+          location.reload();
+        } catch (e) { say(result, e.message, false); }
+      });
+    });
+    $all("button.user-revoke").forEach(function (b) {
+      b.addEventListener("click", async function () {
+        if (!window.confirm("End every session of " + b.dataset.user + "?")) return;
+        try {
+          const r = await api("DELETE", "/api/users/" + encodeURIComponent(b.dataset.user) + "/sessions");
+          say(result, r.revoked + " session(s) of " + r.user + " ended.", true);
+          setTimeout(function () { location.reload(); }, 500);
+        } catch (e) { say(result, e.message, false); }
+      });
+    });
   }
 
   // ---------------------------------------------------------------- API reference
@@ -397,7 +566,8 @@
         const r = await api("POST", "/api/reload");
         const head = "Reloaded: " + r.added.length + " added, " + r.removed.length + " removed, " +
           r.changed.length + " changed, " + r.unchanged.length + " unchanged.";
-        say(out, [head].concat(r.changes, r.errors.map(function (e) { return "error: " + e; })).join("\n"), r.errors.length === 0);
+        say(out, [head].concat(r.changes, r.warnings.map(function (w) { return "warning: " + w; }),
+          r.errors.map(function (e) { return "error: " + e; })).join("\n"), r.errors.length === 0);
       } catch (e) {
         say(out, e.message, false);
       }
@@ -405,6 +575,6 @@
     });
   }
 
-  const pages = { login: login, dashboard: dashboard, messages: messages, message: message, channel: channel, jobs: jobs, job: job, swagger: swagger };
+  const pages = { login: login, dashboard: dashboard, messages: messages, message: message, channel: channel, jobs: jobs, job: job, swagger: swagger, access: access };
   if (pages[page]) pages[page]();
 })();

@@ -79,12 +79,12 @@ func (s *Store) RemoveMessage(ctx context.Context, id int64, force bool, detail 
 				return nil, fmt.Errorf("sqlite: RemoveMessage: %w", err)
 			}
 		}
+		if err := w.unindexMessage(id); err != nil { // prune.go: its words leave the index
+			return nil, fmt.Errorf("sqlite: RemoveMessage: %w", err)
+		}
 		for _, q := range []string{
 			`DELETE FROM contents WHERE message_id = ?`,
 			`DELETE FROM messages WHERE id = ?`,
-			// The contentless FTS4 table cannot delete one document's terms (they are not
-			// stored to look up); the docid goes with the message row all the same, and
-			// searches join messages, so the message is never found again.
 		} {
 			if _, err := w.exec(q, id); err != nil {
 				return nil, fmt.Errorf("sqlite: RemoveMessage: %w", err)

@@ -389,11 +389,12 @@ func (s *Store) GetMessage(ctx context.Context, id int64) (*engine.MessageDetail
 		var orig sql.NullInt64
 		var raw, transformed []byte
 		var warnings sql.NullString
+		// LEFT JOIN: retention may have removed the content (prune.go).
 		err := tx.QueryRowContext(ctx, `
 			SELECT channel, status, control_id, data_type, source_domain, org_code, received_at,
-			       error, meta, original_id, raw, transformed, c.warnings
-			FROM messages m JOIN contents c ON c.message_id = m.id WHERE m.id = ?`, id).Scan(&d.Channel, &d.Status, &d.ControlID, &d.DataType,
-			&d.SourceDomain, &d.OrgCode, &recv, &d.Error, &meta, &orig, &raw, &transformed, &warnings)
+			       error, meta, original_id, raw, transformed, c.warnings, c.message_id IS NULL
+			FROM messages m LEFT JOIN contents c ON c.message_id = m.id WHERE m.id = ?`, id).Scan(&d.Channel, &d.Status, &d.ControlID, &d.DataType,
+			&d.SourceDomain, &d.OrgCode, &recv, &d.Error, &meta, &orig, &raw, &transformed, &warnings, &d.ContentRemoved)
 		if errors.Is(err, sql.ErrNoRows) {
 			return engine.ErrNotFound
 		}
@@ -444,7 +445,7 @@ func (s *Store) GetMessage(ctx context.Context, id int64) (*engine.MessageDetail
 				e := string(edited)
 				ds.Edited, content = &e, e
 			}
-			if ds.Attempts > 0 {
+			if ds.Attempts > 0 && !d.ContentRemoved {
 				e := content
 				if enc != nil {
 					e = string(enc)

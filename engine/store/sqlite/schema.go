@@ -185,6 +185,53 @@ CREATE TABLE channel_state (
 	`
 ALTER TABLE queues ADD COLUMN filtered INTEGER NOT NULL DEFAULT 0;
 `,
+	// alert state (alerts.go, engine.AlertStore, package alerts). One row per alert and
+	// subject ("channel/destination", "channel" or "" for all channels) while its
+	// condition holds: since is when it began, active_since when the alert fired (0:
+	// pending, not notified), notified_at its last notification (nanoseconds). A restart
+	// reads them, so an active alert neither fires again nor is forgotten. A new table:
+	// existing data is untouched.
+	`
+CREATE TABLE alert_state (
+	alert        TEXT NOT NULL,
+	subject      TEXT NOT NULL,
+	channel      TEXT NOT NULL DEFAULT '',
+	destination  TEXT NOT NULL DEFAULT '',
+	since        INTEGER NOT NULL,
+	active_since INTEGER NOT NULL DEFAULT 0,
+	notified_at  INTEGER NOT NULL DEFAULT 0,
+	detail       TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (alert, subject)
+) WITHOUT ROWID;
+`,
+	// retention (prune.go): deleting a message's words from the full-text index. The
+	// index is a contentless FTS4 table (content=""), and FTS4 deletes a document by
+	// reading its text back, by docid, from its content table: for content="" a table
+	// whose name is the empty string. That table is this one, and it stays empty:
+	// pruning puts a message's indexed text in it for the moment it deletes the message
+	// from the index (unindex), in the same transaction. The index itself is untouched (no
+	// rebuild), and PRAGMA integrity_check still checks it as a contentless one. A new
+	// table: existing data is untouched.
+	`
+CREATE TABLE "" (docid INTEGER PRIMARY KEY, body TEXT NOT NULL);
+`,
+	// login sessions (sessions.go, engine.SessionKeeper): the operator UI's sessions
+	// survive a restart and can be revoked. hash is the SHA-256 of the session id (the
+	// cookie), never the id; stamp fingerprints the account at login, so a changed or
+	// removed account ends its sessions; times in nanoseconds. A new table: existing data
+	// is untouched.
+	`
+CREATE TABLE sessions (
+	hash      BLOB PRIMARY KEY,
+	user      TEXT NOT NULL,
+	role      TEXT NOT NULL,
+	stamp     TEXT NOT NULL DEFAULT '',
+	created   INTEGER NOT NULL,
+	last_seen INTEGER NOT NULL,
+	expires   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_user ON sessions (user);
+`,
 }
 
 // migrate brings the schema to schemaVersion and marks the file as a Junction message

@@ -115,20 +115,7 @@ func (s *Store) readIndexBatch(ctx context.Context, cursor int64, maxDocs, maxBy
 		if err := rows.Scan(&id, &errText, &raw, &transformed); err != nil {
 			return nil, cursor, err
 		}
-		if !utf8.Valid(raw) {
-			// Raw content is stored as received: HL7v2 in the character set its MSH-18
-			// names (Latin-1, …). Index it as the text it is.
-			raw, _, _ = hl7.DecodeCharset(raw)
-		}
-		body := make([]byte, 0, len(raw)+len(errText)+2)
-		body = append(body, raw...)
-		body = appendNewLines(body, raw, transformed)
-		if errText != "" {
-			body = append(append(body, '\n'), errText...)
-		}
-		if len(body) > indexDocMax {
-			body = body[:indexDocMax]
-		}
+		body := indexBody(errText, raw, transformed)
 		size += len(body)
 		docs = append(docs, indexDoc{id: id, body: body})
 		through = id
@@ -137,6 +124,27 @@ func (s *Store) readIndexBatch(ctx context.Context, cursor int64, maxDocs, maxBy
 		return nil, cursor, err
 	}
 	return docs, through, nil
+}
+
+// indexBody is the text the index holds for a message: its raw content, the lines its
+// transform added, its error. Pruning (prune.go) computes it again to delete the message's
+// words from the index, so it must depend on nothing but its arguments.
+func indexBody(errText string, raw, transformed []byte) []byte {
+	if !utf8.Valid(raw) {
+		// Raw content is stored as received: HL7v2 in the character set its MSH-18
+		// names (Latin-1, …). Index it as the text it is.
+		raw, _, _ = hl7.DecodeCharset(raw)
+	}
+	body := make([]byte, 0, len(raw)+len(errText)+2)
+	body = append(body, raw...)
+	body = appendNewLines(body, raw, transformed)
+	if errText != "" {
+		body = append(append(body, '\n'), errText...)
+	}
+	if len(body) > indexDocMax {
+		body = body[:indexDocMax]
+	}
+	return body
 }
 
 // appendNewLines appends to body the lines (segments) of transformed that raw lacks:

@@ -96,6 +96,8 @@ type Store struct {
 	indexedTo atomic.Int64
 	idxStarve time.Duration // indexStarve when opened
 
+	prune pruneState // what retention passes remember (prune.go)
+
 	w          *writer // owned by the writer goroutine; kept here for tests
 	writerDone chan struct{}
 	closeOnce  sync.Once
@@ -104,6 +106,8 @@ type Store struct {
 	// Counters for tests and benchmarks.
 	commits atomic.Uint64 // transactions committed by the writer
 	items   atomic.Uint64 // requests answered by the writer
+	// commitObs is told of each commit (metrics.go); nil: nobody is.
+	commitObs atomic.Pointer[CommitObserver]
 }
 
 var _ engine.Store = (*Store)(nil)
@@ -190,6 +194,9 @@ func (s *Store) open() error {
 	// journal_mode (which writes the header). It is a no-op on an existing database.
 	if _, err := s.wconn.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d", s.opts.PageSize)); err != nil {
 		return fmt.Errorf("page_size: %w", err)
+	}
+	if err := setAutoVacuum(ctx, s.wconn); err != nil { // prune.go; before journal_mode too
+		return err
 	}
 	var mode string
 	if err := s.wconn.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {

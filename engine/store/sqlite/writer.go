@@ -637,6 +637,7 @@ func (w *writer) commitLive(live []*request) {
 // error means nothing was committed; culprit is then the index of the request that caused
 // it, or -1 when the batch as a whole failed (begin, counters, commit).
 func (w *writer) transact(live []*request) (culprit int, err error) {
+	defer w.s.observeCommit(time.Now(), live, &err) // metrics.go
 	if err := w.setSync(live); err != nil {
 		return -1, err
 	}
