@@ -25,6 +25,7 @@ type Channel struct {
 	Transforms  []*transforms.Program
 	Converter   *hl7tofhir.Converter // toFHIR() site settings; nil: the defaults
 	Retention   Retention            // how long its messages are kept (retention.go)
+	Columns     []Column             // custom metadata columns (columns.go)
 
 	Destinations []*DestinationRuntime
 	// SourceInfo is a one-line description of the source for listings (e.g. "ingest :8000 emergency-care").
@@ -131,10 +132,11 @@ func (c *Channel) Process(ctx context.Context, in *Inbound) Result {
 		OriginalID:   in.OriginalID,
 	}
 	o := c.steps(in)
+	c.addColumns(in, &o) // columns.go
 	res := Result{Status: o.status, Msg: o.msg, Err: o.err, Warnings: o.warnings}
 	nm.Status, nm.Warnings = o.status, o.warnings
 	nm.Transformed, nm.Destinations, nm.Skipped = o.out, o.destinations, o.skipped
-	nm.ControlID = o.controlID
+	nm.ControlID, nm.Columns = o.controlID, o.columns
 	if o.err != nil {
 		nm.Error = o.err.Error()
 	}
@@ -170,6 +172,7 @@ func (c *Channel) Refuse(ctx context.Context, in *Inbound, reason string) (int64
 	}
 	if msg, err := transforms.Parse(in.DataType, in.Body, in.Meta); err == nil {
 		nm.ControlID = msg.ControlID()
+		nm.Columns, nm.Warnings = c.columnValues(msg) // columns.go
 	}
 	return c.engine.store.Accept(ctx, nm)
 }
@@ -190,6 +193,7 @@ type outcome struct {
 	destinations []string // the destinations that get it (TRANSFORMED only)
 	// skipped are the destinations whose filter left it out or failed (TRANSFORMED only).
 	skipped []SkippedDestination
+	columns map[string]string // custom metadata column values (columns.go); nil when none
 }
 
 // steps parses the message, runs its filters and transforms, and says which

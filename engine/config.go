@@ -229,6 +229,7 @@ func buildChannel(n *Node, e *Engine, data []byte, lib *transforms.Library) *Cha
 	ch.Converter = buildConverter(n)
 	ch.Filters = compileSteps(n, data, "filter", transforms.Filter, ch.DataTypes, lib)
 	ch.Transforms = compileSteps(n, data, "transform", transforms.Transform, ch.DataTypes, lib)
+	ch.Columns = buildColumns(n, data, ch.DataTypes, lib) // columns.go
 
 	items, dpath := n.List("destinations", false)
 	for i, item := range items {

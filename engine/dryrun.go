@@ -21,6 +21,8 @@ type DryResult struct {
 	// Skipped are the destinations whose filter would leave it out (FILTERED) or fail
 	// (ERROR), with why.
 	Skipped []SkippedDestination
+	// Columns are the custom metadata column values that would be stored (nil when none).
+	Columns map[string]string
 	// ACK is the code an HL7v2 sender ($ingest, MLLP) would get: AA, AE or AR.
 	ACK string
 }
@@ -31,8 +33,9 @@ type DryResult struct {
 // what `junction test` runs test cases with.
 func (c *Channel) DryRun(in *Inbound) DryResult {
 	o := c.steps(in)
+	c.addColumns(in, &o) // columns.go
 	r := DryResult{Status: o.status, Msg: o.msg, Err: o.err, Warnings: o.warnings, Destinations: o.destinations,
-		Skipped: o.skipped}
+		Skipped: o.skipped, Columns: o.columns}
 	if o.status == StatusTransformed {
 		r.Body = o.out
 		if r.Body == nil {

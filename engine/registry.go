@@ -235,6 +235,7 @@ var (
 		{Name: "source", Type: "mapping", Required: true, Description: "where messages come from: type and the source type's keys (see Sources)"},
 		{Name: "filter", Type: "list of expressions", Description: "steps that must all give true for the message to go on; a message failing one is FILTERED", Example: `['get("MSH-9.1") == "ADT"']`},
 		{Name: "transform", Type: "list of expressions", Description: "steps run in order on the message (set, setBody, …); an error marks it ERROR", Example: `['set("PID-5.1", upper(get("PID-5.1")))']`},
+		{Name: "columns", Type: "mapping", Description: "custom metadata columns, as Mirth's: name (letters, digits, _) → expression whose value (text, at most 256 characters) is stored with each message, shown in the message list and filtered on; evaluated after the transforms (on the message as received when a step failed); a failing expression gives no value and a warning; at most 10", Example: `{ mrn: 'get("PID-3.1")', event: 'get("MSH-9.1") + "^" + get("MSH-9.2")' }`},
 		{Name: "destinations", Type: "list", Description: "where messages go: each a name, a type and the destination type's keys (see Destinations)"},
 		{Name: "tofhir.systems", Type: "map", Description: "assigning authority (HD-1 or HD-2), optionally ^ its identifier type code, → identifier system URI, matched case-insensitively (toFHIR())", Example: "{ RX1^MR: https://trust.example.nhs.uk/Id/mrn }"},
 		{Name: "tofhir.nhs_number_system", Type: "text", Description: "the system of identifiers with type code NH or assigning authority NHS (toFHIR())"},

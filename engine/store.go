@@ -63,6 +63,9 @@ type NewMessage struct {
 	// DedupKey, when set, must be unique across the store: a second Accept with the same key
 	// fails with ErrDuplicate and stores nothing. Used by the FHIR Bundle gateway (Bundle/<id>).
 	DedupKey string
+	// Columns are the channel's custom metadata column values (name → value; empty values
+	// left out), stored with the message. Nil when none.
+	Columns map[string]string
 }
 
 // SkippedDestination is a destination a message is not sent to, decided when it is
@@ -133,8 +136,12 @@ type MessageFilter struct {
 	// DestinationStatus: at least one delivery has this status (QUEUED, SENT, ERROR or FILTERED);
 	// with Destination, that destination's delivery.
 	DestinationStatus Status
-	Destination       string    // with DestinationStatus; alone: messages routed to it
-	Since, Until      time.Time // received at >= Since and < Until
+	Destination       string // with DestinationStatus; alone: messages routed to it
+	// Retrying: at least one delivery (with Destination, that destination's) is QUEUED
+	// after a failed attempt (attempts > 0): its destination is retrying it. With
+	// DestinationStatus, only QUEUED agrees with it.
+	Retrying     bool
+	Since, Until time.Time // received at >= Since and < Until
 	// Text is free text over message content, answered from the full-text index (which
 	// may lag ingestion by a moment): every whitespace-separated word must occur, words
 	// are matched whole and case- and accent-insensitively, "quoted words" as a phrase,
@@ -144,8 +151,11 @@ type MessageFilter struct {
 	OrgCode      string // exact
 	SourceDomain string // exact
 	Warnings     bool   // only messages with conversion warnings
-	BeforeID     int64  // cursor: only messages with id < BeforeID
-	Limit        int    // default 100, max 1000
+	// Columns: custom metadata column name → value, each matched exactly, or as a prefix
+	// when the value ends in * ("SMITH*"; "*" alone: any value).
+	Columns  map[string]string
+	BeforeID int64 // cursor: only messages with id < BeforeID
+	Limit    int   // default 100, max 1000
 }
 
 // MessageSummary is one row of a message listing.
@@ -161,6 +171,8 @@ type MessageSummary struct {
 	Error        string              `json:"error,omitempty"`
 	WarningCount int                 `json:"warning_count,omitempty"` // len of MessageDetail.Warnings
 	Destinations []DestinationStatus `json:"destinations"`
+	// Columns are the message's custom metadata column values (omitted when none).
+	Columns map[string]string `json:"columns,omitempty"`
 }
 
 // DestinationStatus is a destination's state for one message.

@@ -171,8 +171,9 @@ type channelView struct {
 	Source       string              `json:"source"`
 	DataTypes    []string            `json:"data_types"`
 	Destinations []destinationView   `json:"destinations"`
-	Stats        engine.ChannelStats `json:"stats"`       // lifetime
-	SinceStart   countsView          `json:"since_start"` // since this process started
+	Stats        engine.ChannelStats `json:"stats"`            // lifetime
+	SinceStart   countsView          `json:"since_start"`      // since this process started
+	Health       *channelHealth      `json:"health,omitempty"` // outages.go: silent source
 	// Channel page only.
 	Section string         `json:"section,omitempty"`
 	Events  []engine.Event `json:"events,omitempty"`
@@ -191,6 +192,7 @@ type destinationView struct {
 	Counts     engine.DestinationCounts `json:"counts"` // deliveries by status now: queued is the queue depth; a resent one leaves error
 	SinceStart sentView                 `json:"since_start"`
 	Queue      queueView                `json:"queue"`
+	Health     *destHealth              `json:"health,omitempty"` // outages.go: failing, growing, old
 }
 
 type sentView struct {
@@ -254,6 +256,7 @@ func (s *Server) channelViews(ctx context.Context) ([]channelView, error) {
 		}
 		out = append(out, v)
 	}
+	s.markOutages(ctx, out)
 	return out, nil
 }
 

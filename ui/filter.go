@@ -55,8 +55,10 @@ func (s *Server) parseFilter(q url.Values) (engine.MessageFilter, error) {
 	}
 	switch f.DestinationStatus {
 	case "", engine.StatusQueued, engine.StatusSent, engine.StatusError, engine.StatusFiltered:
+	case statusRetrying: // errorsview.go: QUEUED after a failed attempt
+		f.DestinationStatus, f.Retrying = "", true
 	default:
-		return f, &paramError{"destination_status", "expected one of QUEUED, SENT, ERROR, FILTERED, got " + strconv.Quote(string(f.DestinationStatus))}
+		return f, &paramError{"destination_status", "expected one of QUEUED, SENT, ERROR, FILTERED, RETRYING (queued after a failed attempt), got " + strconv.Quote(string(f.DestinationStatus))}
 	}
 	switch w := strings.ToLower(get("warnings")); w {
 	case "":
@@ -84,6 +86,9 @@ func (s *Server) parseFilter(q url.Values) (engine.MessageFilter, error) {
 		}
 	}
 	var err error
+	if f.Columns, err = s.parseColumnFilter(q, f.Channel); err != nil { // columns.go
+		return f, err
+	}
 	if f.Since, err = parseTime(get("since")); err != nil {
 		return f, &paramError{"since", err.Error()}
 	}
@@ -149,5 +154,6 @@ func filterQuery(q url.Values) url.Values {
 			out.Set(k, v)
 		}
 	}
+	columnQuery(q, out) // columns.go
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -146,8 +147,8 @@ func (m *jobManager) start(req jobRequest, by string) (JobView, error) {
 		if a, ok := filterAliases[k]; ok {
 			key = a
 		}
-		if !slices.Contains(filterKeys, key) {
-			return JobView{}, fmt.Errorf("filter: unknown key %q (expected any of %v)", k, filterKeys)
+		if !slices.Contains(filterKeys, key) && !strings.HasPrefix(key, columnParam) { // columnParam: columns.go
+			return JobView{}, fmt.Errorf("filter: unknown key %q (expected any of %v, or col.NAME)", k, filterKeys)
 		}
 		q.Set(key, v)
 	}
@@ -232,7 +233,7 @@ func (m *jobManager) run(ctx context.Context, j *job) {
 		for _, msg := range page {
 			it := item{id: msg.ID}
 			if action == "resend" {
-				it.dests = m.s.resendTargets(msg, chosen, j.filter.DestinationStatus)
+				it.dests = m.s.resendTargets(msg, chosen, resendStatus(j.filter))
 			}
 			items = append(items, it)
 		}

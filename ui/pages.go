@@ -217,9 +217,11 @@ type messagesData struct {
 	Before       int64
 	NewerURL     string
 	OlderURL     string
-	Lag          int64      // messages not yet searchable
-	Filtered     bool       // any filter set
-	BulkDests    []bulkDest // what a bulk resend may choose: the filtered channels' destinations
+	Lag          int64        // messages not yet searchable
+	Filtered     bool         // any filter set
+	BulkDests    []bulkDest   // what a bulk resend may choose: the filtered channels' destinations
+	ErrorTabs    []errorTab   // errorsview.go: the Errors view's tabs (failed, retrying), when it is one
+	Columns      []listColumn // columns.go: the custom metadata columns shown and filtered on
 }
 
 func (s *Server) messagesPage(w http.ResponseWriter, r *http.Request) {
@@ -228,8 +230,9 @@ func (s *Server) messagesPage(w http.ResponseWriter, r *http.Request) {
 	d := messagesData{
 		Form: q, Query: fq.Encode(),
 		Statuses:     []string{"RECEIVED", "FILTERED", "TRANSFORMED", "QUEUED", "SENT", "ERROR"},
-		DestStatuses: []string{"QUEUED", "SENT", "ERROR", "FILTERED"},
+		DestStatuses: []string{"QUEUED", statusRetrying, "SENT", "ERROR", "FILTERED"},
 		Filtered:     len(fq) > 0,
+		Columns:      s.listColumns(q),
 	}
 	seen := map[string]bool{}
 	for _, ch := range s.eng.Channels() {
@@ -247,6 +250,7 @@ func (s *Server) messagesPage(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		d.Limit, d.Before = f.Limit, f.BeforeID
 		d.BulkDests = s.bulkDestinations(f)
+		d.ErrorTabs = s.errorTabs(r.Context(), q)
 		d.Page, err = s.findMessages(r.Context(), f)
 		if err != nil && !errors.Is(err, engine.ErrBadFilter) {
 			s.pages.problem(w, r, http.StatusServiceUnavailable, "Cannot list messages: "+err.Error())

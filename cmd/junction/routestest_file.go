@@ -24,13 +24,14 @@ import (
 //	    headers: { source-domain: emergency-care, data-type: Hl7v2 }
 //	    expect: { filtered: false, hl7: { PID-5.1: FERNÁNDEZ }, ack: AA }
 //
-// expect takes filtered, error, ack, destinations, contains, hl7, fhir and warnings.
+// expect takes filtered, error, ack, destinations, contains, hl7, fhir, warnings and
+// columns (the channel's custom metadata column values: { mrn: "123" }).
 
 var (
 	fileKeys   = []string{"channel", "description", "cases"}
 	caseKeys   = []string{"name", "input", "headers", "expect"}
 	inputKeys  = []string{"file", "text"}
-	expectKeys = []string{"filtered", "error", "ack", "destinations", "contains", "hl7", "fhir", "warnings"}
+	expectKeys = []string{"filtered", "error", "ack", "destinations", "contains", "hl7", "fhir", "warnings", "columns"}
 )
 
 // testFile is one test file: the cases of one channel.
@@ -321,6 +322,12 @@ func (d *decoder) expect(y *yaml.Node, tc *testCase) {
 			for _, p := range d.pairs(v, "expect.hl7") {
 				if want, ok := d.scalar(p.val, "expect.hl7."+p.key.Value); ok {
 					tc.checks = append(tc.checks, expectation{p.key.Line, expectHL7(p.key.Value, want)})
+				}
+			}
+		case "columns":
+			for _, p := range d.pairs(v, "expect.columns") {
+				if want, ok := d.scalar(p.val, "expect.columns."+p.key.Value); ok {
+					tc.checks = append(tc.checks, expectation{p.key.Line, expectColumn(p.key.Value, want)}) // routestest_columns.go
 				}
 			}
 		case "fhir":

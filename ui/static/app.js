@@ -69,7 +69,7 @@
             v[p + "sent/s"] = fmt(d.since_start.sent);
             v[p + "error"] = fmt(d.counts.error);
             v[p + "error/s"] = fmt(d.since_start.error);
-            v[p + "state"] = d.queue.paused ? "paused" : "running";
+            v[p + "state"] = d.health ? d.health.state : (d.queue.paused ? "paused" : "running");
             v[p + "last_error"] = (d.queue.last_error || "").slice(0, 90);
           });
         });
@@ -78,7 +78,11 @@
           v["search/latest"] = data.search.latest_id;
         }
         setK(v);
-        $all("[data-k$='/state']").forEach(function (el) { el.classList.toggle("paused", el.textContent === "paused"); });
+        $all("[data-k$='/state']").forEach(function (el) {
+          el.classList.toggle("paused", el.textContent === "paused");
+          el.classList.toggle("failing", el.textContent === "failing");
+        });
+        Junction.showOutages(data.channels); // outages.js
         $("#refreshed").textContent = "updated " + new Date().toLocaleTimeString("en-GB");
       } catch (e) {
         $("#refreshed").textContent = "cannot refresh: " + e.message;
@@ -185,6 +189,7 @@
   function messages() {
     // Keep the address short enough to paste: leave empty filters out of it.
     const form = $("#filters");
+    if (form) Junction.timePickers(form); // outages.js: local times
     if (form) form.addEventListener("submit", function () {
       $all("input, select", form).forEach(function (el) { if (el.value === "") el.disabled = true; });
     });

@@ -183,6 +183,9 @@ func (s *Store) ListMessages(ctx context.Context, f engine.MessageFilter) ([]eng
 			byID[m.ID] = i
 		}
 		ids.WriteByte(']')
+		if err := pageColumns(ctx, tx, ids.String(), out, byID); err != nil { // columns.go
+			return err
+		}
 		drows, err := tx.QueryContext(ctx, pageDeliveriesSQL, ids.String())
 		if err != nil {
 			return err
@@ -271,6 +274,9 @@ func listSQLRange(f engine.MessageFilter, lo, hi int64) (q string, args []any, e
 	if f.Warnings {
 		where = append(where, "warnings > 0") // the condition of messages_warnings
 	}
+	if where, args, err = columnConds(f, where, args); err != nil { // columns.go
+		return "", nil, err
+	}
 	status := f.Status
 	if f.DestinationStatus == engine.StatusError && status == "" {
 		// A message with a failed delivery is ERROR itself: its status index narrows it.
@@ -293,7 +299,7 @@ func listSQLRange(f engine.MessageFilter, lo, hi int64) (q string, args []any, e
 			where = append(where, "status NOT IN ('SENT', 'QUEUED')")
 		}
 	}
-	if f.DestinationStatus != "" || f.Destination != "" {
+	if f.DestinationStatus != "" || f.Destination != "" || f.Retrying {
 		cond, cargs, err := destinationCond(f)
 		if err != nil {
 			return "", nil, err
@@ -344,9 +350,18 @@ func destinationCond(f engine.MessageFilter) (where string, args []any, err erro
 	default:
 		return "", nil, &FilterError{"destination_status", fmt.Sprintf("expected QUEUED, SENT, ERROR or FILTERED, got %q", ds)}
 	}
+	if f.Retrying {
+		if ds != "" && ds != engine.StatusQueued {
+			return "", nil, &FilterError{"destination_status", fmt.Sprintf("a retrying delivery is QUEUED, not %s", ds)}
+		}
+		ds = engine.StatusQueued
+	}
 	var cond []string
 	if ds != "" {
 		cond = append(cond, "d.status = '"+string(ds)+"'")
+	}
+	if f.Retrying {
+		cond = append(cond, "d.attempts > 0", "d.last_error <> ''") // failed, not a resent success
 	}
 	if f.Destination != "" {
 		qc := "destination = ?"
@@ -414,6 +429,9 @@ func (s *Store) GetMessage(ctx context.Context, id int64) (*engine.MessageDetail
 			return err
 		}
 		d.WarningCount = len(d.Warnings)
+		if d.Columns, err = messageColumns(ctx, tx, id); err != nil { // columns.go
+			return err
+		}
 		d.Raw = string(raw)
 		content := d.Raw
 		if transformed != nil {

@@ -232,6 +232,24 @@ CREATE TABLE sessions (
 ) WITHOUT ROWID;
 CREATE INDEX sessions_user ON sessions (user);
 `,
+	// custom metadata columns (engine/columns.go): one row per message and non-empty
+	// value. message_columns_value answers a filter on a column (exact or prefix), in
+	// message id order for an exact value. The values are taken from the content, so
+	// they go with it: the trigger removes them whenever a message's contents row is
+	// deleted (RemoveMessage, retention stripping content or removing the message, an
+	// Accept undone).
+	`
+CREATE TABLE message_columns (
+	message_id INTEGER NOT NULL,
+	name       TEXT NOT NULL,
+	value      TEXT NOT NULL,
+	PRIMARY KEY (message_id, name)
+) WITHOUT ROWID;
+CREATE INDEX message_columns_value ON message_columns (name, value, message_id);
+CREATE TRIGGER message_columns_gone AFTER DELETE ON contents BEGIN
+	DELETE FROM message_columns WHERE message_id = old.message_id;
+END;
+`,
 }
 
 // migrate brings the schema to schemaVersion and marks the file as a Junction message

@@ -116,6 +116,7 @@ type acceptReq struct {
 	warnText     any
 	destinations []string
 	skipped      []engine.SkippedDestination // stored after destinations, never queued
+	columns      map[string]string           // custom metadata column values (columns.go)
 }
 
 type leaseReq struct {
@@ -194,6 +195,7 @@ func (s *Store) Accept(ctx context.Context, m *engine.NewMessage) (int64, error)
 		orgCode:      m.OrgCode,
 		errText:      m.Error,
 		raw:          m.Raw, // not copied: the caller hands the buffers over (NewMessage)
+		columns:      m.Columns,
 	}
 	if a.channel == "" {
 		return 0, errors.New("sqlite: Accept: empty channel")
@@ -360,6 +362,7 @@ type writer struct {
 	msgChannel, requeue, insEvent, pause  *sql.Stmt
 	setLastError, insSearch               *sql.Stmt
 	indexedTo, setIndexedTo               *sql.Stmt
+	insColumn                             *sql.Stmt // columns.go
 
 	queues    map[queueKey]int64 // committed queue ids
 	txQueues  map[queueKey]int64 // queue ids resolved in the current transaction
@@ -407,6 +410,7 @@ func newWriter(s *Store) (*writer, error) {
 			source_domain, org_code, original_id, dedup_key, error, meta, warnings)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&w.insContent, `INSERT INTO contents (message_id, raw, transformed, warnings) VALUES (?, ?, ?, ?)`},
+		{&w.insColumn, insColumnSQL},
 		{&w.insDel, `INSERT INTO deliveries (id, queue_id, status, updated_at, last_error) VALUES (?, ?, ?, ?, ?)`},
 		{&w.delMsg, `DELETE FROM messages WHERE id = ?`},
 		{&w.delContent, `DELETE FROM contents WHERE message_id = ?`},
@@ -453,7 +457,7 @@ func newWriter(s *Store) (*writer, error) {
 
 func (w *writer) close() {
 	for _, st := range []*sql.Stmt{w.begin, w.commit, w.rollback,
-		w.insMsg, w.insContent, w.delContent, w.insDel, w.delMsg, w.delDels, w.loadDels, w.updDel, w.setStatus, w.setStatuses,
+		w.insMsg, w.insContent, w.insColumn, w.delContent, w.insDel, w.delMsg, w.delDels, w.loadDels, w.updDel, w.setStatus, w.setStatuses,
 		w.insQueue, w.findQueue, w.acquire, w.take, w.release, w.addChannel, w.addQueue,
 		w.msgChannel, w.requeue, w.insEvent, w.pause, w.setLastError, w.insSearch, w.indexedTo, w.setIndexedTo} {
 		if st != nil {
@@ -856,6 +860,9 @@ func (w *writer) accept(r *request) (itemErr, fatal error) {
 			return nil, errors.Join(err, e)
 		}
 		return fmt.Errorf("sqlite: insert content: %w", err), nil
+	}
+	if itemErr, fatal := w.insertColumns(a, id); itemErr != nil || fatal != nil { // columns.go
+		return itemErr, fatal
 	}
 	if itemErr, fatal := w.insertDeliveries(r, id); itemErr != nil || fatal != nil {
 		return itemErr, fatal
