@@ -129,12 +129,14 @@ func sourceAuth(n *engine.Node, e *engine.Engine) *auth.Verifier {
 	if cfg.Issuer == "" || cfg.Audience == "" || (cfg.JWKS == "" && len(cfg.PEM) == 0) {
 		return nil
 	}
-	v, err := auth.NewVerifier(cfg)
+	// A reload keeps the running verifier (and the keys it fetched) when the block is
+	// unchanged: an identity provider unreachable for a moment does not refuse it.
+	v, err := e.Carry("auth:"+e.Dir+":"+engine.Digest(a), func() (any, error) { return auth.NewVerifier(cfg) })
 	if err != nil {
 		a.Errorf("%v", err)
 		return nil
 	}
-	return v
+	return v.(*auth.Verifier)
 }
 
 // sourceTLS reads a source's tls block onto its listener. Sources sharing a listener must

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"junction/auth"
 	"junction/engine"
 )
 
@@ -403,5 +404,50 @@ channels:
 	})
 	if b, _ := os.ReadFile(out); strings.Count(string(b), "MSH|") != 2 {
 		t.Fatalf("want the two messages once each, got:\n%s", b)
+	}
+}
+
+func TestAReloadKeepsAnUnchangedTokenVerifierSoKeysThatCannotBeFetchedNowDoNotRefuseIt(t *testing.T) {
+	_, keys, _ := authKeys(t)
+	dir := t.TempDir()
+	routes := func(stamp, audience string) string {
+		return fmt.Sprintf(`store:
+  path: junction.db
+channels:
+  - name: adt
+    source:
+      type: ingest
+      listen: 127.0.0.1:0
+      domain: emergency-care
+      data_types: [Hl7v2]
+      auth: { issuer: "https://idp.example/realms/exchange", audience: %s, jwks: %s, claims: { organisations: org, categories: category } }
+    transform:
+      - 'set("PID-5.1", "%s")'
+    destinations:
+      - { name: archive, type: file, dir: out }
+`, audience, keys.JWKS, stamp)
+	}
+	eng, _ := startIn(t, dir, routes("A", "junction"))
+	url := "http://" + eng.BoundAddr("HTTP") + "/$ingest"
+	tok := token(t, keys.Private, auth.TokenClaims{Organisations: []string{"r0d"}, Categories: []string{"emergency-care"}})
+	hdr := map[string]string{"Authorization": "Bearer " + tok}
+	for k, v := range ingestHL7 {
+		hdr[k] = v
+	}
+	// The keys can no longer be read: an unchanged auth block keeps its verifier.
+	if err := os.Remove(keys.JWKS); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reload(t, eng, routes("B", "junction")); err != nil {
+		t.Fatalf("a reload that leaves auth alone was refused: %v", err)
+	}
+	if code, _, body := post(t, url, "POST", hdr, hl7Message(1)); code != http.StatusOK {
+		t.Fatalf("after the reload: %d %s", code, body)
+	}
+	// A changed auth block builds a new verifier, which cannot read the keys: refused.
+	_, err := reload(t, eng, routes("C", "someone-else"))
+	var ce engine.ConfigErrors
+	if !errors.As(err, &ce) || ce[0].Line != 10 {
+		t.Fatalf("a changed auth block with unreadable keys must be refused at its line, got %v", err)
 	}
 }

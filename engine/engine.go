@@ -55,12 +55,13 @@ type config struct {
 	alerts    AlertsConfig // the alerts: and smtp: blocks (alerts.go)
 	admin     AdminConfig
 	storePath string
-	adminLine int // where the file sets them (1: it does not)
+	carried   map[string]any // what components built, by key, for the next reload (Carry)
+	adminLine int            // where the file sets them (1: it does not)
 	storeLine int
 }
 
 func newConfig(data []byte) *config {
-	return &config{text: data, byName: map[string]*Channel{}, byKey: map[serviceKey]*serviceEntry{}}
+	return &config{text: data, byName: map[string]*Channel{}, byKey: map[serviceKey]*serviceEntry{}, carried: map[string]any{}}
 }
 
 func newEngine(file string) *Engine {

@@ -111,6 +111,32 @@ func (e *Engine) ReloadBytes(ctx context.Context, data []byte, who string) (*Rel
 	return report, nil
 }
 
+// Carry returns what a component built under key while the running configuration was
+// loaded, or what build makes now: the parts that depend only on their settings and are
+// costly or stateful to make again (a token verifier with the keys it fetched) outlive a
+// reload in which their settings did not change. key must say everything the value
+// depends on (e.g. a digest of its YAML block, Digest). Only builders call it.
+func (e *Engine) Carry(key string, build func() (any, error)) (any, error) {
+	c := e.conf()
+	if v, ok := c.carried[key]; ok {
+		return v, nil
+	}
+	if run := e.cfg.Load(); run != nil && run != c {
+		if v, ok := run.carried[key]; ok {
+			c.carried[key] = v
+			return v, nil
+		}
+	}
+	v, err := build()
+	if err == nil {
+		c.carried[key] = v
+	}
+	return v, err
+}
+
+// Digest is a digest of a YAML block as loaded (after ${…} expansion), for Carry keys.
+func Digest(n *Node) string { return digestOf(n.Y) }
+
 // ConfigChanged is closed by the next successful reload: what reads the configuration
 // once (the alerts runner) takes it before reading, and reads again when it closes.
 func (e *Engine) ConfigChanged() <-chan struct{} {
