@@ -76,11 +76,15 @@ func (s *Server) errorTabs(ctx context.Context, q url.Values) []errorTab {
 }
 
 // resendStatus is the delivery status a bulk resend on filter f keeps to: the filter's
-// destination status, and QUEUED for retrying deliveries (so that resending the
-// Retrying tab sends nothing again to the destinations that got the messages).
+// destination status, QUEUED for retrying deliveries, and ERROR for messages in ERROR
+// (the Errors view's Failed tab), so that resending what failed sends nothing again to
+// the destinations that got the messages.
 func resendStatus(f engine.MessageFilter) engine.Status {
-	if f.Retrying {
+	switch {
+	case f.Retrying:
 		return engine.StatusQueued
+	case f.DestinationStatus == "" && f.Status == engine.StatusError:
+		return engine.StatusError
 	}
 	return f.DestinationStatus
 }

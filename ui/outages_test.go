@@ -168,3 +168,23 @@ func TestABulkResendOfRetryingMessagesResendsOnlyTheRetryingDeliveries(t *testin
 		t.Errorf("the receiver got the message %d times", len(got))
 	}
 }
+
+// The Errors view's Failed tab filters on the message's status: resending it sends only
+// to the destinations that failed, never again to those that got the message.
+func TestABulkResendOfFailedMessagesResendsOnlyTheFailedDeliveries(t *testing.T) {
+	h := newHarness(t)
+	h.rc.down.Store(true) // downstream answers 503 until its two attempts are spent: ERROR
+	id := h.post(hl7("ADT^A01", "7402", "Failed", ""))
+	h.waitStatus(id, "downstream", engine.StatusError)
+	h.waitStatus(id, "archive", engine.StatusSent)
+	var job JobView
+	h.call("POST", "/api/jobs", map[string]any{"action": "resend", "filter": map[string]string{"status": "ERROR"}}, 202, &job)
+	waitFor(t, "the job to finish", func() (bool, string) {
+		h.call("GET", fmt.Sprintf("/api/jobs/%d", job.ID), nil, 200, &job)
+		return job.State == "done", fmt.Sprintf("%+v", job)
+	})
+	m := h.message(id)
+	if len(m.Events) != 1 || m.Events[0].Destination != "downstream" {
+		t.Fatalf("resent %+v, want downstream only", m.Events)
+	}
+}

@@ -70,7 +70,11 @@ func (s *Server) createSession(ctx context.Context, user string, role auth.Role)
 	id := base64.RawURLEncoding.EncodeToString(raw)
 	now := time.Now()
 	s.sweepSessions(ctx, k, now)
-	rec := engine.SessionRecord{Hash: sessionHash(id), User: user, Role: string(role), Stamp: s.accounts().Stamp(user),
+	stamp := s.accounts().Stamp(user)
+	if stamp == "" { // removed or disabled since its password was checked
+		return auth.Session{}, fmt.Errorf("the account %s was removed or disabled meanwhile", user)
+	}
+	rec := engine.SessionRecord{Hash: sessionHash(id), User: user, Role: string(role), Stamp: stamp,
 		Created: now, LastSeen: now, Expires: now.Add(s.sessions.TTL)}
 	if err := k.CreateSession(ctx, rec); err != nil {
 		return auth.Session{}, fmt.Errorf("cannot store the session: %v", err)
@@ -124,7 +128,7 @@ func (s *Server) sessionEnded(rec engine.SessionRecord, now time.Time) string {
 		return "expired"
 	case s.users == nil:
 		return "login is off"
-	case rec.Stamp != s.accounts().Stamp(rec.User):
+	case rec.Stamp == "" || rec.Stamp != s.accounts().Stamp(rec.User):
 		return "the account was removed, disabled or changed (role or password)"
 	}
 	return ""

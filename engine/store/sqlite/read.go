@@ -341,6 +341,12 @@ func listSQLRange(f engine.MessageFilter, lo, hi int64) (q string, args []any, e
 	return q, args, nil
 }
 
+// blockedQueues are the queues whose head (their oldest QUEUED delivery: they deliver in
+// order) has failed and is being retried, found per queue through the outbox index.
+const blockedQueues = `SELECT q.id FROM queues q WHERE EXISTS (SELECT 1 FROM deliveries h
+	WHERE h.id = (SELECT min(h2.id) FROM deliveries h2 WHERE h2.queue_id = q.id AND h2.status = 'QUEUED')
+	AND h.attempts > 0 AND h.last_error <> '')`
+
 // destinationCond is the condition on a message's deliveries that f's DestinationStatus
 // and Destination ask for.
 func destinationCond(f engine.MessageFilter) (where string, args []any, err error) {
@@ -361,7 +367,9 @@ func destinationCond(f engine.MessageFilter) (where string, args []any, err erro
 		cond = append(cond, "d.status = '"+string(ds)+"'")
 	}
 	if f.Retrying {
-		cond = append(cond, "d.attempts > 0", "d.last_error <> ''") // failed, not a resent success
+		// Failed (not a resent success), or waiting in order behind a queue head that
+		// failed: a downstream refusing connections holds its whole queue.
+		cond = append(cond, "((d.attempts > 0 AND d.last_error <> '') OR d.queue_id IN ("+blockedQueues+"))")
 	}
 	if f.Destination != "" {
 		qc := "destination = ?"

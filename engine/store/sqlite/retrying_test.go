@@ -40,6 +40,7 @@ func TestListMessagesFindsDeliveriesRetryingAfterAFailedAttempt(t *testing.T) {
 	}
 	fhirRetrying := mustAccept(t, s, newMsg("lab", "fhir"))
 	rec(fhirRetrying, "fhir", engine.StatusQueued, 1, "503 Service Unavailable")
+	behind := mustAccept(t, s, newMsg("lab", "fhir")) // waits in order behind the retried head
 
 	ids := func(f engine.MessageFilter) string {
 		t.Helper()
@@ -58,12 +59,12 @@ func TestListMessagesFindsDeliveriesRetryingAfterAFailedAttempt(t *testing.T) {
 		f    engine.MessageFilter
 		want []int64
 	}{
-		{"any destination", engine.MessageFilter{Retrying: true}, []int64{fhirRetrying, retrying}},
+		{"any destination", engine.MessageFilter{Retrying: true}, []int64{behind, fhirRetrying, retrying}},
 		{"destination epr", engine.MessageFilter{Retrying: true, Destination: "epr"}, []int64{retrying}},
-		{"destination fhir", engine.MessageFilter{Retrying: true, Destination: "fhir"}, []int64{fhirRetrying}},
+		{"destination fhir", engine.MessageFilter{Retrying: true, Destination: "fhir"}, []int64{behind, fhirRetrying}},
 		{"channel adt", engine.MessageFilter{Retrying: true, Channel: "adt"}, []int64{retrying}},
-		{"with QUEUED", engine.MessageFilter{Retrying: true, DestinationStatus: engine.StatusQueued}, []int64{fhirRetrying, retrying}},
-		{"before the newest", engine.MessageFilter{Retrying: true, BeforeID: fhirRetrying}, []int64{retrying}},
+		{"with QUEUED", engine.MessageFilter{Retrying: true, DestinationStatus: engine.StatusQueued}, []int64{behind, fhirRetrying, retrying}},
+		{"before the newest", engine.MessageFilter{Retrying: true, BeforeID: behind}, []int64{fhirRetrying, retrying}},
 	} {
 		if got, want := ids(c.f), fmt.Sprint(c.want); got != want {
 			t.Errorf("%s: retrying %s, want %s (untried %d, gave up %d, resent after success %d)", c.name, got, want, untried, gaveUp, resentAfterSuccess)
@@ -102,8 +103,14 @@ func TestRetryingListUsesTheOutboxIndex(t *testing.T) {
 				t.Errorf("%+v: plan %q lacks %q", f, p, want)
 			}
 		}
-		// Walking the outbox index is the one scan allowed: it holds only the backlog.
+		// Walking the outbox index is one scan allowed (it holds only the backlog); the
+		// queues table is the other (a row per destination), each queue's head found
+		// through the outbox index.
 		rest := strings.ReplaceAll(p, "SCAN d USING INDEX deliveries_outbox", "")
+		rest = strings.ReplaceAll(rest, "SCAN q USING COVERING INDEX sqlite_autoindex_queues_1", "")
+		if !contains(p, "SEARCH h2 USING COVERING INDEX deliveries_outbox (queue_id=?)") {
+			t.Errorf("%+v: plan %q does not find the queues' heads through the outbox index", f, p)
+		}
 		for _, not := range []string{"TEMP B-TREE", "SCAN"} {
 			if contains(rest, not) {
 				t.Errorf("%+v: plan %q has %q", f, p, not)
