@@ -12,24 +12,7 @@ import (
 
 func TestTheAlertQueriesReadOnlyWhatTheyAnswerThroughTheirIndexes(t *testing.T) {
 	s := openTest(t, Options{})
-	plan := func(q string, args ...any) string {
-		t.Helper()
-		rows, err := s.rdb.Query("EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, detail)
-		}
-		return strings.Join(out, "; ")
-	}
+	plan := func(q string, args ...any) string { t.Helper(); return explain(t, s, q, args...) }
 	for _, c := range []struct {
 		name, sql string
 		want      string

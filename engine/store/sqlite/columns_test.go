@@ -12,25 +12,6 @@ import (
 	"junction/engine"
 )
 
-func columnPlan(t *testing.T, s *Store, q string, args ...any) string {
-	t.Helper()
-	rows, err := s.rdb.Query("EXPLAIN QUERY PLAN "+q, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, detail)
-	}
-	return strings.Join(out, "; ")
-}
-
 func TestColumnFiltersAreAnsweredFromTheColumnIndex(t *testing.T) {
 	s := openTest(t, Options{})
 	for _, f := range []engine.MessageFilter{
@@ -45,13 +26,13 @@ func TestColumnFiltersAreAnsweredFromTheColumnIndex(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := columnPlan(t, s, q, args...)
+		p := explain(t, s, q, args...)
 		if !strings.Contains(p, "message_columns_value") || strings.Contains(p, "SCAN message_columns") ||
 			strings.Contains(p, "SCAN messages") {
 			t.Errorf("filter %v: plan %q does not search message_columns_value", f.Columns, p)
 		}
 	}
-	p := columnPlan(t, s, pageColumnsSQL, "[1,2,3]")
+	p := explain(t, s, pageColumnsSQL, "[1,2,3]")
 	if !strings.Contains(p, "SEARCH c USING PRIMARY KEY (message_id=?)") {
 		t.Errorf("page columns: plan %q does not look each message's columns up by its key", p)
 	}

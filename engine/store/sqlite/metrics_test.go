@@ -39,21 +39,7 @@ func TestOldestQueuedIsTheHeadOfEachQueue(t *testing.T) {
 		t.Fatalf("oldest queued %+v, want adt/lab received at %v only", got, at(20))
 	}
 
-	rows, err := s.rdb.Query("EXPLAIN QUERY PLAN " + oldestQueuedSQL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	p := strings.Join(plan, "; ")
+	p := explain(t, s, oldestQueuedSQL)
 	if !strings.Contains(p, "deliveries_outbox") || strings.Contains(p, "SCAN d") || strings.Contains(p, "SCAN m") || strings.Contains(p, "TEMP B-TREE") {
 		t.Errorf("plan %q: want one outbox index probe per queue, no scan of deliveries or messages", p)
 	}

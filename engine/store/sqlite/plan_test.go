@@ -8,27 +8,30 @@ import (
 	"junction/engine"
 )
 
+// explain is a query's plan, its steps joined with "; ".
+func explain(t *testing.T, s *Store, q string, args ...any) string {
+	t.Helper()
+	rows, err := s.rdb.Query("EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, detail)
+	}
+	return strings.Join(out, "; ")
+}
+
 // TestQueryPlans pins the access paths the hot and listing queries rely on.
 func TestQueryPlans(t *testing.T) {
 	s := openTest(t, Options{})
-	plan := func(q string, args ...any) string {
-		t.Helper()
-		rows, err := s.rdb.Query("EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, detail)
-		}
-		return strings.Join(out, "; ")
-	}
+	plan := func(q string, args ...any) string { t.Helper(); return explain(t, s, q, args...) }
 	expect := func(name, p string, want []string, not []string) {
 		t.Helper()
 		for _, w := range want {

@@ -119,24 +119,4 @@ func TestRetryingListUsesTheOutboxIndex(t *testing.T) {
 	}
 }
 
-// explain is a query's plan, its steps joined with "; ".
-func explain(t *testing.T, s *Store, q string, args ...any) string {
-	t.Helper()
-	rows, err := s.rdb.Query("EXPLAIN QUERY PLAN "+q, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, detail)
-	}
-	return strings.Join(out, "; ")
-}
-
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
