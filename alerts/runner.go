@@ -70,7 +70,7 @@ func New(eng *engine.Engine, store engine.AlertStore, log *slog.Logger) *Runner 
 
 // Start runs the alerts of eng on store in the background (Run) until ctx ends. It
 // returns nil when there are no alerts, or the store cannot keep their state (logged).
-func Start(ctx context.Context, eng *engine.Engine, store engine.Store, log *slog.Logger) *Runner {
+func Start(ctx context.Context, eng *engine.Engine, store engine.AlertStore, log *slog.Logger) *Runner {
 	r := newFor(eng, store, log)
 	if r != nil {
 		go r.Run(ctx)
@@ -81,7 +81,7 @@ func Start(ctx context.Context, eng *engine.Engine, store engine.Store, log *slo
 // Supervise runs eng's alerts in the background until ctx ends (serve calls it once
 // the engine has started), and again with the new configuration after each reload: the
 // replaced runner's queued notifications are sent first.
-func Supervise(ctx context.Context, eng *engine.Engine, store engine.Store, log *slog.Logger) {
+func Supervise(ctx context.Context, eng *engine.Engine, store engine.AlertStore, log *slog.Logger) {
 	go func() {
 		for {
 			changed := eng.ConfigChanged()
@@ -113,17 +113,12 @@ func Supervise(ctx context.Context, eng *engine.Engine, store engine.Store, log 
 	}()
 }
 
-// newFor is a runner of eng's alerts, or nil when there are none or the store cannot
-// keep their state (logged).
-func newFor(eng *engine.Engine, store engine.Store, log *slog.Logger) *Runner {
-	as, ok := store.(engine.AlertStore)
-	if n := len(eng.Alerts().Alerts); !ok || n == 0 {
-		if n > 0 {
-			log.Error("this store cannot keep alert state: alerts are off")
-		}
+// newFor is a runner of eng's alerts, or nil when there are none.
+func newFor(eng *engine.Engine, store engine.AlertStore, log *slog.Logger) *Runner {
+	if len(eng.Alerts().Alerts) == 0 {
 		return nil
 	}
-	r := New(eng, as, log)
+	r := New(eng, store, log)
 	r.log.Info("evaluating alerts", "alerts", len(r.cfg.Alerts), "every", r.Interval, "links", r.baseURL)
 	return r
 }

@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// AlertStore is implemented by stores that keep alert state and answer what alert
-// conditions are evaluated from (SQLite). Package alerts evaluates; the UI lists states.
+// AlertStore keeps alert state and answers what alert conditions are evaluated from.
+// Package alerts evaluates; the UI lists states.
 type AlertStore interface {
 	// AlertQueues is every destination queue with its counters, its last failed attempt
 	// and its head (the oldest queued delivery).

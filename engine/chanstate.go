@@ -19,7 +19,7 @@ const (
 	ChannelStopped = "stopped"
 )
 
-// ChannelStateStore is implemented by stores that keep channels' operator states (SQLite).
+// ChannelStateStore keeps the channels' operator states (stopped, paused, started).
 type ChannelStateStore interface {
 	// SetChannelState stores a channel's state and logs it as a "channel-STATE" event
 	// with detail (who did it), in one transaction.
@@ -75,11 +75,7 @@ func (e *Engine) SetChannelState(ctx context.Context, name, state, detail string
 	if !ch.Enabled {
 		return opErrorf("channel %s is disabled in the configuration", name)
 	}
-	cs, ok := e.store.(ChannelStateStore)
-	if !ok {
-		return opErrorf("this store cannot keep channel states")
-	}
-	if err := cs.SetChannelState(ctx, name, state, detail); err != nil {
+	if err := e.store.SetChannelState(ctx, name, state, detail); err != nil {
 		return err
 	}
 	e.chanStates.Store(name, state)
@@ -90,15 +86,11 @@ func (e *Engine) SetChannelState(ctx context.Context, name, state, detail string
 }
 
 // loadChannelStates reads the channels' stored states (Start, before the workers and
-// sources run). A store without them leaves every channel started.
+// sources run). A channel without a stored state is started.
 func (e *Engine) loadChannelStates() error {
-	cs, ok := e.store.(ChannelStateStore)
-	if !ok {
-		return nil
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	states, err := cs.ChannelStates(ctx)
+	states, err := e.store.ChannelStates(ctx)
 	if err != nil {
 		return fmt.Errorf("reading the channels' states: %w", err)
 	}

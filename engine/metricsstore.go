@@ -14,13 +14,6 @@ type QueueAge struct {
 	Oldest               time.Time
 }
 
-// QueueAger is implemented by stores that tell how old each queue's head is (SQLite).
-type QueueAger interface {
-	// OldestQueued lists, for every queue holding QUEUED deliveries, when the oldest of
-	// their messages was received; queues holding none are left out.
-	OldestQueued(ctx context.Context) ([]QueueAge, error)
-}
-
 // scrapeTimeout bounds the store reads of one scrape.
 const scrapeTimeout = 5 * time.Second
 
@@ -70,14 +63,12 @@ func (c *storeCollector) Collect(out chan<- prometheus.Metric) {
 		return
 	}
 	ages := map[[2]string]time.Time{}
-	if qa, ok := st.(QueueAger); ok {
-		list, err := qa.OldestQueued(ctx)
-		if err != nil {
-			out <- prometheus.NewInvalidMetric(descOldest, fmt.Errorf("reading the queues' oldest messages: %w", err))
-		}
-		for _, a := range list {
-			ages[[2]string{a.Channel, a.Destination}] = a.Oldest
-		}
+	list, err := st.OldestQueued(ctx)
+	if err != nil {
+		out <- prometheus.NewInvalidMetric(descOldest, fmt.Errorf("reading the queues' oldest messages: %w", err))
+	}
+	for _, a := range list {
+		ages[[2]string{a.Channel, a.Destination}] = a.Oldest
 	}
 	paused := map[[2]string]bool{}
 	if qs, err := st.Queues(ctx); err != nil {
@@ -114,12 +105,10 @@ func (c *storeCollector) Collect(out chan<- prometheus.Metric) {
 			out <- prometheus.MustNewConstMetric(descPaused, prometheus.GaugeValue, p, name, dest)
 		}
 	}
-	if sz, ok := st.(StoreSizer); ok {
-		if n, err := sz.Size(ctx); err != nil { // StoreSizer: retention.go
-			out <- prometheus.NewInvalidMetric(descSize, fmt.Errorf("reading the store's size: %w", err))
-		} else {
-			out <- prometheus.MustNewConstMetric(descSize, prometheus.GaugeValue, float64(n))
-		}
+	if n, err := st.Size(ctx); err != nil {
+		out <- prometheus.NewInvalidMetric(descSize, fmt.Errorf("reading the store's size: %w", err))
+	} else {
+		out <- prometheus.MustNewConstMetric(descSize, prometheus.GaugeValue, float64(n))
 	}
 }
 

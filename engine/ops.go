@@ -154,13 +154,9 @@ func (e *Engine) SetPaused(ctx context.Context, channel, destination string, pau
 }
 
 // RemoveMessage deletes a message with its content and deliveries (see
-// MessageRemover.RemoveMessage); detail says who, for the audit trail.
+// Operations.RemoveMessage); detail says who, for the audit trail.
 func (e *Engine) RemoveMessage(ctx context.Context, id int64, force bool, detail string) error {
-	mr, ok := e.store.(MessageRemover)
-	if !ok {
-		return opErrorf("this store cannot remove messages")
-	}
-	err := mr.RemoveMessage(ctx, id, force, detail)
+	err := e.store.RemoveMessage(ctx, id, force, detail)
 	if errors.Is(err, ErrQueuedDeliveries) {
 		return &OpError{Msg: err.Error()}
 	}
@@ -183,19 +179,17 @@ func (e *Engine) RecordConfig(ctx context.Context) error {
 		names = append(names, ch.Name)
 	}
 	detail := e.File + " sha256=" + hash + " channels=" + strings.Join(names, ",")
-	if ef, ok := e.store.(EventFinder); ok {
-		last, err := ef.LastEvent(ctx, "config-loaded")
-		switch {
-		case err == nil:
-			if prev := hashIn(last.Detail); prev != hash {
-				if err := e.store.AddEvent(ctx, Event{Kind: "config-changed",
-					Detail: e.File + " sha256=" + hash + " (was sha256=" + prev + ", loaded " + last.At.UTC().Format(time.RFC3339) + ")"}); err != nil {
-					return err
-				}
+	last, err := e.store.LastEvent(ctx, "config-loaded")
+	switch {
+	case err == nil:
+		if prev := hashIn(last.Detail); prev != hash {
+			if err := e.store.AddEvent(ctx, Event{Kind: "config-changed",
+				Detail: e.File + " sha256=" + hash + " (was sha256=" + prev + ", loaded " + last.At.UTC().Format(time.RFC3339) + ")"}); err != nil {
+				return err
 			}
-		case !errors.Is(err, ErrNotFound):
-			return err
 		}
+	case !errors.Is(err, ErrNotFound):
+		return err
 	}
 	return e.store.AddEvent(ctx, Event{Kind: "config-loaded", Detail: detail})
 }

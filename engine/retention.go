@@ -184,16 +184,10 @@ type PruneReport struct {
 	FreedBytes int64 `json:"freed_bytes"`
 }
 
-// Pruner is implemented by stores that can apply retention (SQLite).
+// Pruner applies retention.
 type Pruner interface {
 	// Prune removes what o's retention says has expired, in small transactions that
 	// interleave with other writes, and reclaims the space. Messages QUEUED or in ERROR
 	// are kept until resolved or past Max. Removed content is removed from search too.
 	Prune(ctx context.Context, o PruneOptions) (PruneReport, error)
-}
-
-// StoreSizer is implemented by stores that can tell their size on disk.
-type StoreSizer interface {
-	// Size is the store's size in bytes on disk (for SQLite: the file and its WAL).
-	Size(ctx context.Context) (int64, error)
 }

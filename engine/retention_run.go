@@ -46,13 +46,9 @@ func (e *Engine) PruneOptions(dry bool) PruneOptions {
 // logs what it removed and, unless dry, records a "prune" event per channel it removed
 // from; who says who ran it (the pruner, junction prune).
 func (e *Engine) Prune(ctx context.Context, st Store, dry bool, who string) (PruneReport, error) {
-	p, ok := st.(Pruner)
-	if !ok {
-		return PruneReport{}, fmt.Errorf("this store cannot prune")
-	}
 	o := e.PruneOptions(dry)
 	start := time.Now()
-	rep, err := p.Prune(ctx, o)
+	rep, err := st.Prune(ctx, o)
 	if dry {
 		return rep, err
 	}
@@ -108,9 +104,6 @@ func pruneDetail(c PruneCounts, r Retention) string {
 // prune; a pass with no retention configured does nothing (the configuration is read at
 // each pass).
 func (e *Engine) startPruner(ctx context.Context) {
-	if _, ok := e.store.(Pruner); !ok {
-		return
-	}
 	e.workers.Add(1)
 	go func() {
 		defer e.workers.Done()

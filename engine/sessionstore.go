@@ -18,8 +18,8 @@ type SessionRecord struct {
 	Expires  time.Time `json:"expires"`
 }
 
-// SessionKeeper is implemented by stores that keep login sessions (SQLite), so they
-// survive a restart and hold on every node sharing the store.
+// SessionKeeper keeps the operator UI's login sessions, so they survive a restart and
+// hold on every node sharing the store.
 type SessionKeeper interface {
 	// CreateSession stores a new session.
 	CreateSession(ctx context.Context, rec SessionRecord) error

@@ -266,14 +266,34 @@ type ChannelStats struct {
 	Destinations map[string]DestinationCounts `json:"destinations"`
 }
 
-// Store is the message log and the outbox. The SQLite implementation is the embedded default;
-// the interface must also fit a shared PostgreSQL store used by several nodes, so queue
-// ownership is a lease kept in the store, never in memory.
+// The store's interfaces follow their consumers: Outbox is what the engine's sources and
+// destination queues use, MessageLog what the operator UI and API read, Operations what
+// operators do, Accounts the admin API's tokens and the UI's sessions; AlertStore
+// (alertstore.go) serves package alerts, Pruner retention (retention.go). Store is all of
+// them: the embedded SQLite store and the shared PostgreSQL one both implement it whole,
+// so nothing asks a store whether it has a part.
 type Store interface {
+	Outbox
+	MessageLog
+	Operations
+	Accounts
+	AlertStore
+	Pruner
+	// Close flushes pending writes and closes the database.
+	Close() error
+}
+
+// Outbox is the message log's write side and the destination queues: what sources and
+// queue workers use. Queue ownership is a lease kept in the store, never in memory, so
+// several nodes sharing a store deliver each queue once.
+type Outbox interface {
 	// Accept durably commits a message, its stages and (when Status is TRANSFORMED) one QUEUED
 	// outbox row per destination, in one transaction shared with concurrent callers (group
 	// commit). When it returns nil the message survives a crash. Returns the message id.
 	Accept(ctx context.Context, m *NewMessage) (int64, error)
+	// MessageByKey finds the message accepted with a DedupKey (e.g. "Bundle/<id>"), or
+	// returns ErrNotFound.
+	MessageByKey(ctx context.Context, key string) (int64, error)
 
 	// AcquireQueue takes or renews the lease on one destination queue for owner until now+ttl.
 	// It returns false when another live owner holds it. In-order delivery needs exactly one
@@ -287,6 +307,8 @@ type Store interface {
 	TakeQueue(ctx context.Context, channel, destination, deadOwner, owner string, ttl time.Duration) (bool, error)
 	// ReleaseQueue gives a lease up (on shutdown) so another node need not wait for expiry.
 	ReleaseQueue(ctx context.Context, channel, destination, owner string) error
+	// QueuePaused tells whether a queue is paused.
+	QueuePaused(ctx context.Context, channel, destination string) (bool, error)
 
 	// Pending returns up to limit QUEUED rows of one destination queue in message order
 	// (ascending id), starting after afterID.
@@ -296,17 +318,39 @@ type Store interface {
 	// overall status. Storing a result again that is stored already must change nothing:
 	// a worker whose Record failed, or did not answer, records the same result again.
 	Record(ctx context.Context, results []AttemptResult) error
+}
 
+// MessageLog is what the operator UI and API read.
+type MessageLog interface {
 	// ListMessages returns summaries, newest first.
 	ListMessages(ctx context.Context, f MessageFilter) ([]MessageSummary, error)
-	// MessageByKey finds the message accepted with a DedupKey (e.g. "Bundle/<id>"), or
-	// returns ErrNotFound.
-	MessageByKey(ctx context.Context, key string) (int64, error)
 	// GetMessage returns a message with all its stages, or ErrNotFound.
 	GetMessage(ctx context.Context, id int64) (*MessageDetail, error)
+	// DeliveryStates returns the deliveries of each of the messages (in the order of their
+	// destinations); a message without deliveries, or that does not exist (any more), is
+	// absent from the map.
+	DeliveryStates(ctx context.Context, ids []int64) (map[int64][]DestinationStatus, error)
 	// Stats returns lifetime counts per channel.
 	Stats(ctx context.Context) (map[string]ChannelStats, error)
+	// Queues returns the state of every queue the store knows.
+	Queues(ctx context.Context) ([]QueueInfo, error)
+	// OldestQueued lists, for every queue holding QUEUED deliveries, when the oldest of
+	// their messages was received; queues holding none are left out.
+	OldestQueued(ctx context.Context) ([]QueueAge, error)
+	// SearchStatus tells how far full-text indexing has come.
+	SearchStatus(ctx context.Context) (SearchStatus, error)
+	// Events lists a channel's audit events, newest first, at most limit ("" channel:
+	// every channel's).
+	Events(ctx context.Context, channel string, limit int) ([]Event, error)
+	// LastEvent is the newest event of kind, or wraps ErrNotFound.
+	LastEvent(ctx context.Context, kind string) (Event, error)
+	// Size is the store's size in bytes on disk (for SQLite: the file and its WAL).
+	Size(ctx context.Context) (int64, error)
+}
 
+// Operations are what operators do to messages, queues and channels; each is an audit
+// event too.
+type Operations interface {
 	// Resend puts deliveries of a message back on their queues: status QUEUED, attempts
 	// kept, next attempt now, counters and the message's status adjusted, and an event
 	// logged, in one transaction. It returns the destinations queued again. Unknown
@@ -316,35 +360,29 @@ type Store interface {
 	// again, even when named: it is left out of the answer (and ErrNoDeliveries when
 	// nothing else is chosen); reprocess the message to run the filters again.
 	Resend(ctx context.Context, r ResendRequest) ([]string, error)
-	// AddEvent appends to the audit trail.
-	AddEvent(ctx context.Context, ev Event) error
-	// SetQueuePaused pauses or resumes a destination queue (and logs it). Workers on
-	// every node sharing the store stop taking work from a paused queue.
-	SetQueuePaused(ctx context.Context, channel, destination string, paused bool, detail string) error
-	// QueuePaused tells whether a queue is paused.
-	QueuePaused(ctx context.Context, channel, destination string) (bool, error)
-	// Queues returns the state of every queue the store knows.
-	Queues(ctx context.Context) ([]QueueInfo, error)
-	// SearchStatus tells how far full-text indexing has come.
-	SearchStatus(ctx context.Context) (SearchStatus, error)
-
-	// Close flushes pending writes and closes the database.
-	Close() error
-}
-
-// ErrQueuedDeliveries is returned by RemoveMessage for a message with a delivery still
-// QUEUED, unless forced.
-var ErrQueuedDeliveries = errors.New("the message has deliveries still queued")
-
-// MessageRemover is implemented by stores that can remove a message (SQLite).
-type MessageRemover interface {
 	// RemoveMessage deletes a message with its content, its deliveries (adjusting the
 	// queue counters) and its full-text index entry, and logs a "remove" event with
 	// detail, in one transaction. Unknown ids wrap ErrNotFound; a message with a QUEUED
 	// delivery wraps ErrQueuedDeliveries unless force is set. Lifetime channel counters
 	// (received, filtered, errored) are kept: the message was received all the same.
 	RemoveMessage(ctx context.Context, id int64, force bool, detail string) error
+	// AddEvent appends to the audit trail.
+	AddEvent(ctx context.Context, ev Event) error
+	// SetQueuePaused pauses or resumes a destination queue (and logs it). Workers on
+	// every node sharing the store stop taking work from a paused queue.
+	SetQueuePaused(ctx context.Context, channel, destination string, paused bool, detail string) error
+	ChannelStateStore
 }
+
+// Accounts are the admin API's tokens and the operator UI's sessions.
+type Accounts interface {
+	TokenStore
+	SessionKeeper
+}
+
+// ErrQueuedDeliveries is returned by RemoveMessage for a message with a delivery still
+// QUEUED, unless forced.
+var ErrQueuedDeliveries = errors.New("the message has deliveries still queued")
 
 // APIToken is a named API token: only the SHA-256 of its secret is stored.
 type APIToken struct {
@@ -355,7 +393,7 @@ type APIToken struct {
 	LastUsed  *time.Time `json:"last_used,omitempty"`
 }
 
-// TokenStore is implemented by stores that keep API tokens (SQLite).
+// TokenStore keeps the admin API's tokens.
 type TokenStore interface {
 	// CreateToken stores a token; a name already taken wraps ErrDuplicate. The creation
 	// is logged as an event with detail.
@@ -368,10 +406,4 @@ type TokenStore interface {
 	TokenByHash(ctx context.Context, hash [32]byte) (APIToken, error)
 	// TouchToken sets a token's last use.
 	TouchToken(ctx context.Context, name string, at time.Time) error
-}
-
-// EventFinder is implemented by stores that find the newest event of a kind (SQLite).
-type EventFinder interface {
-	// LastEvent is the newest event of kind, or wraps ErrNotFound.
-	LastEvent(ctx context.Context, kind string) (Event, error)
 }

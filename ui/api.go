@@ -38,11 +38,6 @@ type Server struct {
 	metrics http.Handler // GET /metrics (metrics.go); nil: off
 }
 
-// eventLister is implemented by stores that list a channel's recent events (SQLite).
-type eventLister interface {
-	Events(ctx context.Context, channel string, limit int) ([]engine.Event, error)
-}
-
 // New builds the admin handler for a started engine. Without WithUsers the UI and API
 // are open to anyone who can reach them.
 func New(eng *engine.Engine, opts ...Option) *Server {
@@ -287,9 +282,7 @@ func (s *Server) channelView(ctx context.Context, name string) (*channelView, er
 		if views[i].Name == name {
 			v := views[i]
 			v.Section = ch.Section
-			if el, ok := s.eng.Store().(eventLister); ok {
-				v.Events, _ = el.Events(ctx, name, 50)
-			}
+			v.Events, _ = s.eng.Store().Events(ctx, name, 50)
 			return &v, nil
 		}
 	}

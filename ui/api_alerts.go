@@ -28,8 +28,8 @@ type configuredAlert struct {
 // alertViews are the stored alert states (firing first, then pending), with what the
 // configuration says of their alerts.
 func (s *Server) alertViews(ctx context.Context) ([]alertView, error) {
-	as, ok := s.eng.Store().(engine.AlertStore)
-	if !ok || len(s.eng.Alerts().Alerts) == 0 {
+	as := s.eng.Store()
+	if len(s.eng.Alerts().Alerts) == 0 {
 		return nil, nil
 	}
 	states, err := as.AlertStates(ctx)

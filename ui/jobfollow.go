@@ -56,15 +56,11 @@ func (j *job) follow(id int64, dests []string) {
 
 // followDeliveries follows a finished job's deliveries until they settle.
 func (s *Server) followDeliveries(j *job) {
-	reader, ok := s.eng.Store().(engine.DeliveryStateReader)
+	reader := s.eng.Store()
 	j.mu.Lock()
 	pending := j.followed
 	j.followed = nil
 	j.mu.Unlock()
-	if !ok {
-		j.update(func(v *JobView) { v.Deliveries.Error = "this store cannot say what became of the deliveries" })
-		return
-	}
 	var settled DeliveryOutcome // the counts of the deliveries that have settled
 	every, deadline, failures := followFirst, time.Now().Add(followFor), 0
 	for {
@@ -96,7 +92,7 @@ func (s *Server) followDeliveries(j *job) {
 // countDeliveries reads the pending messages' deliveries a batch at a time: a message
 // none of whose followed deliveries is queued is settled (counted into settled), the
 // others are counted into live and returned as still pending.
-func (s *Server) countDeliveries(reader engine.DeliveryStateReader, pending []followed, settled *DeliveryOutcome) (live DeliveryOutcome, still []followed, err error) {
+func (s *Server) countDeliveries(reader engine.MessageLog, pending []followed, settled *DeliveryOutcome) (live DeliveryOutcome, still []followed, err error) {
 	for start := 0; start < len(pending); start += followBatch {
 		batch := pending[start:min(start+followBatch, len(pending))]
 		ids := make([]int64, len(batch))

@@ -56,7 +56,7 @@ func (s *Server) markOutages(ctx context.Context, views []channelView) {
 	now := time.Now()
 	facts := map[[2]string]engine.QueueFacts{}
 	var received map[string]time.Time
-	if as, ok := s.eng.Store().(engine.AlertStore); ok {
+	if as := s.eng.Store(); as != nil {
 		if qs, err := as.AlertQueues(ctx); err == nil {
 			for _, q := range qs {
 				facts[[2]string{q.Channel, q.Destination}] = q

@@ -193,10 +193,8 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request) {
 	if ss, err := s.eng.Store().SearchStatus(r.Context()); err == nil {
 		d.Search = &ss
 	}
-	if sz, ok := s.eng.Store().(engine.StoreSizer); ok {
-		if n, err := sz.Size(r.Context()); err == nil {
-			d.StoreSize = int(n)
-		}
+	if n, err := s.eng.Store().Size(r.Context()); err == nil {
+		d.StoreSize = int(n)
 	}
 	s.pages.render(w, r, http.StatusOK, "dashboard", "Dashboard", "dashboard", d)
 }

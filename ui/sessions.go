@@ -44,8 +44,8 @@ type loginState struct {
 }
 
 func (s *Server) sessionKeeper() (engine.SessionKeeper, bool) {
-	k, ok := s.eng.Store().(engine.SessionKeeper)
-	return k, ok
+	k := s.eng.Store()
+	return k, k != nil
 }
 
 func sessionHash(id string) [32]byte { return sha256.Sum256([]byte(id)) }

@@ -45,8 +45,8 @@ func bearer(r *http.Request) (string, bool) {
 }
 
 func (s *Server) tokenStore() (engine.TokenStore, bool) {
-	ts, ok := s.eng.Store().(engine.TokenStore)
-	return ts, ok
+	ts := s.eng.Store()
+	return ts, ts != nil
 }
 
 // tokenSession authenticates a bearer token: the session of a token request, made up.

@@ -14,12 +14,6 @@ import (
 // Admin operations: removing a message, API tokens, finding the last event of a kind.
 // Writes go through the writer (opFunc) like every other write.
 
-var (
-	_ engine.MessageRemover = (*Store)(nil)
-	_ engine.TokenStore     = (*Store)(nil)
-	_ engine.EventFinder    = (*Store)(nil)
-)
-
 // exec runs SQL on the writer connection, inside the writer's transaction.
 func (w *writer) exec(query string, args ...any) (sql.Result, error) {
 	return w.conn.ExecContext(context.Background(), query, args...)

@@ -10,9 +10,7 @@ import (
 	"junction/engine"
 )
 
-var _ engine.DeliveryStateReader = (*Store)(nil)
-
-// DeliveryStates implements engine.DeliveryStateReader: one read transaction, one rowid
+// DeliveryStates implements engine.MessageLog: one read transaction, one rowid
 // range of deliveries per message id (pageDeliveriesSQL), no content.
 func (s *Store) DeliveryStates(ctx context.Context, ids []int64) (map[int64][]engine.DestinationStatus, error) {
 	out := make(map[int64][]engine.DestinationStatus, len(ids))

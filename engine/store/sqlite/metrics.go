@@ -82,5 +82,3 @@ func (s *Store) OldestQueued(ctx context.Context) ([]engine.QueueAge, error) {
 	}
 	return out, nil
 }
-
-var _ engine.QueueAger = (*Store)(nil)

@@ -56,11 +56,6 @@ var (
 	pruneStarve = 100 * time.Millisecond
 )
 
-var (
-	_ engine.Pruner     = (*Store)(nil)
-	_ engine.StoreSizer = (*Store)(nil)
-)
-
 // pruneState is what passes remember between them (in this process only): for each
 // channel, the id below which no message holds content a pass could remove.
 type pruneState struct {
