@@ -260,6 +260,15 @@ func buildSMTP(root *Node) *SMTPConfig {
 	if c.Port > 65535 {
 		m.ErrorAt(m.Raw("port"), "smtp.port", "port must be a number from 1 to 65535, got %d", c.Port)
 	}
+	if c.Port == 465 {
+		m.ErrorAt(m.Raw("port"), "smtp.port", "port 465 (implicit TLS, SMTPS) is not supported: use the submission port 587 with starttls: true")
+	}
+	if c.Timeout == 0 && m.Has("timeout") {
+		m.ErrorAt(m.Raw("timeout"), "smtp.timeout", "expected a duration above zero such as 30s, got 0")
+	}
+	if c.Username != "" && !c.StartTLS && !plainAuthHost(c.Host) {
+		m.ErrorAt(m.Raw("starttls"), "smtp.starttls", "AUTH PLAIN (username) is only sent over TLS, or to localhost, so %s could never be reached with starttls: false: set starttls: true, or remove username and password", c.Host)
+	}
 	if c.From != "" {
 		if _, err := mail.ParseAddress(c.From); err != nil {
 			m.ErrorAt(m.Raw("from"), "smtp.from", "expected a mail address such as junction@example.org, got %q", c.From)
@@ -273,6 +282,12 @@ func buildSMTP(root *Node) *SMTPConfig {
 	}
 	m.CheckUnknown()
 	return c
+}
+
+// plainAuthHost reports whether Go's net/smtp sends AUTH PLAIN to host without TLS: only
+// to the names it takes for this machine (net/smtp's isLocalhost).
+func plainAuthHost(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
 func buildNotifications(n *Node) []Notification {
@@ -295,6 +310,9 @@ func buildNotifications(n *Node) []Notification {
 			nt.Webhook = &WebhookNotify{URL: w.Str("url"), Headers: w.SecretMap("headers"), Timeout: w.Dur("timeout"), Attempts: w.Num("attempts", 1)}
 			if u, err := url.Parse(nt.Webhook.URL); nt.Webhook.URL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 				w.ErrorAt(w.Raw("url"), w.Path+".url", "expected an http:// or https:// URL, got %q", nt.Webhook.URL)
+			}
+			if nt.Webhook.Timeout == 0 && w.Has("timeout") {
+				w.ErrorAt(w.Raw("timeout"), w.Path+".timeout", "expected a duration above zero such as 10s, got 0")
 			}
 			w.CheckUnknown()
 		}

@@ -197,3 +197,44 @@ func TestAlertLinksUseTheListenAddressWhenAdminURLIsNotSet(t *testing.T) {
 		}
 	}
 }
+
+func TestAnSMTPSetupThatCouldNeverSendIsRefusedAtItsLine(t *testing.T) {
+	_, err := engine.LoadBytes("routes.yaml", []byte(alertChannels+`smtp:
+  host: relay.example.org
+  port: 465
+  username: junction
+  password: secret
+  from: junction@example.org
+  starttls: false
+  timeout: 0s
+alerts:
+  - name: a
+    when: { destination_failing: { channel: lab, destination: lis } }
+    notify: [ { webhook: { url: "http://127.0.0.1:9/hook", timeout: 0 } } ]
+`))
+	if err == nil {
+		t.Fatal("loaded")
+	}
+	for _, want := range []string{
+		`routes.yaml:12: smtp.port: port 465 (implicit TLS, SMTPS) is not supported: use the submission port 587 with starttls: true`,
+		`routes.yaml:16: smtp.starttls: AUTH PLAIN (username) is only sent over TLS, or to localhost, so relay.example.org could never be reached with starttls: false: set starttls: true, or remove username and password`,
+		`routes.yaml:17: smtp.timeout: expected a duration above zero such as 30s, got 0`,
+		`routes.yaml:21: alerts[0].notify[0].webhook.timeout: expected a duration above zero such as 10s, got 0`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}
+
+func TestAPlainRelayOnLocalhostOrWithoutAUTHStillLoads(t *testing.T) {
+	for _, smtp := range []string{
+		`{ host: localhost, port: 25, username: u, password: p, from: junction@example.org, starttls: false }`,
+		`{ host: 127.0.0.1, port: 25, username: u, password: p, from: junction@example.org, starttls: false }`,
+		`{ host: relay.internal, port: 25, from: junction@example.org, starttls: false }`,
+	} {
+		if _, err := engine.LoadBytes("routes.yaml", []byte(alertChannels+"smtp: "+smtp+"\n")); err != nil {
+			t.Errorf("smtp: %s was refused: %v", smtp, err)
+		}
+	}
+}

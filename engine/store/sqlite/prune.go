@@ -19,7 +19,10 @@ import (
 //
 //   - messages: from the channel's first message to the messages age (or max): the
 //     expired ones go with their content, deliveries and index entry; those still QUEUED
-//     or in ERROR stay until resolved, or until max, when they go all the same.
+//     or in ERROR stay until resolved, or until max, when they go all the same. A message
+//     in ERROR at its source (no deliveries) that an operator reprocessed (a "reprocess"
+//     or "reprocess-edited" event on it, logged by engine.Reprocess) counts as resolved:
+//     the new message carries on, and the old one goes by the ordinary ages.
 //   - content: from the channel's first message still holding content that the last
 //     pass kept (held, or too young; kept in memory, pruneState) to the content age:
 //     the contents row goes, and each delivery's encoded, sent, response and edited
@@ -95,21 +98,32 @@ func newPruneRule(channel string, r engine.Retention, now time.Time) pruneRule {
 	return pruneRule{channel: channel, content: cut(r.Content), messages: cut(r.Messages), max: cut(r.Max)}
 }
 
-func held(status string) bool {
-	return status == string(engine.StatusQueued) || status == string(engine.StatusError)
+// held reports whether a message of this status is kept until resolved (or max):
+// QUEUED, or ERROR unless resolved by a reprocess (reprocessed: see resolvedSQL).
+func held(status string, reprocessed bool) bool {
+	return status == string(engine.StatusQueued) || status == string(engine.StatusError) && !reprocessed
 }
 
+// resolvedSQL is true for message m in ERROR at its source (it has no deliveries) that
+// was reprocessed: engine.Reprocess logs "reprocess" or "reprocess-edited" on it (the
+// events_message index finds it; messages.original_id has no index). CASE, so that the
+// subqueries run for messages in ERROR only.
+const resolvedSQL = `(CASE WHEN m.status = 'ERROR' THEN
+	NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id BETWEEN m.id << 8 AND (m.id << 8) | 255)
+	AND EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.kind IN ('reprocess', 'reprocess-edited'))
+	ELSE 0 END)`
+
 // removes reports whether the message goes altogether.
-func (p pruneRule) removes(status string, recv int64) bool {
-	if held(status) {
+func (p pruneRule) removes(status string, reprocessed bool, recv int64) bool {
+	if held(status, reprocessed) {
 		return p.max != 0 && recv < p.max
 	}
 	return p.messages != 0 && recv < p.messages
 }
 
 // strips reports whether the message loses its content (and stays).
-func (p pruneRule) strips(status string, recv int64) bool {
-	return !held(status) && p.content != 0 && recv < p.content && !p.removes(status, recv)
+func (p pruneRule) strips(status string, reprocessed bool, recv int64) bool {
+	return !held(status, reprocessed) && p.content != 0 && recv < p.content && !p.removes(status, reprocessed, recv)
 }
 
 // Prune implements engine.Pruner.
@@ -182,17 +196,19 @@ func (s *Store) indexedThrough(ctx context.Context) (int64, error) {
 
 // walkRow is one message as a walk reads it.
 type walkRow struct {
-	id, recv int64
-	status   string
+	id, recv    int64
+	status      string
+	reprocessed bool // in ERROR at its source, and reprocessed (resolvedSQL)
 }
 
 // walk reads the channel's messages after id in id order, pruneWalk at a time, and
 // hands each to f until f returns false or the rows end. withContent: only messages
 // still holding content.
 func (s *Store) walk(ctx context.Context, channel string, after int64, withContent bool, f func(walkRow) (bool, error)) error {
-	q := `SELECT id, status, received_at FROM messages WHERE channel = ? AND id > ? ORDER BY id LIMIT ?`
+	q := `SELECT m.id, m.status, m.received_at, ` + resolvedSQL + ` FROM messages m
+			WHERE m.channel = ? AND m.id > ? ORDER BY m.id LIMIT ?`
 	if withContent {
-		q = `SELECT m.id, m.status, m.received_at FROM messages m JOIN contents c ON c.message_id = m.id
+		q = `SELECT m.id, m.status, m.received_at, ` + resolvedSQL + ` FROM messages m JOIN contents c ON c.message_id = m.id
 			WHERE m.channel = ? AND m.id > ? ORDER BY m.id LIMIT ?`
 	}
 	for {
@@ -203,7 +219,7 @@ func (s *Store) walk(ctx context.Context, channel string, after int64, withConte
 		var page []walkRow
 		for rows.Next() {
 			var r walkRow
-			if err := rows.Scan(&r.id, &r.status, &r.recv); err != nil {
+			if err := rows.Scan(&r.id, &r.status, &r.recv, &r.reprocessed); err != nil {
 				rows.Close()
 				return err
 			}
@@ -282,11 +298,11 @@ func (s *Store) pruneChannel(ctx context.Context, p pruneRule, dry bool, batch i
 			switch {
 			case r.id > indexed:
 				// Not indexed yet: wait for the indexer.
-			case p.removes(r.status, r.recv):
+			case p.removes(r.status, r.reprocessed, r.recv):
 				if ids = append(ids, r.id); len(ids) >= batch {
 					return true, flush(true)
 				}
-			case held(r.status) && p.messages != 0 && r.recv < p.messages:
+			case held(r.status, r.reprocessed) && p.messages != 0 && r.recv < p.messages:
 				c.Held++
 			}
 			return true, nil
@@ -310,14 +326,14 @@ func (s *Store) pruneChannel(ctx context.Context, p pruneRule, dry bool, batch i
 		last = r.id
 		switch {
 		case r.id > indexed:
-		case p.removes(r.status, r.recv):
+		case p.removes(r.status, r.reprocessed, r.recv):
 			return true, nil // the first walk's
-		case p.strips(r.status, r.recv):
+		case p.strips(r.status, r.reprocessed, r.recv):
 			if ids = append(ids, r.id); len(ids) >= batch {
 				return true, flush(false)
 			}
 			return true, nil
-		case held(r.status) && r.recv < p.content && (p.messages == 0 || r.recv >= p.messages):
+		case held(r.status, r.reprocessed) && r.recv < p.content && (p.messages == 0 || r.recv >= p.messages):
 			c.Held++ // (older ones the first walk counted)
 		}
 		keep(r.id)

@@ -443,3 +443,59 @@ func TestARemovedMessagesWordsLeaveTheIndex(t *testing.T) {
 		t.Errorf("the index still holds the removed message's words: %v", got)
 	}
 }
+
+// sourceError accepts a message that failed at its source (ERROR, no deliveries).
+func sourceError(t *testing.T, s *Store, control, family string, age time.Duration) int64 {
+	t.Helper()
+	m := agedMsg("adt", control, family, age)
+	m.Destinations, m.Status, m.Error = nil, engine.StatusError, "transform failed"
+	return mustAccept(t, s, m)
+}
+
+// reprocess does what engine.Reprocess does to the store: a new message linked to id,
+// and the event on id.
+func reprocess(t *testing.T, s *Store, id int64) {
+	t.Helper()
+	m := agedMsg("adt", fmt.Sprintf("RE-%d", id), "Rerun", 0)
+	m.OriginalID = id
+	n := mustAccept(t, s, m)
+	send(t, s, n, engine.StatusSent)
+	ev := engine.Event{MessageID: id, Channel: "adt", Kind: "reprocess", Detail: fmt.Sprintf("as message %d (SENT)", n)}
+	if err := s.AddEvent(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestASourceErrorThatWasReprocessedIsPrunedByTheOrdinaryAges(t *testing.T) {
+	s := openTest(t, Options{})
+	// In order of receipt, as ids are (the walks rely on it).
+	gone := sourceError(t, s, "E-1", "Reprocessedold", 100*day)
+	unresolved := sourceError(t, s, "E-2", "Unresolved", 100*day)
+	stripped := sourceError(t, s, "E-3", "Reprocessedmid", 40*day)
+	reprocess(t, s, gone)
+	reprocess(t, s, stripped)
+	last := mustAccept(t, s, agedMsg("adt", "L-1", "Last", 0))
+	waitIndexed(t, s, last)
+
+	r := engine.Retention{Content: 30 * day, Messages: 90 * day}
+	rep := prune(t, s, r, false)
+	if got := rep.Channels["adt"]; got.Messages != 1 || got.Content != 1 || got.Held != 1 {
+		t.Fatalf("report %+v, want the old reprocessed message removed, the younger one's content removed, the unresolved one held", rep)
+	}
+	if _, err := s.GetMessage(context.Background(), gone); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("reprocessed message %d (100 days, messages 90d) is still there: %v", gone, err)
+	}
+	if m := get(t, s, stripped); !m.ContentRemoved || m.Status != engine.StatusError {
+		t.Errorf("reprocessed message %d (40 days, content 30d): content removed %v, status %s; want its content removed and ERROR kept", stripped, m.ContentRemoved, m.Status)
+	}
+	if m := get(t, s, unresolved); m.ContentRemoved || m.Raw == "" {
+		t.Errorf("message %d in ERROR, never reprocessed, lost its content before max", unresolved)
+	}
+	r.Max = 95 * day
+	if got := prune(t, s, r, false).Channels["adt"]; got.Messages != 1 {
+		t.Fatalf("report %+v, want the unresolved message removed past max", got)
+	}
+	if _, err := s.GetMessage(context.Background(), unresolved); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("message %d is still there past max: %v", unresolved, err)
+	}
+}

@@ -12,6 +12,23 @@ import (
 
 // The writer's side of a retention pass (prune.go): the transactions that remove.
 
+// ErrContentRemoved is wrapped by Resend for a message whose content retention removed
+// (a pass may strip it between the caller's look at the message and the resend). The
+// error wraps engine.ErrNoDeliveries too, the sentinel engine.Store documents for "nothing
+// to resend", so callers that know only that one (the admin API: 409) still tell the
+// operator; its text is the reason, without ErrNoDeliveries' own.
+var ErrContentRemoved = errors.New("content removed by retention")
+
+type contentRemovedError int64 // the message id
+
+func (e contentRemovedError) Error() string {
+	return fmt.Sprintf("message %d: its content was removed by the channel's retention; it cannot be resent (reprocess it with edited content instead)", int64(e))
+}
+
+func (e contentRemovedError) Unwrap() []error {
+	return []error{ErrContentRemoved, engine.ErrNoDeliveries}
+}
+
 // pruneBatch removes (remove) or strips the content of the messages ids, checking each
 // again first, in writer transactions of at most pruneBatchTime each; it returns those it
 // changed.
@@ -76,7 +93,7 @@ func (s *Store) submitBackground(ctx context.Context, r *request) error {
 // pruneStmts are the statements of a prune transaction, prepared once for it on the
 // writer connection.
 type pruneStmts struct {
-	msg, content, queued, putText, delDoc, delText, strip *sql.Stmt
+	msg, content, queued, putText, delDoc, delText, strip, resolved *sql.Stmt
 }
 
 func (w *writer) prepPrune() (*pruneStmts, error) {
@@ -92,6 +109,7 @@ func (w *writer) prepPrune() (*pruneStmts, error) {
 		{&st.delDoc, `DELETE FROM search WHERE docid = ?`},
 		{&st.delText, `DELETE FROM "" WHERE docid = ?`},
 		{&st.strip, `UPDATE deliveries SET encoded = NULL, sent = NULL, response = NULL, content = NULL WHERE id BETWEEN ? AND ?`},
+		{&st.resolved, `SELECT ` + resolvedSQL + ` FROM messages m WHERE m.id = ?`},
 	} {
 		stmt, err := w.conn.PrepareContext(context.Background(), p.q)
 		if err != nil {
@@ -104,7 +122,7 @@ func (w *writer) prepPrune() (*pruneStmts, error) {
 }
 
 func (st *pruneStmts) close() {
-	for _, s := range []*sql.Stmt{st.msg, st.content, st.queued, st.putText, st.delDoc, st.delText, st.strip} {
+	for _, s := range []*sql.Stmt{st.msg, st.content, st.queued, st.putText, st.delDoc, st.delText, st.strip, st.resolved} {
 		if s != nil {
 			s.Close()
 		}
@@ -125,7 +143,13 @@ func (st *pruneStmts) pruneOne(w *writer, p pruneRule, id, indexed int64, remove
 	if channel != p.channel || id > indexed {
 		return false, nil
 	}
-	if remove && !p.removes(status, recv) || !remove && !p.strips(status, recv) {
+	reprocessed := false
+	if status == string(engine.StatusError) {
+		if err := st.resolved.QueryRow(id).Scan(&reprocessed); err != nil {
+			return false, err
+		}
+	}
+	if remove && !p.removes(status, reprocessed, recv) || !remove && !p.strips(status, reprocessed, recv) {
 		return false, nil
 	}
 	had, err := st.unindex(id, errText, indexed)

@@ -949,6 +949,15 @@ func (w *writer) resendOne(r *request) (itemErr, fatal error) {
 		}
 		return fmt.Errorf("sqlite: Resend: %w", err), nil
 	}
+	// Retention may have stripped the content since the caller looked: a delivery queued
+	// again would then wait for ever (Pending joins contents), so refuse it here.
+	var hasContent bool
+	if err := w.conn.QueryRowContext(context.Background(), `SELECT EXISTS (SELECT 1 FROM contents WHERE message_id = ?)`, rs.messageID).Scan(&hasContent); err != nil {
+		return fmt.Errorf("sqlite: Resend: %w", err), nil
+	}
+	if !hasContent {
+		return contentRemovedError(rs.messageID), nil
+	}
 	type del struct {
 		id, queue    int64
 		status, dest string
