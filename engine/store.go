@@ -380,6 +380,25 @@ type Accounts interface {
 	SessionKeeper
 }
 
+// ErrContentRemoved is wrapped by Resend for a message whose content retention removed
+// (a pass may strip it between the caller's look at the message and the resend). Such an
+// error wraps ErrNoDeliveries too, the sentinel for "nothing to resend", so callers that
+// know only that one (the admin API: 409) still tell the operator; its text is the
+// reason. Stores make it with ContentRemoved.
+var ErrContentRemoved = errors.New("content removed by retention")
+
+// ContentRemoved is the error Resend returns for message id whose content retention
+// removed.
+func ContentRemoved(id int64) error { return contentRemovedError(id) }
+
+type contentRemovedError int64 // the message id
+
+func (e contentRemovedError) Error() string {
+	return fmt.Sprintf("message %d: its content was removed by the channel's retention; it cannot be resent (reprocess it with edited content instead)", int64(e))
+}
+
+func (e contentRemovedError) Unwrap() []error { return []error{ErrContentRemoved, ErrNoDeliveries} }
+
 // ErrQueuedDeliveries is returned by RemoveMessage for a message with a delivery still
 // QUEUED, unless forced.
 var ErrQueuedDeliveries = errors.New("the message has deliveries still queued")

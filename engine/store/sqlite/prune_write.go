@@ -12,23 +12,6 @@ import (
 
 // The writer's side of a retention pass (prune.go): the transactions that remove.
 
-// ErrContentRemoved is wrapped by Resend for a message whose content retention removed
-// (a pass may strip it between the caller's look at the message and the resend). The
-// error wraps engine.ErrNoDeliveries too, the sentinel engine.Store documents for "nothing
-// to resend", so callers that know only that one (the admin API: 409) still tell the
-// operator; its text is the reason, without ErrNoDeliveries' own.
-var ErrContentRemoved = errors.New("content removed by retention")
-
-type contentRemovedError int64 // the message id
-
-func (e contentRemovedError) Error() string {
-	return fmt.Sprintf("message %d: its content was removed by the channel's retention; it cannot be resent (reprocess it with edited content instead)", int64(e))
-}
-
-func (e contentRemovedError) Unwrap() []error {
-	return []error{ErrContentRemoved, engine.ErrNoDeliveries}
-}
-
 // pruneBatch removes (remove) or strips the content of the messages ids, checking each
 // again first, in writer transactions of at most pruneBatchTime each; it returns those it
 // changed.

@@ -23,7 +23,7 @@ func TestAMessageWhoseContentRetentionRemovedIsNotResent(t *testing.T) {
 
 	for _, content := range [][]byte{nil, []byte("MSH|edited")} {
 		names, err := s.Resend(context.Background(), engine.ResendRequest{MessageID: id, Content: content, Detail: "test"})
-		if !errors.Is(err, ErrContentRemoved) || !errors.Is(err, engine.ErrNoDeliveries) {
+		if !errors.Is(err, engine.ErrContentRemoved) || !errors.Is(err, engine.ErrNoDeliveries) {
 			t.Fatalf("resend (edited %v) of a message without content: %v, %v; want ErrContentRemoved and ErrNoDeliveries", content != nil, names, err)
 		}
 		if want := fmt.Sprintf("message %d: its content was removed by the channel's retention; it cannot be resent", id); !strings.HasPrefix(err.Error(), want) {
@@ -60,7 +60,7 @@ func TestResendsRacingRetentionNeverQueueAMessageWithoutContent(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*len(ids)+1)
 	resend := func(id int64) {
-		if _, err := s.Resend(context.Background(), engine.ResendRequest{MessageID: id, Detail: "race"}); err != nil && !errors.Is(err, ErrContentRemoved) {
+		if _, err := s.Resend(context.Background(), engine.ResendRequest{MessageID: id, Detail: "race"}); err != nil && !errors.Is(err, engine.ErrContentRemoved) {
 			errs <- fmt.Errorf("resend %d: %w", id, err)
 		}
 	}

@@ -956,7 +956,7 @@ func (w *writer) resendOne(r *request) (itemErr, fatal error) {
 		return fmt.Errorf("sqlite: Resend: %w", err), nil
 	}
 	if !hasContent {
-		return contentRemovedError(rs.messageID), nil
+		return engine.ContentRemoved(rs.messageID), nil
 	}
 	type del struct {
 		id, queue    int64
