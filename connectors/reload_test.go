@@ -269,7 +269,7 @@ func TestAReloadMovesAListenerWhoseAddressChangedAndAuditsWhatChanged(t *testing
 	if strings.Join(rep.Changes, "\n") != want || len(rep.Unchanged) != 1 || rep.Unchanged[0] != "mllp-adt" {
 		t.Fatalf("report %+v, want the one change %s", rep, want)
 	}
-	ev, err := eng.Store().(engine.EventFinder).LastEvent(context.Background(), "config-reloaded")
+	ev, err := eng.Store().LastEvent(context.Background(), "config-reloaded")
 	if err != nil || !strings.Contains(ev.Detail, want) || !strings.Contains(ev.Detail, "by test: 0 added, 0 removed, 1 changed, 1 unchanged") {
 		t.Fatalf("audit %+v %v", ev, err)
 	}

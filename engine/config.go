@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -71,7 +72,7 @@ func LoadBytes(file string, data []byte) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.Admin, e.StorePath = c.admin, c.storePath
+	e.Admin, e.StoreConfig, e.StorePath = c.admin, c.store, c.store.Path
 	e.cfg.Store(c)
 	return e, nil
 }
@@ -99,7 +100,7 @@ func (e *Engine) build(data []byte) (*config, error) {
 	c := newConfig(data)
 	e.building.Store(c)
 	defer e.building.Store(nil)
-	c.admin, c.storePath = readAdminStore(root, file)
+	c.admin, c.store = readAdminStore(root, file)
 	c.adminLine, c.storeLine = lineOf(root.Raw("admin")), lineOf(root.Raw("store"))
 	c.retention = buildRetention(root, Retention{}) // retention.go
 
@@ -150,8 +151,34 @@ func lineOf(y *yaml.Node) int {
 	return y.Line
 }
 
+// StoreConfig is the store: block: the embedded SQLite file (the default) or a
+// PostgreSQL database several nodes share.
+type StoreConfig struct {
+	Driver string // StoreSQLite or StorePostgres
+	Path   string // sqlite: the file (absolute)
+	URL    string // postgres: postgres://user:password@host:port/database?…
+}
+
+// The store drivers.
+const (
+	StoreSQLite   = "sqlite"
+	StorePostgres = "postgres"
+)
+
+// Redacted is the store's URL without its password, for logs and errors.
+func (c StoreConfig) Redacted() string {
+	if c.Driver != StorePostgres {
+		return c.Path
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return "(an unreadable url)"
+	}
+	return u.Redacted()
+}
+
 // readAdminStore reads the admin and store blocks (which a reload cannot change).
-func readAdminStore(root *Node, file string) (admin AdminConfig, storePath string) {
+func readAdminStore(root *Node, file string) (admin AdminConfig, store StoreConfig) {
 	if a := root.Map("admin", false); a != nil {
 		a.Path = "admin"
 		admin.Listen = a.Addr("listen", false, "127.0.0.1:8090")
@@ -166,17 +193,26 @@ func readAdminStore(root *Node, file string) (admin AdminConfig, storePath strin
 	} else {
 		admin.Listen = "127.0.0.1:8090"
 	}
+	store = StoreConfig{Driver: StoreSQLite, Path: "data/junction.db"}
 	if st := root.Map("store", false); st != nil {
 		st.Path = "store"
-		storePath = st.String("path", true, "")
+		store.Driver = st.OneOf("driver", StoreSQLite, StoreSQLite, StorePostgres)
+		if store.Driver == StorePostgres {
+			store.Path = ""
+			store.URL = st.String("url", true, "")
+			if u, err := url.Parse(store.URL); store.URL != "" && (err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql")) {
+				y, path := st.child("url")
+				st.ErrorAt(y, path, "expected a postgres://user:password@host:port/database url")
+			}
+		} else {
+			store.Path = st.String("path", true, "")
+		}
 		st.CheckUnknown()
-	} else {
-		storePath = "data/junction.db"
 	}
-	if storePath != "" && !filepath.IsAbs(storePath) {
-		storePath = filepath.Join(filepath.Dir(file), storePath)
+	if store.Path != "" && !filepath.IsAbs(store.Path) {
+		store.Path = filepath.Join(filepath.Dir(file), store.Path)
 	}
-	return admin, storePath
+	return admin, store
 }
 
 // AfterLoad runs f once every channel is built, before Load returns: for checks that need

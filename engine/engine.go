@@ -13,12 +13,13 @@ import (
 
 // Engine is a loaded configuration and, once started, the running channels. Reload
 // replaces the configuration while it runs; what a reload cannot change (the admin
-// listener, the store) is kept in Admin and StorePath.
+// listener, the store) is kept in Admin and StoreConfig.
 type Engine struct {
-	File      string
-	Dir       string // folder of the config file: relative paths in it resolve from here
-	Admin     AdminConfig
-	StorePath string
+	File        string
+	Dir         string // folder of the config file: relative paths in it resolve from here
+	Admin       AdminConfig
+	StoreConfig StoreConfig
+	StorePath   string // StoreConfig.Path: the SQLite file ("" with PostgreSQL)
 
 	cfg       atomic.Pointer[config] // the configuration running (or loaded, before Start)
 	building  atomic.Pointer[config] // the configuration Load or Reload is building
@@ -54,7 +55,7 @@ type config struct {
 	retention Retention    // the top-level retention, the channels' default (retention.go)
 	alerts    AlertsConfig // the alerts: and smtp: blocks (alerts.go)
 	admin     AdminConfig
-	storePath string
+	store     StoreConfig
 	carried   map[string]any // what components built, by key, for the next reload (Carry)
 	adminLine int            // where the file sets them (1: it does not)
 	storeLine int

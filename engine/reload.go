@@ -156,9 +156,10 @@ func (e *Engine) restartOnly(old, next *config) error {
 			Msg: fmt.Sprintf("the admin block changed (listen %s, users_file %q; running: listen %s, users_file %q): only a restart applies it, so nothing was reloaded",
 				next.admin.Listen, next.admin.UsersFile, old.admin.Listen, old.admin.UsersFile)})
 	}
-	if next.storePath != old.storePath {
-		errs = append(errs, ConfigError{File: e.File, Line: next.storeLine, Path: "store.path",
-			Msg: fmt.Sprintf("store.path changed to %s (running: %s): only a restart applies it, so nothing was reloaded", next.storePath, old.storePath)})
+	if next.store != old.store {
+		errs = append(errs, ConfigError{File: e.File, Line: next.storeLine, Path: "store",
+			Msg: fmt.Sprintf("the store changed to %s %s (running: %s %s): only a restart applies it, so nothing was reloaded",
+				next.store.Driver, next.store.Redacted(), old.store.Driver, old.store.Redacted())})
 	}
 	if len(errs) > 0 {
 		return errs

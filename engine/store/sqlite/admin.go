@@ -25,7 +25,7 @@ func (s *Store) RemoveMessage(ctx context.Context, id int64, force bool, detail 
 		return fmt.Errorf("message %d: %w", id, engine.ErrNotFound)
 	}
 	at := time.Now().UnixNano()
-	r := &request{kind: opFunc, fn: func(w *writer) (itemErr, fatal error) {
+	r := &request{op: funcOp(func(w *writer) (itemErr, fatal error) {
 		ctx := context.Background()
 		var channel string
 		if err := w.conn.QueryRowContext(ctx, `SELECT channel FROM messages WHERE id = ?`, id).Scan(&channel); err != nil {
@@ -95,7 +95,7 @@ func (s *Store) RemoveMessage(ctx context.Context, id int64, force bool, detail 
 			return nil, fmt.Errorf("sqlite: RemoveMessage: event: %w", err)
 		}
 		return nil, nil
-	}}
+	})}
 	if err := s.submit(ctx, r); err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func (s *Store) CreateToken(ctx context.Context, t engine.APIToken, hash [32]byt
 		t.Created = time.Now()
 	}
 	h := append([]byte(nil), hash[:]...)
-	return s.submit(ctx, &request{kind: opFunc, fn: func(w *writer) (itemErr, fatal error) {
+	return s.submit(ctx, &request{op: funcOp(func(w *writer) (itemErr, fatal error) {
 		var n int
 		if err := w.conn.QueryRowContext(context.Background(), `SELECT count(*) FROM api_tokens WHERE name = ?`, t.Name).Scan(&n); err != nil {
 			return fmt.Errorf("sqlite: CreateToken: %w", err), nil
@@ -128,13 +128,13 @@ func (s *Store) CreateToken(ctx context.Context, t engine.APIToken, hash [32]byt
 			return nil, fmt.Errorf("sqlite: CreateToken: event: %w", err)
 		}
 		return nil, nil
-	}})
+	})})
 }
 
 // DeleteToken implements engine.TokenStore.
 func (s *Store) DeleteToken(ctx context.Context, name, detail string) error {
 	at := time.Now().UnixNano()
-	return s.submit(ctx, &request{kind: opFunc, fn: func(w *writer) (itemErr, fatal error) {
+	return s.submit(ctx, &request{op: funcOp(func(w *writer) (itemErr, fatal error) {
 		res, err := w.exec(`DELETE FROM api_tokens WHERE name = ?`, name)
 		if err != nil {
 			return fmt.Errorf("sqlite: DeleteToken: %w", err), nil
@@ -146,17 +146,17 @@ func (s *Store) DeleteToken(ctx context.Context, name, detail string) error {
 			return nil, fmt.Errorf("sqlite: DeleteToken: event: %w", err)
 		}
 		return nil, nil
-	}})
+	})})
 }
 
 // TouchToken implements engine.TokenStore.
 func (s *Store) TouchToken(ctx context.Context, name string, at time.Time) error {
-	return s.submit(ctx, &request{kind: opFunc, fn: func(w *writer) (itemErr, fatal error) {
+	return s.submit(ctx, &request{op: funcOp(func(w *writer) (itemErr, fatal error) {
 		if _, err := w.exec(`UPDATE api_tokens SET last_used = ? WHERE name = ?`, at.UnixNano(), name); err != nil {
 			return fmt.Errorf("sqlite: TouchToken: %w", err), nil
 		}
 		return nil, nil
-	}})
+	})})
 }
 
 func scanToken(sc interface{ Scan(...any) error }) (engine.APIToken, error) {

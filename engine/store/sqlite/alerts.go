@@ -167,7 +167,7 @@ func (s *Store) PutAlertState(ctx context.Context, st engine.AlertState, ev *eng
 	if st.Alert == "" {
 		return errors.New("sqlite: PutAlertState: empty alert name")
 	}
-	return s.submit(ctx, &request{kind: opFunc, fn: func(w *writer) (itemErr, fatal error) {
+	return s.submit(ctx, &request{op: funcOp(func(w *writer) (itemErr, fatal error) {
 		if _, err := w.exec(`INSERT INTO alert_state (alert, subject, channel, destination, since, active_since, notified_at, detail)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (alert, subject) DO UPDATE SET channel = excluded.channel, destination = excluded.destination,
@@ -176,17 +176,17 @@ func (s *Store) PutAlertState(ctx context.Context, st engine.AlertState, ev *eng
 			return fmt.Errorf("sqlite: PutAlertState: %w", err), nil
 		}
 		return nil, alertEvent(w, ev)
-	}})
+	})})
 }
 
 // DeleteAlertState implements engine.AlertStore.
 func (s *Store) DeleteAlertState(ctx context.Context, alert, subject string, ev *engine.Event) error {
-	return s.submit(ctx, &request{kind: opFunc, fn: func(w *writer) (itemErr, fatal error) {
+	return s.submit(ctx, &request{op: funcOp(func(w *writer) (itemErr, fatal error) {
 		if _, err := w.exec(`DELETE FROM alert_state WHERE alert = ? AND subject = ?`, alert, subject); err != nil {
 			return fmt.Errorf("sqlite: DeleteAlertState: %w", err), nil
 		}
 		return nil, alertEvent(w, ev)
-	}})
+	})})
 }
 
 // alertEvent logs an alert's firing or clearing in the audit trail; a failure fails the

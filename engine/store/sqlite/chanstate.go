@@ -17,7 +17,7 @@ func (s *Store) SetChannelState(ctx context.Context, channel, state, detail stri
 		return errors.New("sqlite: SetChannelState: empty channel or state")
 	}
 	at := time.Now().UnixNano()
-	return s.submit(ctx, &request{kind: opFunc, fn: func(w *writer) (itemErr, fatal error) {
+	return s.submit(ctx, &request{op: funcOp(func(w *writer) (itemErr, fatal error) {
 		if _, err := w.exec(`INSERT INTO channel_state (channel, state, changed_at, changed_by) VALUES (?, ?, ?, ?)
 			ON CONFLICT (channel) DO UPDATE SET state = excluded.state, changed_at = excluded.changed_at, changed_by = excluded.changed_by`,
 			channel, state, at, detail); err != nil {
@@ -27,7 +27,7 @@ func (s *Store) SetChannelState(ctx context.Context, channel, state, detail stri
 			return nil, fmt.Errorf("sqlite: SetChannelState: event: %w", err)
 		}
 		return nil, nil
-	}})
+	})})
 }
 
 // ChannelStates implements engine.ChannelStateStore.

@@ -25,7 +25,7 @@ const pageColumnsSQL = `
 
 // insertColumns stores the accepted message's column values. On failure it undoes the
 // message (the trigger takes the columns inserted so far with its content).
-func (w *writer) insertColumns(a *acceptReq, id int64) (itemErr, fatal error) {
+func (w *writer) insertColumns(a *acceptOp, id int64) (itemErr, fatal error) {
 	for name, value := range a.columns {
 		if value == "" {
 			continue

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"junction/engine"
@@ -34,14 +35,8 @@ func (s *Store) observeCommit(start time.Time, live []*request, err *error) {
 	if f == nil || *err != nil {
 		return
 	}
-	fsync := false
-	for _, r := range live {
-		if r.kind == opAccept {
-			fsync = true // setSync: a batch with accepted messages commits synchronous=FULL
-			break
-		}
-	}
-	(*f)(time.Since(start), len(live), fsync)
+	// setSync: a batch with accepted messages commits synchronous=FULL.
+	(*f)(time.Since(start), len(live), slices.ContainsFunc(live, isAccept))
 }
 
 // oldestQueuedSQL finds, per queue, its head (the QUEUED delivery with the lowest id:

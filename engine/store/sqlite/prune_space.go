@@ -55,7 +55,7 @@ func (s *Store) vacuum(ctx context.Context) (int64, error) {
 	before, _ := s.fileSize()
 	prev := int64(-1)
 	for {
-		r := &request{kind: opFunc, fn: func(w *writer) (itemErr, fatal error) {
+		r := &request{op: funcOp(func(w *writer) (itemErr, fatal error) {
 			rows, err := w.conn.QueryContext(context.Background(), fmt.Sprintf("PRAGMA incremental_vacuum(%d)", pruneVacuumPages))
 			if err != nil {
 				return nil, fmt.Errorf("sqlite: incremental_vacuum: %w", err)
@@ -71,7 +71,7 @@ func (s *Store) vacuum(ctx context.Context) (int64, error) {
 				return nil, fmt.Errorf("sqlite: freelist_count: %w", err)
 			}
 			return nil, nil
-		}}
+		})}
 		if err := s.submitBackground(ctx, r); err != nil {
 			return 0, err
 		}
@@ -81,7 +81,7 @@ func (s *Store) vacuum(ctx context.Context) (int64, error) {
 		prev = free
 	}
 	// The file shrinks at the next checkpoint; until then the pages are in the WAL.
-	if err := s.submit(ctx, &request{kind: opCheckpoint, mode: "PASSIVE"}); err != nil {
+	if err := s.submit(ctx, &request{op: &checkpointOp{mode: "PASSIVE"}}); err != nil {
 		return 0, err
 	}
 	after, _ := s.fileSize()

@@ -21,7 +21,7 @@ func (s *Store) pruneBatch(ctx context.Context, p pruneRule, ids []int64, remove
 	for next := 0; next < len(ids); {
 		var changed []int64
 		took := 0
-		r := &request{kind: opFunc, fn: func(w *writer) (itemErr, fatal error) {
+		r := &request{op: funcOp(func(w *writer) (itemErr, fatal error) {
 			start := time.Now()
 			changed, took = changed[:0], 0
 			var indexed int64
@@ -47,7 +47,7 @@ func (s *Store) pruneBatch(ctx context.Context, p pruneRule, ids []int64, remove
 				}
 			}
 			return nil, nil
-		}}
+		})}
 		if err := s.submitBackground(ctx, r); err != nil {
 			return done, err
 		}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -16,6 +17,19 @@ import (
 // than one of a worker. The writer applies them together: one range query reads the
 // deliveries of every message they name, one statement per status sets the messages'
 // statuses; each request still succeeds or fails on its own.
+
+// recordOp stores the results of one Record call. The writer applies every recordOp of a
+// transaction together (recordAll), not through apply.
+type recordOp struct {
+	results []recordReq
+	// finished: messages whose deliveries are all final once committed (the answer).
+	finished []int64
+}
+
+// apply is never called: recordAll applies a transaction's results together.
+func (*recordOp) apply(*writer) (itemErr, fatal error) {
+	return errors.New("sqlite: delivery results are applied by recordAll"), nil
+}
 
 type recordReq struct {
 	messageID   int64
@@ -63,7 +77,7 @@ func (s *Store) Record(ctx context.Context, results []engine.AttemptResult) erro
 			at:          at,
 		}
 	}
-	return s.submit(ctx, &request{kind: opRecord, results: rs})
+	return s.submit(ctx, &request{op: &recordOp{results: rs}})
 }
 
 // blobArg copies b for binding: nil stays NULL.
@@ -95,7 +109,7 @@ type recMsg struct {
 func (w *writer) recordAll(live []*request) (culprit int, err error) {
 	var reqs []int // indexes in live
 	for i, r := range live {
-		if r.kind == opRecord && r.err == nil {
+		if isRecord(r) && r.err == nil {
 			reqs = append(reqs, i)
 		}
 	}
@@ -116,10 +130,10 @@ func (w *writer) recordAll(live []*request) (culprit int, err error) {
 	applied := reqs[:0:0]
 	for _, i := range reqs {
 		r := live[i]
-		if r.err = findDeliveries(r, msgs); r.err != nil {
+		if r.err = findDeliveries(r.op.(*recordOp), msgs); r.err != nil {
 			continue
 		}
-		if err := w.updateDeliveries(r, msgs); err != nil {
+		if err := w.updateDeliveries(r.op.(*recordOp), msgs); err != nil {
 			return i, err
 		}
 		applied = append(applied, i)
@@ -131,10 +145,10 @@ func (w *writer) recordAll(live []*request) (culprit int, err error) {
 		return applied[0], err
 	}
 	for _, i := range applied {
-		r := live[i]
-		r.finished = finishedOf(r, msgs)
+		rec := live[i].op.(*recordOp)
+		rec.finished = finishedOf(rec, msgs)
 		if w.hook != nil {
-			if err := w.hook(r, "applied"); err != nil {
+			if err := w.hook(rec, "applied"); err != nil {
 				return i, err
 			}
 		}
@@ -144,7 +158,7 @@ func (w *writer) recordAll(live []*request) (culprit int, err error) {
 
 // finishedOf lists the messages of r whose deliveries are all final (SENT, ERROR or
 // FILTERED).
-func finishedOf(r *request, msgs map[int64]*recMsg) []int64 {
+func finishedOf(r *recordOp, msgs map[int64]*recMsg) []int64 {
 	out := r.finished[:0]
 	for _, res := range r.results {
 		m := msgs[res.messageID]
@@ -166,7 +180,7 @@ func (w *writer) loadRecordDels(live []*request, reqs []int) (map[int64]*recMsg,
 	msgs := map[int64]*recMsg{}
 	var ids []int64
 	for _, i := range reqs {
-		for _, res := range live[i].results {
+		for _, res := range live[i].op.(*recordOp).results {
 			if _, ok := msgs[res.messageID]; !ok {
 				msgs[res.messageID] = &recMsg{}
 				ids = append(ids, res.messageID)
@@ -207,7 +221,7 @@ func (w *writer) loadDelsRange(msgs map[int64]*recMsg, from, to int64) error {
 }
 
 // findDeliveries checks that every result of r names a known delivery.
-func findDeliveries(r *request, msgs map[int64]*recMsg) error {
+func findDeliveries(r *recordOp, msgs map[int64]*recMsg) error {
 	for _, res := range r.results {
 		if msgs[res.messageID].delivery(res.destination) == nil {
 			if len(msgs[res.messageID].dels) == 0 {
@@ -229,7 +243,7 @@ func (m *recMsg) delivery(dest string) *recDel {
 }
 
 // updateDeliveries writes r's results and notes the counter changes and failed attempts.
-func (w *writer) updateDeliveries(r *request, msgs map[int64]*recMsg) error {
+func (w *writer) updateDeliveries(r *recordOp, msgs map[int64]*recMsg) error {
 	for _, res := range r.results {
 		m := msgs[res.messageID]
 		d := m.delivery(res.destination)

@@ -16,11 +16,11 @@ func holdWriter(t *testing.T, s *Store) (release func()) {
 	inside, out := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- s.submit(context.Background(), &request{kind: opFunc, fn: func(*writer) (error, error) {
+		done <- s.submit(context.Background(), &request{op: funcOp(func(*writer) (error, error) {
 			close(inside)
 			<-out
 			return nil, nil
-		}})
+		})})
 	}()
 	<-inside
 	return func() {

@@ -16,7 +16,7 @@ import (
 // acceptRoutes checks a TRANSFORMED message's destinations and fills a's, with the
 // status the message is stored with: the aggregate of its deliveries (see aggregate), or
 // TRANSFORMED when it has none.
-func acceptRoutes(a *acceptReq, m *engine.NewMessage) error {
+func acceptRoutes(a *acceptOp, m *engine.NewMessage) error {
 	if n := len(m.Destinations) + len(m.Skipped); n > maxDestinations {
 		return fmt.Errorf("sqlite: Accept: %d destinations, at most %d", n, maxDestinations)
 	}
@@ -62,8 +62,7 @@ func acceptRoutes(a *acceptReq, m *engine.NewMessage) error {
 // insertDeliveries inserts the deliveries rows of an accepted message id. A failure
 // undoes the message's rows (itemErr); if that fails too, fatal: the batch is retried
 // without it.
-func (w *writer) insertDeliveries(r *request, id int64) (itemErr, fatal error) {
-	a := &r.acc
+func (w *writer) insertDeliveries(a *acceptOp, id int64) (itemErr, fatal error) {
 	n := len(a.destinations)
 	for i := 0; i < n+len(a.skipped); i++ {
 		name, status, reason := "", string(engine.StatusQueued), ""
@@ -75,7 +74,7 @@ func (w *writer) insertDeliveries(r *request, id int64) (itemErr, fatal error) {
 		}
 		var err error
 		if w.hook != nil {
-			err = w.hook(r, "delivery")
+			err = w.hook(a, "delivery")
 		}
 		if err == nil {
 			_, err = w.insDel.Exec(id<<8|int64(i), w.queueID(queueKey{a.channel, name}), status, a.receivedAt, reason)

@@ -72,15 +72,15 @@ func (s *Store) runIndexer(ctx context.Context) {
 			t.Stop()
 			continue
 		}
-		r := &request{kind: opIndex, index: indexReq{from: cursor, through: through, docs: docs}}
-		ok, err := s.submitIdle(ctx, r, s.idxStarve)
+		op := &indexOp{from: cursor, through: through, docs: docs}
+		ok, err := s.submitIdle(ctx, &request{op: op}, s.idxStarve)
 		if err == nil && !ok {
 			// The writer was never idle: index a small batch as ordinary work.
 			if len(docs) > indexStarveDocs {
-				r.index.docs = docs[:indexStarveDocs]
-				r.index.through = docs[indexStarveDocs-1].id
+				op.docs = docs[:indexStarveDocs]
+				op.through = docs[indexStarveDocs-1].id
 			}
-			err = s.submit(ctx, r)
+			err = s.submit(ctx, &request{op: op})
 		}
 		if err != nil {
 			if ctx.Err() == nil {
@@ -90,7 +90,7 @@ func (s *Store) runIndexer(ctx context.Context) {
 			}
 			continue
 		}
-		cursor = r.index.through
+		cursor = op.through
 		s.indexedTo.Store(cursor)
 	}
 }

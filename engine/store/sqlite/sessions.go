@@ -22,13 +22,13 @@ func (s *Store) CreateSession(ctx context.Context, rec engine.SessionRecord) err
 		return errors.New("sqlite: CreateSession: empty user or role")
 	}
 	h := append([]byte(nil), rec.Hash[:]...)
-	return s.submit(ctx, &request{kind: opFunc, fn: func(w *writer) (itemErr, fatal error) {
+	return s.submit(ctx, &request{op: funcOp(func(w *writer) (itemErr, fatal error) {
 		if _, err := w.exec(`INSERT INTO sessions (hash, user, role, stamp, created, last_seen, expires) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			h, rec.User, rec.Role, rec.Stamp, rec.Created.UnixNano(), rec.LastSeen.UnixNano(), rec.Expires.UnixNano()); err != nil {
 			return fmt.Errorf("sqlite: CreateSession: %w", err), nil
 		}
 		return nil, nil
-	}})
+	})})
 }
 
 const sessionCols = `SELECT hash, user, role, stamp, created, last_seen, expires FROM sessions `
@@ -65,19 +65,19 @@ func (s *Store) SessionByHash(ctx context.Context, hash [32]byte) (engine.Sessio
 // TouchSession implements engine.SessionKeeper.
 func (s *Store) TouchSession(ctx context.Context, hash [32]byte, at time.Time) error {
 	h := append([]byte(nil), hash[:]...)
-	return s.submit(ctx, &request{kind: opFunc, fn: func(w *writer) (itemErr, fatal error) {
+	return s.submit(ctx, &request{op: funcOp(func(w *writer) (itemErr, fatal error) {
 		if _, err := w.exec(`UPDATE sessions SET last_seen = ? WHERE hash = ?`, at.UnixNano(), h); err != nil {
 			return fmt.Errorf("sqlite: TouchSession: %w", err), nil
 		}
 		return nil, nil
-	}})
+	})})
 }
 
 // DeleteSession implements engine.SessionKeeper.
 func (s *Store) DeleteSession(ctx context.Context, hash [32]byte, detail string) error {
 	h := append([]byte(nil), hash[:]...)
 	at := time.Now().UnixNano()
-	return s.submit(ctx, &request{kind: opFunc, fn: func(w *writer) (itemErr, fatal error) {
+	return s.submit(ctx, &request{op: funcOp(func(w *writer) (itemErr, fatal error) {
 		res, err := w.exec(`DELETE FROM sessions WHERE hash = ?`, h)
 		if err != nil {
 			return fmt.Errorf("sqlite: DeleteSession: %w", err), nil
@@ -91,14 +91,14 @@ func (s *Store) DeleteSession(ctx context.Context, hash [32]byte, detail string)
 			}
 		}
 		return nil, nil
-	}})
+	})})
 }
 
 // DeleteUserSessions implements engine.SessionKeeper.
 func (s *Store) DeleteUserSessions(ctx context.Context, user, detail string) (int, error) {
 	at := time.Now().UnixNano()
 	var n int64
-	err := s.submit(ctx, &request{kind: opFunc, fn: func(w *writer) (itemErr, fatal error) {
+	err := s.submit(ctx, &request{op: funcOp(func(w *writer) (itemErr, fatal error) {
 		res, err := w.exec(`DELETE FROM sessions WHERE user = ?`, user)
 		if err != nil {
 			return fmt.Errorf("sqlite: DeleteUserSessions: %w", err), nil
@@ -110,7 +110,7 @@ func (s *Store) DeleteUserSessions(ctx context.Context, user, detail string) (in
 			}
 		}
 		return nil, nil
-	}})
+	})})
 	return int(n), err
 }
 
@@ -141,7 +141,7 @@ func (s *Store) Sessions(ctx context.Context) ([]engine.SessionRecord, error) {
 // DeleteEndedSessions implements engine.SessionKeeper.
 func (s *Store) DeleteEndedSessions(ctx context.Context, now, idleSince time.Time, limit int) (int, error) {
 	var n int64
-	err := s.submit(ctx, &request{kind: opFunc, fn: func(w *writer) (itemErr, fatal error) {
+	err := s.submit(ctx, &request{op: funcOp(func(w *writer) (itemErr, fatal error) {
 		res, err := w.exec(`DELETE FROM sessions WHERE hash IN
 			(SELECT hash FROM sessions WHERE expires <= ? OR last_seen <= ? LIMIT ?)`, now.UnixNano(), idleSince.UnixNano(), limit)
 		if err != nil {
@@ -149,6 +149,6 @@ func (s *Store) DeleteEndedSessions(ctx context.Context, now, idleSince time.Tim
 		}
 		n, _ = res.RowsAffected()
 		return nil, nil
-	}})
+	})})
 	return int(n), err
 }

@@ -796,8 +796,8 @@ var errInjected = errors.New("injected")
 // the batch commit.
 func TestFailedDeliveryInsertIsUndone(t *testing.T) {
 	s := openTest(t, Options{})
-	s.w.hook = func(r *request, stage string) error {
-		if stage == "delivery" && r.acc.controlID == "BAD" {
+	s.w.hook = func(op operation, stage string) error {
+		if a, ok := op.(*acceptOp); ok && stage == "delivery" && a.controlID == "BAD" {
 			return errInjected
 		}
 		return nil
@@ -843,8 +843,8 @@ func TestFailedDeliveryInsertIsUndone(t *testing.T) {
 // committed again without it.
 func TestCulpritIsRetriedOut(t *testing.T) {
 	s := openTest(t, Options{})
-	s.w.hook = func(r *request, stage string) error {
-		if stage == "applied" && r.kind == opAccept && r.acc.controlID == "FATAL" {
+	s.w.hook = func(op operation, stage string) error {
+		if a, ok := op.(*acceptOp); ok && stage == "applied" && a.controlID == "FATAL" {
 			return errInjected
 		}
 		return nil

@@ -179,11 +179,12 @@ func TestAWorkerStopsSendingWhileItsResultsCannotBeRecorded(t *testing.T) {
 	var (
 		full    atomic.Bool
 		mu      sync.Mutex
-		failed  = map[int64]*request{} // message id → the first Record request that failed it
-		retries int                    // later Record requests naming a message already failed
+		failed  = map[int64]*recordOp{} // message id → the first Record request that failed it
+		retries int                     // later Record requests naming a message already failed
 	)
-	s.w.hook = func(r *request, stage string) error {
-		if stage != "applied" || r.kind != opRecord || !full.Load() {
+	s.w.hook = func(op operation, stage string) error {
+		r, ok := op.(*recordOp)
+		if stage != "applied" || !ok || !full.Load() {
 			return nil
 		}
 		mu.Lock()

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -13,117 +12,42 @@ import (
 	"junction/engine"
 )
 
+// The writer: one goroutine owns the only write connection and commits whatever is
+// pending in one transaction (group commit). Each kind of write is an operation in a file
+// of its own (accept.go, record.go, lease.go, resend.go, ops.go, index.go); the writer
+// only batches them, runs them in their transaction and answers their callers.
+
 // Under load (the previous batch had lingerFrom requests or more), the writer waits up to
 // lingerFor for more requests before committing, as PostgreSQL's commit_delay does.
 var lingerFrom, lingerFor = 4, 200 * time.Microsecond
 
-type opKind uint8
+// operation is one kind of write: its payload, prepared (validated, converted, copied) by
+// the caller's goroutine before it is queued, so the writer only runs SQL and the caller
+// may reuse its buffers even if it stops waiting; and its answer, valid once the request
+// is done. apply runs it inside the batch's transaction: it must fail before writing
+// (itemErr) or undo its own writes, and report a failure that left the transaction in an
+// unknown state as fatal. Delivery results (*recordOp) are applied together, after the
+// others (record.go); a checkpoint (*checkpointOp) and the indexer's batches (*indexOp)
+// run outside the batch's transaction.
+type operation interface {
+	apply(w *writer) (itemErr, fatal error)
+}
 
-const (
-	opAccept opKind = iota
-	opRecord
-	opAcquire
-	opTake
-	opRelease
-	opCheckpoint // runs between transactions; used by tests and benchmarks
-	opResend
-	opEvent
-	opPause
-	opIndex // the background indexer's batch: its own transaction, low priority
-	opFunc  // admin.go: fn runs in the batch's transaction
-)
-
-// maxDestinations bounds NewMessage.Destinations: the ordinal lives in the low 8 bits of
-// deliveries.id.
-const maxDestinations = 256
-
-// request is one caller's unit of work for the writer. Everything the writer needs is
-// prepared (validated, converted, copied) by the caller's goroutine before it is queued,
-// so the writer only runs SQL and the caller may reuse its buffers even if it stops
-// waiting.
+// request is one caller's operation queued for the writer.
 type request struct {
-	ctx  context.Context
-	kind opKind
-
-	acc     acceptReq
-	results []recordReq
-	lease   leaseReq
-	mode    string // checkpoint mode
-	resend  resendReq
-	event   engine.Event
-	pause   pauseReq
-	index   indexReq
-	// opFunc: run by the writer inside the transaction. Like every request it must fail
-	// before writing (itemErr) or report a failure after a write as fatal.
-	fn func(w *writer) (itemErr, fatal error)
-
-	// finished (opRecord): messages whose deliveries are all final once committed.
-	finished []int64
+	ctx context.Context
+	op  operation
 	// answered: done was closed before the rest of the batch was committed.
 	answered bool
-
-	// Answer, valid once done is closed.
-	id    int64
-	ok    bool
-	names []string // opResend: the destinations queued again
-	err   error
-	done  chan struct{}
+	err      error
+	done     chan struct{}
 }
 
-type resendReq struct {
-	messageID    int64
-	destinations []string
-	content      any // nil or []byte
-	detail       string
-	at           int64
-}
+// isAccept tells whether r accepts a message (its batch then commits with an fsync).
+func isAccept(r *request) bool { _, ok := r.op.(*acceptOp); return ok }
 
-type pauseReq struct {
-	channel, destination string
-	paused               bool
-	detail               string
-	at                   int64
-}
-
-// indexReq adds documents to the full-text index and moves its cursor from from to
-// through (every message in between is indexed, or has no text).
-type indexReq struct {
-	from, through int64
-	docs          []indexDoc
-}
-
-type indexDoc struct {
-	id   int64
-	body []byte
-}
-
-type acceptReq struct {
-	channel      string
-	status       string // as stored: QUEUED when TRANSFORMED with destinations
-	srcStatus    engine.Status
-	receivedAt   int64
-	dataType     string
-	controlID    string
-	sourceDomain string
-	orgCode      string
-	originalID   any // nil or int64
-	dedupKey     any // nil or string
-	errText      string
-	meta         any // nil or string (JSON)
-	raw          []byte
-	transformed  any // nil or []byte
-	warnings     int // how many; their JSON (nil or string) in warnText
-	warnText     any
-	destinations []string
-	skipped      []engine.SkippedDestination // stored after destinations, never queued
-	columns      map[string]string           // custom metadata column values (columns.go)
-}
-
-type leaseReq struct {
-	channel, destination, owner string
-	ttl                         time.Duration
-	from                        string // opTake: the dead holder
-}
+// isRecord tells whether r records delivery results.
+func isRecord(r *request) bool { _, ok := r.op.(*recordOp); return ok }
 
 // submit queues r for the writer and waits for its answer. Once r is queued it will be
 // either committed or not as a whole; if ctx ends first the caller stops waiting and gets
@@ -179,173 +103,6 @@ func (s *Store) await(ctx context.Context, r *request) error {
 	}
 }
 
-// Accept implements engine.Store.
-func (s *Store) Accept(ctx context.Context, m *engine.NewMessage) (int64, error) {
-	if m == nil {
-		return 0, errors.New("sqlite: Accept: nil message")
-	}
-	a := acceptReq{
-		channel:      m.Channel,
-		status:       string(m.Status),
-		srcStatus:    m.Status,
-		receivedAt:   nanos(m.ReceivedAt),
-		dataType:     m.DataType,
-		controlID:    m.ControlID,
-		sourceDomain: m.SourceDomain,
-		orgCode:      m.OrgCode,
-		errText:      m.Error,
-		raw:          m.Raw, // not copied: the caller hands the buffers over (NewMessage)
-		columns:      m.Columns,
-	}
-	if a.channel == "" {
-		return 0, errors.New("sqlite: Accept: empty channel")
-	}
-	switch m.Status {
-	case engine.StatusFiltered, engine.StatusError:
-	case engine.StatusTransformed:
-		if err := acceptRoutes(&a, m); err != nil {
-			return 0, err
-		}
-	default:
-		return 0, fmt.Errorf("sqlite: Accept: status %q, want FILTERED, ERROR or TRANSFORMED", m.Status)
-	}
-	if a.receivedAt == 0 {
-		a.receivedAt = time.Now().UnixNano()
-	}
-	if m.OriginalID != 0 {
-		a.originalID = m.OriginalID
-	}
-	if m.DedupKey != "" {
-		a.dedupKey = m.DedupKey
-	}
-	if len(m.Meta) > 0 {
-		a.meta = metaJSON(m.Meta)
-	}
-	a.warnings, a.warnText = len(m.Warnings), warningsJSON(m.Warnings)
-	// Transformed is stored only when it differs from raw.
-	if m.Transformed != nil && string(m.Transformed) != string(m.Raw) {
-		a.transformed = m.Transformed
-	}
-	r := &request{kind: opAccept, acc: a}
-	if err := s.submit(ctx, r); err != nil {
-		return 0, err
-	}
-	return r.id, nil
-}
-
-// AcquireQueue implements engine.Store.
-func (s *Store) AcquireQueue(ctx context.Context, channel, destination, owner string, ttl time.Duration) (bool, error) {
-	if owner == "" {
-		return false, errors.New("sqlite: AcquireQueue: empty owner")
-	}
-	if ttl <= 0 {
-		return false, errors.New("sqlite: AcquireQueue: ttl must be positive")
-	}
-	r := &request{kind: opAcquire, lease: leaseReq{channel: channel, destination: destination, owner: owner, ttl: ttl}}
-	if err := s.submit(ctx, r); err != nil {
-		return false, err
-	}
-	return r.ok, nil
-}
-
-// TakeQueue implements engine.Store.
-func (s *Store) TakeQueue(ctx context.Context, channel, destination, deadOwner, owner string, ttl time.Duration) (bool, error) {
-	if owner == "" || deadOwner == "" {
-		return false, errors.New("sqlite: TakeQueue: empty owner")
-	}
-	if ttl <= 0 {
-		return false, errors.New("sqlite: TakeQueue: ttl must be positive")
-	}
-	r := &request{kind: opTake, lease: leaseReq{channel: channel, destination: destination, owner: owner, ttl: ttl, from: deadOwner}}
-	if err := s.submit(ctx, r); err != nil {
-		return false, err
-	}
-	return r.ok, nil
-}
-
-// ReleaseQueue implements engine.Store. Releasing a lease one does not hold is a no-op.
-func (s *Store) ReleaseQueue(ctx context.Context, channel, destination, owner string) error {
-	if owner == "" {
-		return errors.New("sqlite: ReleaseQueue: empty owner")
-	}
-	return s.submit(ctx, &request{kind: opRelease, lease: leaseReq{channel: channel, destination: destination, owner: owner}})
-}
-
-// Checkpoint asks the writer to run PRAGMA wal_checkpoint(mode) between two transactions.
-// mode is PASSIVE, FULL, RESTART or TRUNCATE.
-func (s *Store) Checkpoint(ctx context.Context, mode string) error {
-	switch mode {
-	case "PASSIVE", "FULL", "RESTART", "TRUNCATE":
-	default:
-		return fmt.Errorf("sqlite: Checkpoint: bad mode %q", mode)
-	}
-	return s.submit(ctx, &request{kind: opCheckpoint, mode: mode})
-}
-
-// Resend implements engine.Store.
-func (s *Store) Resend(ctx context.Context, rr engine.ResendRequest) ([]string, error) {
-	if rr.MessageID <= 0 {
-		return nil, fmt.Errorf("sqlite: Resend: message %d: %w", rr.MessageID, engine.ErrNotFound)
-	}
-	r := &request{kind: opResend, resend: resendReq{
-		messageID:    rr.MessageID,
-		destinations: append([]string(nil), rr.Destinations...),
-		content:      blobArg(rr.Content),
-		detail:       rr.Detail,
-		at:           time.Now().UnixNano(),
-	}}
-	if err := s.submit(ctx, r); err != nil {
-		return nil, err
-	}
-	return r.names, nil
-}
-
-// AddEvent implements engine.Store.
-func (s *Store) AddEvent(ctx context.Context, ev engine.Event) error {
-	if ev.Kind == "" {
-		return errors.New("sqlite: AddEvent: empty kind")
-	}
-	if ev.At.IsZero() {
-		ev.At = time.Now()
-	}
-	return s.submit(ctx, &request{kind: opEvent, event: ev})
-}
-
-// SetQueuePaused implements engine.Store.
-func (s *Store) SetQueuePaused(ctx context.Context, channel, destination string, paused bool, detail string) error {
-	if channel == "" || destination == "" {
-		return errors.New("sqlite: SetQueuePaused: empty channel or destination")
-	}
-	return s.submit(ctx, &request{kind: opPause, pause: pauseReq{channel: channel, destination: destination,
-		paused: paused, detail: detail, at: time.Now().UnixNano()}})
-}
-
-// queueKey names a destination queue.
-type queueKey struct{ channel, destination string }
-
-type queueCounts struct{ queued, sent, errored, filtered int64 }
-
-func (c *queueCounts) add(status string, n int64) {
-	switch status {
-	case string(engine.StatusQueued):
-		c.queued += n
-	case string(engine.StatusSent):
-		c.sent += n
-	case string(engine.StatusError):
-		c.errored += n
-	case string(engine.StatusFiltered):
-		c.filtered += n
-	}
-}
-
-type channelCounts struct{ received, filtered, errored int64 }
-
-// lastError is a queue's most recent failed attempt in the current transaction.
-type lastError struct {
-	text    string
-	at, msg int64
-}
-
 // writer owns the write connection. Its fields are used only by its goroutine.
 type writer struct {
 	s    *Store
@@ -384,7 +141,7 @@ type writer struct {
 	// with stage "delivery" before an Accept's delivery inserts (an error is treated as a
 	// failed insert) and "applied" after any request ran (an error is treated as one that
 	// left the transaction unusable).
-	hook func(r *request, stage string) error
+	hook func(op operation, stage string) error
 }
 
 func newWriter(s *Store) (*writer, error) {
@@ -477,7 +234,7 @@ func (w *writer) run() {
 		if !ok {
 			return
 		}
-		if r.kind == opIndex {
+		if _, ok := r.op.(*indexOp); ok {
 			// Background work, taken only when nothing else waited: alone, in its own
 			// transaction.
 			w.process([]*request{r})
@@ -559,12 +316,15 @@ func (w *writer) process(batch []*request) {
 		case r.ctx.Err() != nil:
 			// The caller has given up: drop the request before touching the database.
 			r.err = r.ctx.Err()
-		case r.kind == opCheckpoint:
-			checkpoints = append(checkpoints, r)
-		case r.kind == opIndex:
-			indexes = append(indexes, r)
 		default:
-			live = append(live, r)
+			switch r.op.(type) {
+			case *checkpointOp:
+				checkpoints = append(checkpoints, r)
+			case *indexOp:
+				indexes = append(indexes, r)
+			default:
+				live = append(live, r)
+			}
 		}
 	}
 	if results, rest := splitResults(live); len(results) > 0 {
@@ -581,10 +341,10 @@ func (w *writer) process(batch []*request) {
 	}
 	w.commitLive(live)
 	for _, r := range indexes {
-		r.err = w.indexBatch(r)
+		r.err = w.indexBatch(r.op.(*indexOp))
 	}
 	for _, r := range checkpoints {
-		r.err = w.s.checkpoint(context.Background(), r.mode)
+		r.err = w.s.checkpoint(context.Background(), r.op.(*checkpointOp).mode)
 	}
 	w.s.items.Add(uint64(len(batch)))
 	for _, r := range batch {
@@ -597,13 +357,12 @@ func (w *writer) process(batch []*request) {
 // splitResults takes the delivery results out of live when live also holds accepted
 // messages, whose commit waits for an fsync; otherwise results is empty.
 func splitResults(live []*request) (results, rest []*request) {
-	accepts := slices.ContainsFunc(live, func(r *request) bool { return r.kind == opAccept })
-	if !accepts || !slices.ContainsFunc(live, func(r *request) bool { return r.kind == opRecord }) {
+	if !slices.ContainsFunc(live, isAccept) || !slices.ContainsFunc(live, isRecord) {
 		return nil, live
 	}
 	rest = make([]*request, 0, len(live))
 	for _, r := range live {
-		if r.kind == opRecord {
+		if isRecord(r) {
 			results = append(results, r)
 		} else {
 			rest = append(rest, r)
@@ -622,7 +381,7 @@ func (w *writer) commitLive(live []*request) {
 		}
 		if culprit < 0 || attempt == maxCulprits {
 			for _, r := range live {
-				r.id, r.ok, r.err = 0, false, err
+				r.err = err
 			}
 			return
 		}
@@ -631,7 +390,7 @@ func (w *writer) commitLive(live []*request) {
 		live[culprit].err = err
 		live = append(live[:culprit:culprit], live[culprit+1:]...)
 		for _, r := range live {
-			r.id, r.ok, r.err = 0, false, nil
+			r.err = nil
 		}
 	}
 }
@@ -661,7 +420,7 @@ func (w *writer) transact(live []*request) (culprit int, err error) {
 		return -1, err
 	}
 	for i, r := range live {
-		if r.kind == opRecord {
+		if isRecord(r) {
 			continue // applied together, after the others (record.go)
 		}
 		if err := w.apply(r); err != nil {
@@ -686,14 +445,14 @@ func (w *writer) transact(live []*request) (culprit int, err error) {
 		if r.err != nil {
 			continue
 		}
-		switch r.kind {
-		case opAccept:
+		switch op := r.op.(type) {
+		case *acceptOp:
 			accepted = true
-			if len(r.acc.destinations) > 0 {
-				w.s.recent.add(r.id, recentOf(&r.acc))
+			if len(op.destinations) > 0 {
+				w.s.recent.add(op.id, recentOf(op))
 			}
-		case opRecord:
-			w.s.recent.remove(r.finished...)
+		case *recordOp:
+			w.s.recent.remove(op.finished...)
 		}
 	}
 	if accepted {
@@ -706,27 +465,9 @@ func (w *writer) transact(live []*request) (culprit int, err error) {
 	return -1, nil
 }
 
-// recentOf is what the queue workers will read of an accepted message (see Pending).
-func recentOf(a *acceptReq) *recentEntry {
-	e := &recentEntry{controlID: a.controlID, dataType: a.dataType, content: a.raw}
-	if t, ok := a.transformed.([]byte); ok {
-		e.content = t
-	}
-	if m, ok := a.meta.(string); ok {
-		e.meta = []byte(m)
-	}
-	return e
-}
-
 // setSync picks the durability the batch needs (see writer.syncFull).
 func (w *writer) setSync(live []*request) error {
-	full := false
-	for _, r := range live {
-		if r.kind == opAccept {
-			full = true
-			break
-		}
-	}
+	full := slices.ContainsFunc(live, isAccept)
 	if full == w.syncFull {
 		return nil
 	}
@@ -746,16 +487,17 @@ func (w *writer) setSync(live []*request) error {
 // a queue row another one uses.
 func (w *writer) resolveQueues(live []*request) error {
 	for _, r := range live {
-		if r.kind != opAccept {
+		a, ok := r.op.(*acceptOp)
+		if !ok {
 			continue
 		}
-		for _, d := range r.acc.destinations {
-			if err := w.resolveQueue(queueKey{r.acc.channel, d}); err != nil {
+		for _, d := range a.destinations {
+			if err := w.resolveQueue(queueKey{a.channel, d}); err != nil {
 				return err
 			}
 		}
-		for _, sk := range r.acc.skipped {
-			if err := w.resolveQueue(queueKey{r.acc.channel, sk.Name}); err != nil {
+		for _, sk := range a.skipped {
+			if err := w.resolveQueue(queueKey{a.channel, sk.Name}); err != nil {
 				return err
 			}
 		}
@@ -777,41 +519,9 @@ func (w *writer) queueID(k queueKey) int64 {
 // dropped the transaction, as it may on I/O errors, disk full or out of memory): the
 // caller rolls everything back and retries the batch without this request.
 func (w *writer) apply(r *request) error {
-	var itemErr, fatal error
-	switch r.kind {
-	case opAccept:
-		itemErr, fatal = w.accept(r)
-	case opAcquire:
-		itemErr = w.acquireLease(r)
-	case opTake:
-		l := r.lease
-		res, err := w.take.Exec(l.owner, time.Now().UnixNano()+int64(l.ttl), l.channel, l.destination, l.from)
-		if err == nil {
-			var n int64
-			n, err = res.RowsAffected()
-			r.ok = n == 1
-		}
-		if err != nil {
-			itemErr = fmt.Errorf("sqlite: TakeQueue: %w", err)
-		}
-	case opRelease:
-		if _, err := w.release.Exec(r.lease.channel, r.lease.destination, r.lease.owner); err != nil {
-			itemErr = fmt.Errorf("sqlite: ReleaseQueue: %w", err)
-		}
-	case opResend:
-		itemErr, fatal = w.resendOne(r)
-	case opEvent:
-		ev := r.event
-		if _, err := w.insEvent.Exec(ev.At.UnixNano(), ev.MessageID, ev.Channel, ev.Destination, ev.Kind, ev.Detail); err != nil {
-			itemErr = fmt.Errorf("sqlite: AddEvent: %w", err)
-		}
-	case opPause:
-		itemErr, fatal = w.setPaused(r)
-	case opFunc:
-		itemErr, fatal = r.fn(w)
-	}
+	itemErr, fatal := r.op.apply(w)
 	if fatal == nil && w.hook != nil {
-		fatal = w.hook(r, "applied")
+		fatal = w.hook(r.op, "applied")
 	}
 	if fatal != nil {
 		return fatal
@@ -835,265 +545,4 @@ func (w *writer) inTx() bool {
 		return nil
 	})
 	return in
-}
-
-// accept inserts one message and its deliveries. It isolates itself (see apply):
-// a failed message insert (e.g. duplicate DedupKey) has written nothing; a failure after
-// it is undone by deleting what this request inserted.
-func (w *writer) accept(r *request) (itemErr, fatal error) {
-	a := &r.acc
-	res, err := w.insMsg.Exec(a.channel, a.status, a.receivedAt, a.dataType, a.controlID,
-		a.sourceDomain, a.orgCode, a.originalID, a.dedupKey, a.errText, a.meta, a.warnings)
-	if err != nil {
-		if a.dedupKey != nil && isUnique(err) {
-			return engine.ErrDuplicate, nil
-		}
-		return fmt.Errorf("sqlite: insert message: %w", err), nil
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := w.insContent.Exec(id, a.raw, a.transformed, a.warnText); err != nil {
-		// Undo the message row; if that fails too, the batch is retried without it.
-		if _, e := w.delMsg.Exec(id); e != nil {
-			return nil, errors.Join(err, e)
-		}
-		return fmt.Errorf("sqlite: insert content: %w", err), nil
-	}
-	if itemErr, fatal := w.insertColumns(a, id); itemErr != nil || fatal != nil { // columns.go
-		return itemErr, fatal
-	}
-	if itemErr, fatal := w.insertDeliveries(r, id); itemErr != nil || fatal != nil {
-		return itemErr, fatal
-	}
-	// Counters are applied at the end of the transaction, only for requests that succeeded.
-	c := w.chanDelta[a.channel]
-	if c == nil {
-		c = &channelCounts{}
-		w.chanDelta[a.channel] = c
-	}
-	c.received++
-	switch {
-	case a.status == string(engine.StatusFiltered): // by the channel's filters, or every destination's
-		c.filtered++
-	case a.srcStatus == engine.StatusError:
-		c.errored++
-	}
-	for _, d := range a.destinations {
-		w.qCounts(w.queueID(queueKey{a.channel, d})).queued++
-	}
-	for _, sk := range a.skipped {
-		w.qCounts(w.queueID(queueKey{a.channel, sk.Name})).add(string(sk.Status), 1)
-	}
-	r.id = id
-	return nil, nil
-}
-
-func (w *writer) qCounts(queueID int64) *queueCounts {
-	c := w.qDelta[queueID]
-	if c == nil {
-		c = &queueCounts{}
-		w.qDelta[queueID] = c
-	}
-	return c
-}
-
-func (w *writer) acquireLease(r *request) error {
-	l := r.lease
-	now := time.Now().UnixNano()
-	res, err := w.acquire.Exec(l.channel, l.destination, l.owner, now+int64(l.ttl), now)
-	if err != nil {
-		return fmt.Errorf("sqlite: AcquireQueue: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	r.ok = n == 1
-	return nil
-}
-
-// applyCounters adds the batch's counter deltas.
-func (w *writer) applyCounters() error {
-	for name, c := range w.chanDelta {
-		if _, err := w.addChannel.Exec(name, c.received, c.filtered, c.errored); err != nil {
-			return fmt.Errorf("sqlite: counters: %w", err)
-		}
-	}
-	for id, c := range w.qDelta {
-		if c.queued == 0 && c.sent == 0 && c.errored == 0 && c.filtered == 0 {
-			continue
-		}
-		if _, err := w.addQueue.Exec(c.queued, c.sent, c.errored, c.filtered, id); err != nil {
-			return fmt.Errorf("sqlite: counters: %w", err)
-		}
-	}
-	for id, le := range w.lastErr {
-		if _, err := w.setLastError.Exec(le.text, le.at, le.msg, id); err != nil {
-			return fmt.Errorf("sqlite: last error: %w", err)
-		}
-	}
-	return nil
-}
-
-// resendOne queues chosen deliveries of one message again. Every lookup comes first, so
-// an unknown message or destination fails the request before anything is written; a
-// failure after the first write leaves the transaction to be retried without it.
-func (w *writer) resendOne(r *request) (itemErr, fatal error) {
-	rs := &r.resend
-	var channel string
-	if err := w.msgChannel.QueryRow(rs.messageID).Scan(&channel); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("message %d: %w", rs.messageID, engine.ErrNotFound), nil
-		}
-		return fmt.Errorf("sqlite: Resend: %w", err), nil
-	}
-	// Retention may have stripped the content since the caller looked: a delivery queued
-	// again would then wait for ever (Pending joins contents), so refuse it here.
-	var hasContent bool
-	if err := w.conn.QueryRowContext(context.Background(), `SELECT EXISTS (SELECT 1 FROM contents WHERE message_id = ?)`, rs.messageID).Scan(&hasContent); err != nil {
-		return fmt.Errorf("sqlite: Resend: %w", err), nil
-	}
-	if !hasContent {
-		return engine.ContentRemoved(rs.messageID), nil
-	}
-	type del struct {
-		id, queue    int64
-		status, dest string
-		chosen       bool
-	}
-	var dels []del
-	rows, err := w.loadDels.Query(rs.messageID<<8, rs.messageID<<8|0xff)
-	if err != nil {
-		return fmt.Errorf("sqlite: Resend: %w", err), nil
-	}
-	for rows.Next() {
-		var d del
-		if err := rows.Scan(&d.id, &d.queue, &d.status, &d.dest); err != nil {
-			rows.Close()
-			return fmt.Errorf("sqlite: Resend: %w", err), nil
-		}
-		dels = append(dels, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlite: Resend: %w", err), nil
-	}
-	if len(dels) == 0 {
-		return fmt.Errorf("message %d: %w", rs.messageID, engine.ErrNoDeliveries), nil
-	}
-	if len(rs.destinations) == 0 {
-		for i := range dels {
-			dels[i].chosen = true
-		}
-	}
-	for _, name := range rs.destinations {
-		found := false
-		for i := range dels {
-			if dels[i].dest == name {
-				dels[i].chosen, found = true, true
-			}
-		}
-		if !found {
-			return fmt.Errorf("message %d has no destination %q: %w", rs.messageID, name, engine.ErrNotFound), nil
-		}
-	}
-	// A destination its filter left out (or failed on) is not resent: reprocess.
-	unrouted, err := w.unrouted(rs.messageID)
-	if err != nil {
-		return fmt.Errorf("sqlite: Resend: %w", err), nil
-	}
-	some := false
-	for i := range dels {
-		dels[i].chosen = dels[i].chosen && !unrouted[dels[i].id]
-		some = some || dels[i].chosen
-	}
-	if !some {
-		return fmt.Errorf("message %d: %w (its filters left it out)", rs.messageID, engine.ErrNoDeliveries), nil
-	}
-	kind := "resend"
-	if rs.content != nil {
-		kind = "resend-edited"
-	}
-	var names []string
-	for i := range dels {
-		d := &dels[i]
-		if !d.chosen {
-			continue
-		}
-		if _, err := w.requeue.Exec(rs.at, rs.content, rs.at, d.id); err != nil {
-			return nil, fmt.Errorf("sqlite: Resend: %w", err)
-		}
-		if _, err := w.insEvent.Exec(rs.at, rs.messageID, channel, d.dest, kind, rs.detail); err != nil {
-			return nil, fmt.Errorf("sqlite: Resend: event: %w", err)
-		}
-		if d.status != string(engine.StatusQueued) {
-			c := w.qCounts(d.queue)
-			c.add(d.status, -1)
-			c.add(string(engine.StatusQueued), 1)
-			d.status = string(engine.StatusQueued)
-		}
-		names = append(names, d.dest)
-	}
-	if _, err := w.setStatus.Exec(aggregate(dels, func(d del) string { return d.status }), rs.messageID); err != nil {
-		return nil, fmt.Errorf("sqlite: Resend: message status: %w", err)
-	}
-	r.names = names
-	return nil, nil
-}
-
-// setPaused sets a queue's paused flag (creating the queue row if it is new) and logs it.
-func (w *writer) setPaused(r *request) (itemErr, fatal error) {
-	p := r.pause
-	if _, err := w.pause.Exec(p.channel, p.destination, p.paused); err != nil {
-		return fmt.Errorf("sqlite: SetQueuePaused: %w", err), nil
-	}
-	kind := "resume"
-	if p.paused {
-		kind = "pause"
-	}
-	if _, err := w.insEvent.Exec(p.at, 0, p.channel, p.destination, kind, p.detail); err != nil {
-		return nil, fmt.Errorf("sqlite: SetQueuePaused: event: %w", err)
-	}
-	// A queue row created here is committed with this transaction; forget nothing cached:
-	// resolveQueues looks rows up by name when it meets a new queue.
-	return nil, nil
-}
-
-// indexBatch adds one batch of documents to the full-text index in its own transaction
-// (synchronous=NORMAL: a batch lost to a power cut is indexed again, since the cursor is
-// committed with it). It checks the cursor first, so a batch is never indexed twice.
-func (w *writer) indexBatch(r *request) error {
-	if err := w.setSync([]*request{r}); err != nil {
-		return err
-	}
-	if _, err := w.begin.Exec(); err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	err := func() error {
-		var at int64
-		if err := w.indexedTo.QueryRow().Scan(&at); err != nil {
-			return err
-		}
-		if at != r.index.from {
-			return fmt.Errorf("index cursor is at %d, not %d", at, r.index.from)
-		}
-		for _, d := range r.index.docs {
-			if _, err := w.insSearch.Exec(d.id, d.body); err != nil {
-				return fmt.Errorf("message %d: %w", d.id, err)
-			}
-		}
-		if _, err := w.setIndexedTo.Exec(r.index.through); err != nil {
-			return err
-		}
-		_, err := w.commit.Exec()
-		return err
-	}()
-	if err != nil {
-		_, _ = w.rollback.Exec()
-		return fmt.Errorf("sqlite: index: %w", err)
-	}
-	w.s.commits.Add(1)
-	return nil
 }
