@@ -20,6 +20,7 @@ import (
 
 func TestMain(m *testing.M) {
 	alerts.RetryBackoff = 10 * time.Millisecond // retries are tested, not their pace
+	alerts.ReloadDrain = 2 * time.Second        // a reload's hung notifications are given up sooner
 	os.Exit(m.Run())
 }
 
@@ -71,6 +72,13 @@ func (r *rig) stop() {
 	defer cancel()
 	r.eng.Stop(ctx)
 	r.store.Close()
+}
+
+// newRunner closes the runner and starts another on the same engine and store, as a
+// restart or a reload does.
+func (r *rig) newRunner() {
+	r.runner.Close()
+	r.runner = alerts.New(r.eng, r.store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 // eval evaluates the alerts as of now and waits for the notifications it queued.
@@ -287,6 +295,42 @@ func TestAFailingDestinationFiresOnceRemindsHourlyAndClearsOnceAcrossARestart(t 
 	sameMails(t, hook, mail)
 }
 
+func TestAFailingDestinationThatRecoveredBeforeANewRunnerStartedResolvesAtItsFirstEvaluation(t *testing.T) {
+	hook, mail := newHookReceiver(t), newSMTPReceiver(t)
+	lis := closedPort(t)
+	r := startRig(t, t.TempDir(), failingRoutes(lis, hook.URL, mail))
+	r.send("lab", adtMsg)
+	r.waitQueue("lab", "lis", func(q engine.QueueFacts) bool { return q.HeadAttempts > 0 })
+	t0 := time.Now()
+	r.eval(t0)
+	r.eval(t0.Add(6 * time.Minute))
+	if got := hook.notices(); len(got) != 1 || got[0].State != "firing" {
+		t.Fatalf("want one firing notice, got %+v", got)
+	}
+
+	// The receiver comes back while no runner evaluates (a restart, a reload): the queue
+	// drains, and nothing is sent after.
+	r.runner.Close()
+	ln, err := net.Listen("tcp", lis)
+	if err != nil {
+		t.Skipf("cannot listen on %s again: %v", lis, err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })}
+	go srv.Serve(ln)
+	defer srv.Close()
+	r.waitQueue("lab", "lis", func(q engine.QueueFacts) bool { return q.Queued == 0 && q.Sent == 1 })
+	r.newRunner()
+	r.eval(t0.Add(7 * time.Minute))
+	got := hook.notices()
+	if len(got) != 2 || got[1].State != "resolved" || got[1].Detail != "delivering again: a send succeeded; 0 messages queued" {
+		t.Fatalf("want a resolved notice at the new runner's first evaluation, got %+v", got)
+	}
+	r.eval(t0.Add(8 * time.Minute))
+	if got := hook.notices(); len(got) != 2 {
+		t.Fatalf("want no notice after the resolved one, got %+v", got[2:])
+	}
+}
+
 func TestAStoppedChannelAndItsAgeingQueueFireAndClearOnceEach(t *testing.T) {
 	hook, mail := newHookReceiver(t), newSMTPReceiver(t)
 	hook.fail = 2 // the first two POSTs are answered 503: retried
@@ -430,7 +474,11 @@ alerts:
 		t.Fatalf("want one notice of the silence since Friday 18:50, got %+v", got)
 	}
 	receive(at("2030-01-07", "07:30"))
-	r.eval(at("2030-01-07", "07:31"))
+	r.eval(at("2030-01-07", "07:31")) // clears after two evaluation intervals without silence
+	if got := hook.notices(); len(got) != 1 {
+		t.Fatalf("resolved at the first evaluation after a message came: %+v", got)
+	}
+	r.eval(at("2030-01-07", "07:32"))
 	if got := hook.notices(); len(got) != 2 || got[1].State != "resolved" {
 		t.Fatalf("want one resolved notice once a message came, got %+v", got)
 	}

@@ -71,14 +71,6 @@ func (f *facts) errorCounts(window time.Duration, now time.Time) (map[string]int
 	return m, nil
 }
 
-// destTrack follows one destination's sends between evaluations: okAt is when a send was
-// last seen to succeed (the sent counter grew), so a failure after it means every attempt
-// since has failed.
-type destTrack struct {
-	sent int64
-	okAt time.Time
-}
-
 // check evaluates a's condition for each of its subjects.
 func (r *Runner) check(f *facts, a *engine.Alert, now time.Time) ([]finding, error) {
 	c := a.When
@@ -97,7 +89,7 @@ func (r *Runner) check(f *facts, a *engine.Alert, now time.Time) ([]finding, err
 				if c.Kind == engine.CondQueue {
 					out = append(out, queueFinding(c, q, now))
 				} else {
-					out = append(out, r.failingFinding(a, q, now))
+					out = append(out, r.failingFinding(a, q))
 				}
 			}
 		}
@@ -180,15 +172,19 @@ func queueFinding(c engine.AlertCondition, q engine.QueueFacts, now time.Time) f
 }
 
 // failingFinding tells whether every attempt of a destination has failed since its last
-// success: its queue head is being retried, or an attempt failed after the last send
-// seen to succeed.
-func (r *Runner) failingFinding(a *engine.Alert, q engine.QueueFacts, now time.Time) finding {
+// success: its queue head is being retried, or its last attempt failed (no send has
+// succeeded after the last failure, as the store tells: RecoveredAt). Both are read from
+// the store, so a runner started after a restart or a reload sees a recovery that
+// happened before it. A failure from before Junction started is let be unless the alert
+// was already pending or active then.
+func (r *Runner) failingFinding(a *engine.Alert, q engine.QueueFacts) finding {
 	subject := q.Channel + "/" + q.Destination
 	f := finding{subject: subject, channel: q.Channel, destination: q.Destination,
 		link: destLink(q.Channel, q.Destination, "QUEUED")}
-	tr := r.track(a, subject, q, now)
+	_, had := r.states[stateKey{a.Name, subject}]
 	retrying := q.HeadAttempts > 0 && q.HeadError != ""
-	f.holds = retrying || (!q.LastErrorAt.IsZero() && q.LastErrorAt.After(tr.okAt))
+	lastFailed := !q.LastErrorAt.IsZero() && q.RecoveredAt.IsZero() && (had || q.LastErrorAt.After(r.startedAt))
+	f.holds = retrying || lastFailed
 	if !f.holds {
 		f.detail = "delivering again: a send succeeded; " + count(q.Queued, "message") + " queued"
 		return f
@@ -203,26 +199,6 @@ func (r *Runner) failingFinding(a *engine.Alert, q engine.QueueFacts, now time.T
 		f.detail = fmt.Sprintf("every attempt since the last success failed; %s queued; last error: %s", count(q.Queued, "message"), lastErr)
 	}
 	return f
-}
-
-// track updates what is known of a destination's sends, once per evaluation.
-func (r *Runner) track(a *engine.Alert, subject string, q engine.QueueFacts, now time.Time) *destTrack {
-	tr, ok := r.tracks[subject]
-	if !ok {
-		tr = &destTrack{sent: q.Sent, okAt: now}
-		// An alert already pending or active before a restart goes on until a send is
-		// seen to succeed.
-		if _, had := r.states[stateKey{a.Name, subject}]; had {
-			tr.okAt = time.Time{}
-		}
-		r.tracks[subject] = tr
-		return tr
-	}
-	if q.Sent > tr.sent {
-		tr.okAt = now
-	}
-	tr.sent = q.Sent
-	return tr
 }
 
 func (r *Runner) silentFinding(c engine.AlertCondition, ch string, last, now time.Time) finding {

@@ -117,6 +117,8 @@ func sendEmail(ctx context.Context, cfg *engine.SMTPConfig, em *engine.EmailNoti
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
+	// A runner stopping (its context cancelled) ends the conversation at once.
+	defer context.AfterFunc(ctx, func() { conn.Close() })()
 	c, err := smtp.NewClient(conn, cfg.Host)
 	if err != nil {
 		conn.Close()

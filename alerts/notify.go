@@ -90,6 +90,7 @@ func newNotifier(r *Runner, nt engine.Notification) *notifier {
 		x.what = fmt.Sprintf("email to %v", em.To)
 		x.send = func(ctx context.Context, n Notice) error { return sendEmail(ctx, cfg, em, n) }
 	}
+	r.running.Add(1)
 	go x.run()
 	return x
 }
@@ -97,6 +98,12 @@ func newNotifier(r *Runner, nt engine.Notification) *notifier {
 // enqueue hands n to the notifier; a full queue (a receiver down for long) drops it,
 // logged, rather than holding the evaluation up.
 func (x *notifier) enqueue(n Notice) {
+	select {
+	case <-x.r.quit:
+		x.r.log.Error("alert notification not sent: stopping", "to", x.what, "alert", n.Alert, "state", n.State)
+		return
+	default:
+	}
 	x.r.sends.Add(1)
 	select {
 	case x.queue <- n:
@@ -106,25 +113,42 @@ func (x *notifier) enqueue(n Notice) {
 	}
 }
 
+// run sends the queued notices, once the runner before (a reload's) is done sending,
+// until the runner is closed: what is left then is dropped (logged).
 func (x *notifier) run() {
+	defer x.r.running.Done()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { <-x.r.quit; cancel() }()
+	if x.r.after != nil {
+		select {
+		case <-x.r.after:
+		case <-x.r.quit:
+			x.drop()
+			return
+		}
+	}
 	for {
 		select {
 		case <-x.r.quit:
-			for {
-				select {
-				case n := <-x.queue:
-					x.r.log.Error("alert notification not sent: stopping", "to", x.what, "alert", n.Alert, "state", n.State)
-					x.r.sends.Done()
-				default:
-					return
-				}
-			}
+			x.drop()
+			return
 		case n := <-x.queue:
 			x.deliver(ctx, n)
 			x.r.sends.Done()
+		}
+	}
+}
+
+// drop empties the queue of a closed runner, logging each notice not sent.
+func (x *notifier) drop() {
+	for {
+		select {
+		case n := <-x.queue:
+			x.r.log.Error("alert notification not sent: stopping", "to", x.what, "alert", n.Alert, "state", n.State)
+			x.r.sends.Done()
+		default:
+			return
 		}
 	}
 }

@@ -8,8 +8,8 @@ import (
 // AlertStore keeps alert state and answers what alert conditions are evaluated from.
 // Package alerts evaluates; the UI lists states.
 type AlertStore interface {
-	// AlertQueues is every destination queue with its counters, its last failed attempt
-	// and its head (the oldest queued delivery).
+	// AlertQueues is every destination queue with its counters, its last failed attempt,
+	// the first send that succeeded after it, and its head (the oldest queued delivery).
 	AlertQueues(ctx context.Context) ([]QueueFacts, error)
 	// ErrorCounts counts, per channel, the messages received at or after since whose
 	// status is ERROR.
@@ -32,6 +32,10 @@ type QueueFacts struct {
 	Queued, Sent, Errors int64
 	LastError            string
 	LastErrorAt          time.Time // zero: never failed
+	// RecoveredAt is when a send first succeeded after LastErrorAt: zero when none has
+	// (the last attempt failed), when the queue never failed, or while its head is being
+	// retried (not looked for then).
+	RecoveredAt time.Time
 	// The head of the queue: its attempts so far (0: not tried yet, or nothing queued),
 	// its last error and when its message was received (zero: nothing queued).
 	HeadAttempts int

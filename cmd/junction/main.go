@@ -208,7 +208,7 @@ func serve(args []string) int {
 		log.Warn("cannot record the configuration in the audit log", "err", err)
 	}
 	alertsCtx, stopAlerts := context.WithCancel(context.Background())
-	alerts.Supervise(alertsCtx, eng, store, log) // routes.yaml's alerts: evaluated every 15 s, notified; again after a reload
+	alertsDone := alerts.Supervise(alertsCtx, eng, store, log) // routes.yaml's alerts: evaluated every 15 s, notified; again after a reload
 	if eng.Admin.UsersFile == "" {
 		log.Warn("SECURITY: the admin UI and API are open to anyone who can reach " + adminLn.Addr().String() +
 			": set admin.users_file in the configuration (accounts: junction user add) to require a login")
@@ -228,6 +228,7 @@ func serve(args []string) int {
 	s := waitForStop(sig, eng, log)
 	log.Info("stopping", "signal", s.String())
 	stopAlerts()
+	<-alertsDone // the notices queued are sent (at most alerts.StopDrain)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	code := 0

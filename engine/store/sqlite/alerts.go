@@ -17,13 +17,28 @@ import (
 
 var _ engine.AlertStore = (*Store)(nil)
 
-// alertQueuesSQL reads every queue with its head, found through the outbox index.
+// alertQueuesSQL reads every queue with its head, found through the outbox index, and
+// the first send that succeeded after its last failed attempt (recoveredSQL).
 const alertQueuesSQL = `SELECT q.channel, q.destination, q.queued, q.sent, q.error, q.last_error, q.last_error_at,
-	coalesce(d.attempts, 0), coalesce(d.last_error, ''), coalesce(m.received_at, 0)
+	coalesce(d.attempts, 0), coalesce(d.last_error, ''), coalesce(m.received_at, 0),
+	CASE WHEN q.last_error_message = 0 OR coalesce(d.attempts, 0) > 0 THEN 0 ELSE coalesce((` + recoveredSQL + `), 0) END
 	FROM queues q
 	LEFT JOIN deliveries d ON d.id = (SELECT h.id FROM deliveries h WHERE h.queue_id = q.id AND h.status = 'QUEUED' ORDER BY h.id LIMIT 1)
 	LEFT JOIN messages m ON m.id = d.id >> 8
 	ORDER BY q.id`
+
+// recoveredSQL is when a send of queue q first succeeded after its last failed attempt
+// (NULL: none has). It is looked for only when the queue's head is not being retried
+// (a head being retried is the failure itself), among the channel's messages from the
+// one that failed last up to the head (those after the head are queued, not sent),
+// through the channel index and each message's deliveries (a rowid range): the walk
+// stops at the first such send, so it reads the messages done since the last failure at
+// most.
+const recoveredSQL = `SELECT s.updated_at FROM messages a
+		JOIN deliveries s ON s.id BETWEEN a.id << 8 AND (a.id << 8) + 255
+		WHERE a.channel = q.channel AND a.id >= q.last_error_message AND a.id < coalesce(d.id >> 8, 9223372036854775807)
+			AND s.queue_id = q.id AND s.status = 'SENT' AND s.updated_at > q.last_error_at
+		ORDER BY a.id LIMIT 1`
 
 // AlertQueues implements engine.AlertStore.
 func (s *Store) AlertQueues(ctx context.Context) ([]engine.QueueFacts, error) {
@@ -36,12 +51,12 @@ func (s *Store) AlertQueues(ctx context.Context) ([]engine.QueueFacts, error) {
 		defer rows.Close()
 		for rows.Next() {
 			var f engine.QueueFacts
-			var errAt, oldest int64
+			var errAt, oldest, recovered int64
 			if err := rows.Scan(&f.Channel, &f.Destination, &f.Queued, &f.Sent, &f.Errors, &f.LastError, &errAt,
-				&f.HeadAttempts, &f.HeadError, &oldest); err != nil {
+				&f.HeadAttempts, &f.HeadError, &oldest, &recovered); err != nil {
 				return err
 			}
-			f.LastErrorAt, f.Oldest = fromNanos(errAt), fromNanos(oldest)
+			f.LastErrorAt, f.Oldest, f.RecoveredAt = fromNanos(errAt), fromNanos(oldest), fromNanos(recovered)
 			out = append(out, f)
 		}
 		return rows.Err()

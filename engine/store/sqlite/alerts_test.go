@@ -19,6 +19,8 @@ func TestTheAlertQueriesReadOnlyWhatTheyAnswerThroughTheirIndexes(t *testing.T) 
 	}{
 		{"ErrorCounts", errorCountsSQL, "messages_status (status=? AND id>?)"},
 		{"AlertQueues", alertQueuesSQL, "deliveries_outbox (queue_id=?)"},
+		{"AlertQueues' recovery", alertQueuesSQL, "messages_channel (channel=? AND id>? AND id<?)"},
+		{"AlertQueues' recovery deliveries", alertQueuesSQL, "SEARCH s USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"},
 		{"LastReceived", lastReceivedSQL, "messages_channel (channel=?)"},
 	} {
 		args := make([]any, strings.Count(c.sql, "?"))
