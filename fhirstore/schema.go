@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
+	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 
@@ -219,9 +219,6 @@ type CheckReport = sqlitefile.Report
 // FHIR store, or cannot be read, is an error.
 func Check(ctx context.Context, path string) (CheckReport, error) {
 	return storeFile.Check(ctx, path, func(abs string) (*sql.DB, error) {
-		q := url.Values{}
-		q.Set("mode", "ro")
-		q.Set("_busy_timeout", "5000")
-		return sql.Open("sqlite3", (&Store{path: abs}).dsn(q))
+		return sqlitefile.OpenReader(abs, 1, 5*time.Second)
 	})
 }

@@ -8,11 +8,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the "sqlite3" database/sql driver
+
+	"junction/internal/sqlitefile"
 )
 
 // readConns is the size of the read pool: searches and reads run in parallel with each
@@ -61,36 +63,20 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) dsn(q url.Values) string {
-	// SQLite URI: '?' and '#' would end the path, '%' starts an escape.
-	p := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(s.path))
-	return "file:" + p + "?" + q.Encode()
-}
-
 func (s *Store) open(ctx context.Context) error {
-	q := url.Values{}
-	q.Set("_busy_timeout", "5000") // another process (a backup, sqlite3) may hold a lock briefly
-	q.Set("_synchronous", "FULL")  // a stored version survives power loss, as the message log does
-	q.Set("_txlock", "immediate")  // take the write lock at BEGIN: no upgrade deadlocks
-	q.Set("_mutex", "no")          // database/sql never shares a connection between goroutines
+	// Another process (a backup, sqlite3) may hold a lock briefly; a stored version
+	// survives power loss, as the message log does; the write lock is taken at BEGIN, so
+	// no upgrade deadlocks.
 	var err error
-	if s.wdb, err = sql.Open("sqlite3", s.dsn(q)); err != nil {
+	if s.wdb, err = sqlitefile.OpenWriter(s.path, 5*time.Second, url.Values{"_txlock": {"immediate"}}); err != nil {
 		return err
 	}
-	s.wdb.SetMaxOpenConns(1)
-	s.wdb.SetMaxIdleConns(1)
-	s.wdb.SetConnMaxLifetime(0)
-	s.wdb.SetConnMaxIdleTime(0)
 	// Before anything writes to the file: a foreign one is refused unchanged.
 	if _, err := checkIdentity(ctx, s.wdb, s.path); err != nil {
 		return err
 	}
-	var mode string
-	if err := s.wdb.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
-		return fmt.Errorf("journal_mode: %w", err)
-	}
-	if !strings.EqualFold(mode, "wal") {
-		return fmt.Errorf("journal_mode is %q, want wal", mode)
+	if err := sqlitefile.UseWAL(ctx, s.wdb); err != nil {
+		return err
 	}
 	for _, p := range []string{
 		"PRAGMA temp_store = MEMORY",
@@ -111,18 +97,9 @@ func (s *Store) open(ctx context.Context) error {
 		return err
 	}
 
-	r := url.Values{}
-	r.Set("mode", "ro")
-	r.Set("_busy_timeout", "5000")
-	r.Set("_query_only", "1")
-	r.Set("_mutex", "no")
-	if s.rdb, err = sql.Open("sqlite3", s.dsn(r)); err != nil {
+	if s.rdb, err = sqlitefile.OpenReader(s.path, readConns, 5*time.Second); err != nil {
 		return err
 	}
-	s.rdb.SetMaxOpenConns(readConns)
-	s.rdb.SetMaxIdleConns(readConns)
-	s.rdb.SetConnMaxLifetime(0)
-	s.rdb.SetConnMaxIdleTime(0)
 	return s.rdb.PingContext(ctx)
 }
 

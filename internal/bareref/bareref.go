@@ -23,7 +23,7 @@ import (
 	"sync"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // database/sql driver "sqlite3"
+	"junction/internal/sqlitefile"
 )
 
 // MaxBatch is the most bodies committed in one transaction.
@@ -60,29 +60,19 @@ type server struct {
 // is accepted) and a stop function that shuts the server down gracefully, flushes pending
 // commits and closes the database.
 func Start(dbPath, addr string) (string, func() error, error) {
-	dsn := "file:" + (&url.URL{Path: dbPath}).EscapedPath() +
-		"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000&_txlock=immediate"
-	db, err := sql.Open("sqlite3", dsn)
+	// One connection, opened as Junction's stores open theirs: SQLite has one writer
+	// anyway, and this keeps the prepared statement and page cache on a single connection.
+	db, err := sqlitefile.OpenWriter(dbPath, 5*time.Second, url.Values{"_txlock": {"immediate"}})
 	if err != nil {
 		return "", nil, err
 	}
-	// One connection: SQLite has one writer anyway, and this keeps the prepared statement
-	// and page cache on a single connection.
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
 
 	fail := func(err error) (string, func() error, error) {
 		db.Close()
 		return "", nil, fmt.Errorf("bareref: %w", err)
 	}
-	var mode string
-	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+	if err := sqlitefile.UseWAL(context.Background(), db); err != nil {
 		return fail(err)
-	}
-	if mode != "wal" {
-		return fail(fmt.Errorf("journal_mode is %q, want wal", mode))
 	}
 	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS messages (
 		id          INTEGER PRIMARY KEY,

@@ -21,6 +21,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 
@@ -95,6 +96,6 @@ type CheckReport = sqlitefile.Report
 // A file that is not a message store, or cannot be read, is an error.
 func Check(ctx context.Context, path string) (CheckReport, error) {
 	return storeFile.Check(ctx, path, func(abs string) (*sql.DB, error) {
-		return sql.Open("sqlite3", (&Store{path: abs}).dsn("mode=ro&_busy_timeout=5000&_mutex=no"))
+		return sqlitefile.OpenReader(abs, 1, 5*time.Second)
 	})
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"junction/engine"
+	"junction/internal/sqlitefile"
 )
 
 // Retention's space (prune.go): the file's size, incremental vacuum, and the dry run
@@ -109,7 +111,7 @@ func DryPrune(ctx context.Context, path string, o engine.PruneOptions) (engine.P
 		return engine.PruneReport{}, err
 	}
 	s := &Store{path: abs}
-	s.rdb, err = sql.Open("sqlite3", s.dsn("mode=ro&_busy_timeout=5000&_query_only=1&_mutex=no"))
+	s.rdb, err = sqlitefile.OpenReader(abs, 1, 5*time.Second)
 	if err != nil {
 		return engine.PruneReport{}, err
 	}

@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +22,7 @@ import (
 	sqlite3 "github.com/mattn/go-sqlite3"
 
 	"junction/engine"
+	"junction/internal/sqlitefile"
 )
 
 // Options tune a Store. The zero value is a good default.
@@ -159,29 +159,13 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) dsn(params string) string {
-	// SQLite URI: '?' and '#' would end the path, '%' starts an escape.
-	p := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(s.path))
-	return "file:" + p + "?" + params
-}
-
 func (s *Store) open() error {
 	ctx := context.Background()
-	busy := s.opts.BusyTimeout.Milliseconds()
-	q := url.Values{}
-	q.Set("_busy_timeout", fmt.Sprint(busy))
-	q.Set("_synchronous", "FULL")
-	q.Set("_foreign_keys", "1")
-	q.Set("_mutex", "no") // database/sql never shares a connection between goroutines
 	var err error
-	s.wdb, err = sql.Open("sqlite3", s.dsn(q.Encode()))
+	s.wdb, err = sqlitefile.OpenWriter(s.path, s.opts.BusyTimeout, url.Values{"_foreign_keys": {"1"}})
 	if err != nil {
 		return err
 	}
-	s.wdb.SetMaxOpenConns(1)
-	s.wdb.SetMaxIdleConns(1)
-	s.wdb.SetConnMaxLifetime(0)
-	s.wdb.SetConnMaxIdleTime(0)
 	s.wconn, err = s.wdb.Conn(ctx)
 	if err != nil {
 		return err
@@ -198,12 +182,8 @@ func (s *Store) open() error {
 	if err := setAutoVacuum(ctx, s.wconn); err != nil { // prune.go; before journal_mode too
 		return err
 	}
-	var mode string
-	if err := s.wconn.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
-		return fmt.Errorf("journal_mode: %w", err)
-	}
-	if !strings.EqualFold(mode, "wal") {
-		return fmt.Errorf("journal_mode is %q, want wal", mode)
+	if err := sqlitefile.UseWAL(ctx, s.wconn); err != nil {
+		return err
 	}
 	for _, p := range []string{
 		"PRAGMA temp_store = MEMORY",
@@ -227,19 +207,10 @@ func (s *Store) open() error {
 		return err
 	}
 
-	r := url.Values{}
-	r.Set("mode", "ro")
-	r.Set("_busy_timeout", fmt.Sprint(busy))
-	r.Set("_query_only", "1")
-	r.Set("_mutex", "no")
-	s.rdb, err = sql.Open("sqlite3", s.dsn(r.Encode()))
+	s.rdb, err = sqlitefile.OpenReader(s.path, s.opts.ReadConns, s.opts.BusyTimeout)
 	if err != nil {
 		return err
 	}
-	s.rdb.SetMaxOpenConns(s.opts.ReadConns)
-	s.rdb.SetMaxIdleConns(s.opts.ReadConns)
-	s.rdb.SetConnMaxIdleTime(0)
-	s.rdb.SetConnMaxLifetime(0)
 	if err := s.rdb.PingContext(ctx); err != nil {
 		return err
 	}
